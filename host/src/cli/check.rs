@@ -1,0 +1,60 @@
+//! `warden check FILE.wasm`
+
+use std::path::PathBuf;
+
+use super::Failure;
+use crate::Limits;
+
+/// Arguments of `warden check`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct CheckArgs {
+    /// The component file.
+    file: PathBuf,
+    /// Print the node descriptions (with JSON Schemas) and imports as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run(args: CheckArgs) -> Result<(), Failure> {
+    let runtime = super::runtime()?;
+    let name = super::plugin_name(&args.file);
+    let plugin = runtime.load_file(&name, &args.file, Limits::default())?;
+    if args.json {
+        let out = serde_json::json!({
+            "plugin": name,
+            "nodes": plugin.nodes().collect::<Vec<_>>(),
+            "imports": plugin.imports(),
+        });
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        return Ok(());
+    }
+    let nodes: Vec<_> = plugin.nodes().collect();
+    println!("{}: component `{name}` with {} node(s)", args.file.display(), nodes.len());
+    println!();
+    println!("nodes:");
+    for node in &nodes {
+        let signature = node.signature();
+        let prefix = match node.name.rsplit_once('/') {
+            Some((iface, _)) => format!("{iface}/"),
+            None => String::new(),
+        };
+        println!("  {name}/{prefix}{signature}");
+        if let Some(docs) = &node.docs {
+            for line in docs.lines() {
+                println!("      /// {line}");
+            }
+        }
+        if let Some(why) = &node.not_callable {
+            println!("      (not callable: {why})");
+        }
+    }
+    println!();
+    println!("imports:");
+    if plugin.imports().is_empty() {
+        println!("  (none)");
+    }
+    for import in plugin.imports() {
+        println!("  {} ({})", import.name, import.kind);
+    }
+    Ok(())
+}

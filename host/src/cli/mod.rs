@@ -1,0 +1,114 @@
+//! The `warden` command line: a thin clap front end over the library.
+//!
+//! Every command prints results on stdout and failures on stderr as
+//! `error[KIND]: message`, exiting non-zero, so scripts can tell kinds apart.
+
+mod check;
+mod run;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Warden: a sandboxed WebAssembly plugin host.
+#[derive(Debug, Parser)]
+#[command(name = "warden", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show the nodes (signatures, docs) and imports of a component.
+    Check(check::CheckArgs),
+    /// Call one node of a component locally and print the result as JSON.
+    Run(run::RunArgs),
+}
+
+/// A failure to report as `error[KIND]: message`.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    kind: String,
+    message: String,
+}
+
+impl Failure {
+    pub(crate) fn new(kind: impl Into<String>, message: impl Into<String>) -> Self {
+        Failure {
+            kind: kind.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<crate::CallError> for Failure {
+    fn from(e: crate::CallError) -> Self {
+        let mut message = e.message;
+        if let Some(details) = &e.details
+            && details.as_str().is_none_or(|d| d != message)
+        {
+            message.push_str(&format!(" (details: {})", crate::json::from_msgpack(details)));
+        }
+        Failure::new(e.kind.as_str(), message)
+    }
+}
+
+impl From<crate::LoadError> for Failure {
+    fn from(e: crate::LoadError) -> Self {
+        Failure::new("load", e.to_string())
+    }
+}
+
+/// Runs the command line with the process arguments.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let result = match cli.command {
+        Command::Check(args) => check::run(args),
+        Command::Run(args) => run::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("error[{}]: {}", failure.kind, failure.message);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr; `WARDEN_LOG` (or `RUST_LOG`) sets the filter, by default
+/// warnings from the host and guest log lines at info and above.
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = std::env::var("WARDEN_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "warn,warden::guest=info".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+/// A tokio runtime for one command.
+pub(crate) fn tokio() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::new("internal", format!("cannot start the async runtime: {e}")))
+}
+
+/// Makes the sandbox runtime, reporting failures the CLI way.
+pub(crate) fn runtime() -> Result<crate::Runtime, Failure> {
+    crate::Runtime::new().map_err(|e| Failure::new("internal", format!("cannot create the wasm engine: {e:#}")))
+}
+
+/// The plugin name of a component file: its file stem.
+pub(crate) fn plugin_name(path: &std::path::Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "plugin".into())
+}

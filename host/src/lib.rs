@@ -1,0 +1,43 @@
+//! Warden: a WebAssembly plugin host.
+//!
+//! People write functions ("nodes"), compile them to sandboxed wasm components
+//! described by WIT, and Warden calls them with typed values, giving each plugin
+//! only the capabilities its operator granted.
+//!
+//! # Layout
+//!
+//! - [`runtime`]: the wasmtime engine (pooling allocator, epoch ticker), loading a
+//!   component, reflecting its exports into [`NodeDesc`]s, converting MessagePack
+//!   values to and from WIT values, and invoking a node with per-call limits.
+//! - [`caps`]: the host side of the `warden:node` WIT interfaces (`log`, `progress`).
+//! - [`ErrorKind`]: the error kinds shared by the runtime, the wire protocol and
+//!   the CLI.
+//! - `cli`: the `warden` command line, a thin front end over the library.
+//!
+//! # Example
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use warden_host::{Limits, Runtime};
+//!
+//! let runtime = Runtime::new()?;
+//! let plugin = runtime.load_file("math", "math.wasm", Limits::default())?;
+//! let args = rmpv::Value::Array(vec![1.into(), 2.into()]);
+//! let sum = plugin.call("add", args, Default::default()).await?;
+//! assert_eq!(sum, rmpv::Value::from(3));
+//! # Ok(())
+//! # }
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod caps;
+pub mod cli;
+pub mod json;
+mod kind;
+pub mod runtime;
+
+pub use kind::ErrorKind;
+pub use runtime::{
+    CallError, CallEvent, CallOptions, Limits, LoadError, NodeDesc, Plugin, Runtime, RuntimeConfig,
+};

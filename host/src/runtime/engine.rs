@@ -1,0 +1,168 @@
+//! The one wasmtime engine of a host, its epoch ticker and its linker.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use super::config::{Limits, RuntimeConfig};
+use super::error::LoadError;
+use super::plugin::Plugin;
+use super::state::CallState;
+
+/// The sandbox runtime: one engine with the pooling allocator, an epoch ticker
+/// thread, and a linker with WASI and the `warden:node` host interfaces.
+///
+/// Cheap to clone; clones share the engine. The ticker thread stops when the
+/// last clone (and every [`Plugin`] made from it) is dropped.
+#[derive(Clone)]
+pub struct Runtime {
+    pub(crate) inner: Arc<RuntimeInner>,
+}
+
+pub(crate) struct RuntimeInner {
+    pub(crate) engine: Engine,
+    pub(crate) linker: Linker<CallState>,
+    pub(crate) config: RuntimeConfig,
+    _ticker: EpochTicker,
+}
+
+impl Runtime {
+    /// Makes a runtime with [`RuntimeConfig::default`].
+    ///
+    /// # Errors
+    ///
+    /// Fails when the engine cannot be created, for example when the machine
+    /// cannot reserve the pooling allocator's address space.
+    pub fn new() -> anyhow::Result<Self> {
+        Self::with_config(RuntimeConfig::default())
+    }
+
+    /// Makes a runtime with the given engine settings.
+    ///
+    /// # Errors
+    ///
+    /// As [`Runtime::new`].
+    pub fn with_config(config: RuntimeConfig) -> anyhow::Result<Self> {
+        let mut pooling = PoolingAllocationConfig::default();
+        pooling
+            .total_component_instances(config.max_instances)
+            .total_core_instances(config.max_instances.saturating_mul(4).max(1))
+            .total_memories(config.max_instances.saturating_mul(2).max(1))
+            .total_tables(config.max_instances.saturating_mul(4).max(1))
+            .total_stacks(config.max_instances)
+            .max_core_instances_per_component(config.max_core_instances_per_component)
+            .max_memories_per_component(config.max_memories_per_component)
+            .max_tables_per_component(config.max_tables_per_component)
+            .max_memory_size(config.max_memory_bytes)
+            .table_elements(200_000)
+            .max_component_instance_size(1 << 20)
+            .max_core_instance_size(4 << 20)
+            .linear_memory_keep_resident(64 << 10)
+            .table_keep_resident(16 << 10);
+
+        let mut wasm = Config::new();
+        wasm.wasm_component_model(true)
+            .epoch_interruption(true)
+            .max_wasm_stack(config.max_wasm_stack)
+            .memory_init_cow(true)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
+        let engine = Engine::new(&wasm).map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        let linker = super::state::linker(&engine)?;
+        let ticker = EpochTicker::start(engine.clone(), config.epoch_tick)
+            .map_err(|e| anyhow::anyhow!("failed to start the epoch ticker thread: {e}"))?;
+        Ok(Runtime {
+            inner: Arc::new(RuntimeInner {
+                engine,
+                linker,
+                config,
+                _ticker: ticker,
+            }),
+        })
+    }
+
+    /// The engine settings this runtime was made with.
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.inner.config
+    }
+
+    /// Loads the component in `path` as plugin `name`.
+    ///
+    /// # Errors
+    ///
+    /// [`LoadError`] when the file cannot be read, is not a valid component,
+    /// imports something the host does not provide, or asks for limits above
+    /// the engine's maximums.
+    pub fn load_file(
+        &self,
+        name: &str,
+        path: impl AsRef<Path>,
+        limits: Limits,
+    ) -> Result<Plugin, LoadError> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        self.load_bytes(name, &bytes, limits)
+    }
+
+    /// Loads a component from its bytes as plugin `name`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Runtime::load_file`].
+    pub fn load_bytes(&self, name: &str, bytes: &[u8], limits: Limits) -> Result<Plugin, LoadError> {
+        if limits.memory_bytes > self.inner.config.max_memory_bytes {
+            return Err(LoadError::LimitTooHigh {
+                plugin: name.to_owned(),
+                what: "memory",
+                asked: limits.memory_bytes,
+                max: self.inner.config.max_memory_bytes,
+            });
+        }
+        super::plugin::check_is_component(name, bytes)?;
+        let component = Component::new(&self.inner.engine, bytes).map_err(|e| LoadError::Compile {
+            plugin: name.to_owned(),
+            reason: format!("{e:#}"),
+        })?;
+        Plugin::new(self.clone(), name, component, limits)
+    }
+}
+
+/// Advances the engine's epoch every tick on a thread it owns; stops and joins
+/// the thread when dropped.
+struct EpochTicker {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    fn start(engine: Engine, tick: std::time::Duration) -> std::io::Result<Self> {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("warden-epoch".into())
+            .spawn(move || {
+                // Runs until the sender is dropped (or sends).
+                while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(tick) {
+                    engine.increment_epoch();
+                }
+            })?;
+        Ok(EpochTicker {
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

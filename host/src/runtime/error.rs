@@ -1,0 +1,114 @@
+//! Errors of loading a plugin and of calling a node.
+
+use std::fmt;
+
+use crate::ErrorKind;
+
+/// Why a component could not be loaded as a plugin.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("cannot read `{path}`: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The bytes are a core wasm module, not a component.
+    #[error(
+        "plugin `{plugin}` is a core WebAssembly module, not a component: build it for the \
+         `wasm32-wasip2` target (or wrap it with `wasm-tools component new`)"
+    )]
+    CoreModule {
+        /// The plugin.
+        plugin: String,
+    },
+    /// The bytes are not WebAssembly at all.
+    #[error("plugin `{plugin}` is not a WebAssembly component: {reason}")]
+    NotWasm {
+        /// The plugin.
+        plugin: String,
+        /// What is wrong with the bytes.
+        reason: String,
+    },
+    /// wasmtime rejected or failed to compile the component.
+    #[error("plugin `{plugin}` failed to compile: {reason}")]
+    Compile {
+        /// The plugin.
+        plugin: String,
+        /// The compiler's message.
+        reason: String,
+    },
+    /// The component imports an interface the host does not provide.
+    #[error("plugin `{plugin}` imports `{import}`, which this host does not provide: {hint}")]
+    UnsatisfiedImport {
+        /// The plugin.
+        plugin: String,
+        /// The import's name, e.g. `wasi:sockets/tcp@0.2.0`.
+        import: String,
+        /// What to do about it.
+        hint: String,
+    },
+    /// Linking failed for another reason.
+    #[error("plugin `{plugin}` cannot be linked: {reason}")]
+    Link {
+        /// The plugin.
+        plugin: String,
+        /// wasmtime's message.
+        reason: String,
+    },
+    /// The plugin asks for a limit above the engine's maximum.
+    #[error(
+        "plugin `{plugin}` asks for {asked} bytes of {what}, above the host's maximum of {max}: \
+         lower the plugin's limit or raise the host's"
+    )]
+    LimitTooHigh {
+        /// The plugin.
+        plugin: String,
+        /// Which limit.
+        what: &'static str,
+        /// What the plugin asked for.
+        asked: usize,
+        /// The engine's maximum.
+        max: usize,
+    },
+}
+
+/// Why a call failed: a [`ErrorKind`], a message for people, and optional
+/// structured details (for `node-error`, the node's `err` value).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallError {
+    /// What kind of failure this is.
+    pub kind: ErrorKind,
+    /// What went wrong, for people.
+    pub message: String,
+    /// Structured details, e.g. the `E` of a node's `err(E)`.
+    pub details: Option<rmpv::Value>,
+}
+
+impl CallError {
+    /// Makes an error without details.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        CallError {
+            kind,
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    /// Adds structured details.
+    pub fn with_details(mut self, details: rmpv::Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind, self.message)
+    }
+}
+
+impl std::error::Error for CallError {}

@@ -1,0 +1,185 @@
+//! The data of one call's `Store`: WASI context, resource table, limiter,
+//! output capture and who to tell about progress and log lines.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use wasmtime::component::{Linker, ResourceTable};
+use wasmtime::{Engine, ResourceLimiter};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::output::Capture;
+use super::plugin::{CallEvent, EventSink};
+
+/// Severity of a guest log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    /// Very detailed tracing output.
+    Trace,
+    /// Debugging information.
+    Debug,
+    /// Normal operation.
+    Info,
+    /// Something unexpected the node recovered from.
+    Warn,
+    /// Something failed.
+    Error,
+}
+
+impl LogLevel {
+    /// The level's name, e.g. `"warn"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Trace => "trace",
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warn",
+            LogLevel::Error => "error",
+        }
+    }
+}
+
+/// Store data of one call.
+pub(crate) struct CallState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) limiter: CallLimiter,
+    pub(crate) plugin: Arc<str>,
+    pub(crate) node: Arc<str>,
+    pub(crate) events: Option<EventSink>,
+    pub(crate) timed_out: bool,
+    pub(crate) stdout: Capture,
+    pub(crate) stderr: Capture,
+}
+
+impl CallState {
+    pub(crate) fn new(
+        plugin: Arc<str>,
+        node: Arc<str>,
+        limits: &super::Limits,
+        events: Option<EventSink>,
+    ) -> Self {
+        let stdout = Capture::new(limits.max_output_bytes);
+        let stderr = Capture::new(limits.max_output_bytes);
+        // No preopens, no env, no network: capabilities are granted explicitly.
+        let wasi = WasiCtx::builder()
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .allow_ip_name_lookup(false)
+            .allow_tcp(false)
+            .allow_udp(false)
+            .build();
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(limits.resources);
+        CallState {
+            wasi,
+            table,
+            limiter: CallLimiter {
+                memory_limit: limits.memory_bytes,
+                memory_used: 0,
+                memory_hit: None,
+                table_limit: limits.table_elements,
+                table_hit: false,
+            },
+            plugin,
+            node,
+            events,
+            timed_out: false,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Sends a log line to the host's tracing output and to the caller.
+    pub(crate) fn log(&self, level: LogLevel, message: &str) {
+        let (plugin, node) = (&*self.plugin, &*self.node);
+        match level {
+            LogLevel::Trace => tracing::trace!(target: "warden::guest", plugin, node, "{message}"),
+            LogLevel::Debug => tracing::debug!(target: "warden::guest", plugin, node, "{message}"),
+            LogLevel::Info => tracing::info!(target: "warden::guest", plugin, node, "{message}"),
+            LogLevel::Warn => tracing::warn!(target: "warden::guest", plugin, node, "{message}"),
+            LogLevel::Error => tracing::error!(target: "warden::guest", plugin, node, "{message}"),
+        }
+        self.emit(CallEvent::Log {
+            level,
+            message: message.to_owned(),
+        });
+    }
+
+    pub(crate) fn emit(&self, event: CallEvent) {
+        if let Some(sink) = &self.events {
+            sink(event);
+        }
+    }
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Caps a call's memory (all memories together) and table sizes, and records
+/// which cap was hit so the error can say so.
+pub(crate) struct CallLimiter {
+    memory_limit: usize,
+    memory_used: usize,
+    /// Bytes the guest asked for when it hit the memory limit.
+    pub(crate) memory_hit: Option<usize>,
+    table_limit: usize,
+    pub(crate) table_hit: bool,
+}
+
+impl CallLimiter {
+    pub(crate) fn memory_limit(&self) -> usize {
+        self.memory_limit
+    }
+}
+
+impl ResourceLimiter for CallLimiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let extra = desired.saturating_sub(current);
+        match self.memory_used.checked_add(extra) {
+            Some(total) if total <= self.memory_limit => {
+                self.memory_used = total;
+                Ok(true)
+            }
+            _ => {
+                self.memory_hit = Some(extra);
+                Ok(false)
+            }
+        }
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.table_limit {
+            self.table_hit = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+}
+
+/// The linker every plugin is instantiated with: WASI p2 and the always-granted
+/// `warden:node` interfaces.
+pub(crate) fn linker(engine: &Engine) -> anyhow::Result<Linker<CallState>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+        .map_err(|e| anyhow::anyhow!("failed to link WASI: {e:#}"))?;
+    crate::caps::add_to_linker(&mut linker)?;
+    Ok(linker)
+}
