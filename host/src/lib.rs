@@ -39,5 +39,6 @@ pub mod runtime;
 
 pub use kind::ErrorKind;
 pub use runtime::{
-    CallError, CallEvent, CallOptions, Limits, LoadError, NodeDesc, Plugin, Runtime, RuntimeConfig,
+    CallError, CallEvent, CallOptions, Limits, LoadError, LogLevel, NodeDesc, Plugin, Runtime,
+    RuntimeConfig,
 };

@@ -69,6 +69,15 @@ pub struct Plugin {
     inner: Arc<PluginInner>,
 }
 
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("name", &self.inner.name)
+            .field("nodes", &self.inner.nodes.len())
+            .finish_non_exhaustive()
+    }
+}
+
 struct PluginInner {
     runtime: Runtime,
     name: Arc<str>,
@@ -407,16 +416,32 @@ impl Plugin {
         if let Some(panic) = panic_message(stderr) {
             return CallError::new(ErrorKind::Trap, format!("`{full}` panicked: {panic}"));
         }
+        let text = format!("{error:#}");
         match trap {
+            Some(Trap::MemoryOutOfBounds) => CallError::new(
+                ErrorKind::Trap,
+                format!(
+                    "`{full}` trapped: out of bounds memory access (a guest whose stack \
+                     overflows, e.g. by unbounded recursion, ends like this)"
+                ),
+            ),
             Some(trap) => CallError::new(ErrorKind::Trap, format!("`{full}` trapped: {trap}")),
-            None => {
-                let text = format!("{error:#}");
-                if text.contains("pooling allocator") || text.contains("concurrent") && text.contains("limit") {
-                    CallError::new(ErrorKind::Overloaded, format!("no instance slot free for `{full}`: {text}"))
-                } else {
-                    CallError::new(ErrorKind::Trap, format!("`{full}` failed: {text}"))
-                }
+            // wasmtime's hostcall-fuel error type is private; its message is stable.
+            None if text.contains("fuel allocated for hostcalls") => CallError::new(
+                ErrorKind::ResourceLimit,
+                format!(
+                    "`{full}` moved more than {} between guest and host in one step \
+                     (the plugin's hostcall fuel)",
+                    bytes_text(self.inner.limits.hostcall_fuel)
+                ),
+            ),
+            None if text.contains("pooling allocator") || text.contains("maximum concurrent") => {
+                CallError::new(
+                    ErrorKind::Overloaded,
+                    format!("no instance slot is free for `{full}`: {text}"),
+                )
             }
+            None => CallError::new(ErrorKind::Trap, format!("`{full}` failed: {text}")),
         }
     }
 }

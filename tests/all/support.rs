@@ -1,0 +1,83 @@
+//! Building the example and test plugins from source, once per test run.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, OnceLock};
+
+use warden_host::{Limits, Plugin, Runtime};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("host/ has a parent")
+        .to_path_buf()
+}
+
+/// Where all wasm plugins are built, shared by the tests and the README's commands.
+pub fn wasm_target_dir() -> PathBuf {
+    root().join("target").join("wasm-plugins")
+}
+
+/// Builds the wasm32-wasip2 workspace at `workspace` (relative to the root)
+/// once and returns the directory holding its `.wasm` files.
+fn build_workspace(workspace: &str) -> PathBuf {
+    static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
+    let built = BUILT.get_or_init(Default::default);
+    let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(dir) = built.get(workspace) {
+        return dir.clone();
+    }
+    let manifest = root().join(workspace).join("Cargo.toml");
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
+        .arg(&manifest)
+        .env("CARGO_TARGET_DIR", wasm_target_dir())
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .status()
+        .expect("cargo runs");
+    assert!(
+        status.success(),
+        "building {} failed (is the wasm32-wasip2 target installed? `rustup target add wasm32-wasip2`)",
+        manifest.display()
+    );
+    let dir = wasm_target_dir().join("wasm32-wasip2").join("release");
+    built.insert(workspace.to_owned(), dir.clone());
+    dir
+}
+
+/// The path of example plugin `name` (`math`, `text`), built if needed.
+pub fn example(name: &str) -> PathBuf {
+    build_workspace("examples/plugins").join(format!("{name}.wasm"))
+}
+
+/// The path of test plugin `name` (`types`, `hostile`), built if needed.
+pub fn test_plugin(name: &str) -> PathBuf {
+    build_workspace("tests/plugins").join(format!("{name}.wasm"))
+}
+
+/// One runtime shared by the tests of this binary, as a host would share it.
+pub fn runtime() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| Runtime::new().expect("the engine starts"))
+}
+
+/// Loads `path` as plugin `name` with `limits` on the shared runtime.
+pub fn load(name: &str, path: &Path, limits: Limits) -> Plugin {
+    runtime()
+        .load_file(name, path, limits)
+        .unwrap_or_else(|e| panic!("loading {}: {e}", path.display()))
+}
+
+/// Builds an msgpack array.
+pub fn args(items: Vec<rmpv::Value>) -> rmpv::Value {
+    rmpv::Value::Array(items)
+}
+
+/// Parses JSON text into msgpack the way the CLI does.
+pub fn mp(json: &str) -> rmpv::Value {
+    warden_host::json::to_msgpack(&serde_json::from_str(json).expect("valid JSON in test"))
+}
