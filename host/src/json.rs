@@ -89,7 +89,10 @@ mod tests {
     fn binary_and_odd_floats_print_readably() {
         assert_eq!(from_msgpack(&Value::Binary(vec![1, 255])), json!([1, 255]));
         assert_eq!(from_msgpack(&Value::F64(f64::NAN)), json!("NaN"));
-        assert_eq!(from_msgpack(&Value::F32(f32::NEG_INFINITY)), json!("-Infinity"));
+        assert_eq!(
+            from_msgpack(&Value::F32(f32::NEG_INFINITY)),
+            json!("-Infinity")
+        );
         assert_eq!(to_msgpack(&json!(1.5)), Value::F64(1.5));
         assert_eq!(to_msgpack(&json!(3)), Value::from(3));
     }

@@ -27,10 +27,22 @@ fn check_lists_nodes_with_signatures_and_imports() {
     let out = warden(&["check", math.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains("math/add: func(a: s64, b: s64) -> s64"), "{text}");
-    assert!(text.contains("math/divide: func(a: f64, b: f64) -> result<f64, string>"), "{text}");
-    assert!(text.contains("math/slow-sum: func(n: u32, delay-ms: u32) -> u64"), "{text}");
-    assert!(text.contains("warden:node/progress@0.1.0 (interface)"), "{text}");
+    assert!(
+        text.contains("math/add: func(a: s64, b: s64) -> s64"),
+        "{text}"
+    );
+    assert!(
+        text.contains("math/divide: func(a: f64, b: f64) -> result<f64, string>"),
+        "{text}"
+    );
+    assert!(
+        text.contains("math/slow-sum: func(n: u32, delay-ms: u32) -> u64"),
+        "{text}"
+    );
+    assert!(
+        text.contains("warden:node/progress@0.1.0 (interface)"),
+        "{text}"
+    );
 
     let text_plugin = example("text");
     let out = warden(&["check", "--json", text_plugin.to_str().unwrap()]);
@@ -44,7 +56,10 @@ fn check_lists_nodes_with_signatures_and_imports() {
         .find(|n| n["name"] == "strings/upper")
         .expect("strings/upper is listed");
     assert_eq!(upper["params"][0]["type"], "string");
-    assert_eq!(upper["result_schema"], serde_json::json!({"type": "string"}));
+    assert_eq!(
+        upper["result_schema"],
+        serde_json::json!({"type": "string"})
+    );
 }
 
 #[test]
@@ -53,7 +68,10 @@ fn check_marks_resource_functions_as_not_callable() {
     let out = warden(&["check", types.to_str().unwrap()]);
     let text = stdout(&out);
     assert!(text.contains("types/handles/make-counter"), "{text}");
-    assert!(text.contains("(not callable: the result cannot be returned: resource handles"), "{text}");
+    assert!(
+        text.contains("(not callable: the result cannot be returned: resource handles"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -90,22 +108,52 @@ fn run_failures_print_the_error_kind_and_exit_non_zero() {
     let math = example("math");
     let m = math.to_str().unwrap();
     let cases: [(&[&str], &str); 5] = [
-        (&["run", m, "divide", "[1, 0]"], "error[node-error]: cannot divide 1 by zero"),
-        (&["run", m, "add", r#"["x", 1]"#], "error[bad-args]: parameter `a`: expected s64"),
-        (&["run", m, "add", "{not json"], "error[bad-args]: the arguments are not valid JSON"),
-        (&["run", m, "nope"], "error[not-found]: plugin `math` has no node `nope`"),
-        (&["run", "/nonexistent/x.wasm", "f"], "error[load]: cannot read"),
+        (
+            &["run", m, "divide", "[1, 0]"],
+            "error[node-error]: cannot divide 1 by zero",
+        ),
+        (
+            &["run", m, "add", r#"["x", 1]"#],
+            "error[bad-args]: parameter `a`: expected s64",
+        ),
+        (
+            &["run", m, "add", "{not json"],
+            "error[bad-args]: the arguments are not valid JSON",
+        ),
+        (
+            &["run", m, "nope"],
+            "error[not-found]: plugin `math` has no node `nope`",
+        ),
+        (
+            &["run", "/nonexistent/x.wasm", "f"],
+            "error[load]: cannot read",
+        ),
     ];
     for (args, expected) in cases {
         let out = warden(args);
         assert!(!out.status.success(), "{args:?} should fail");
         assert!(stdout(&out).is_empty(), "{args:?} printed on stdout");
-        assert!(stderr(&out).contains(expected), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains(expected),
+            "{args:?}: {}",
+            stderr(&out)
+        );
     }
     let hostile = test_plugin("hostile");
     let out = warden(&["run", "--timeout", "0.3", hostile.to_str().unwrap(), "spin"]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("error[timeout]:"), "{}", stderr(&out));
-    let out = warden(&["run", "--memory", "16", hostile.to_str().unwrap(), "hog", "[1]"]);
-    assert!(stderr(&out).contains("error[resource-limit]:"), "{}", stderr(&out));
+    let out = warden(&[
+        "run",
+        "--memory",
+        "16",
+        hostile.to_str().unwrap(),
+        "hog",
+        "[1]",
+    ]);
+    assert!(
+        stderr(&out).contains("error[resource-limit]:"),
+        "{}",
+        stderr(&out)
+    );
 }

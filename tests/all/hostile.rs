@@ -44,14 +44,22 @@ async fn an_infinite_loop_times_out() {
 async fn a_memory_hog_hits_the_memory_limit() {
     let err = misbehave(&hostile(), "hog", mp("[4]")).await;
     assert_eq!(err.kind, ErrorKind::ResourceLimit, "{err}");
-    assert!(err.message.contains("memory limit of 48 MiB"), "{}", err.message);
+    assert!(
+        err.message.contains("memory limit of 48 MiB"),
+        "{}",
+        err.message
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unbounded_recursion_overflows_the_stack() {
     let err = misbehave(&hostile(), "recurse", mp("[0]")).await;
     assert_eq!(err.kind, ErrorKind::ResourceLimit, "{err}");
-    assert!(err.message.contains("overflowed its stack"), "{}", err.message);
+    assert!(
+        err.message.contains("overflowed its stack"),
+        "{}",
+        err.message
+    );
 
     // Overflowing the shadow stack in linear memory is a trap.
     let err = misbehave(&hostile(), "smash", mp("[0]")).await;
@@ -63,8 +71,16 @@ async fn unbounded_recursion_overflows_the_stack() {
 async fn a_panic_is_a_trap_with_the_panic_message() {
     let err = misbehave(&hostile(), "boom", mp(r#"["the reactor is on fire"]"#)).await;
     assert_eq!(err.kind, ErrorKind::Trap, "{err}");
-    assert!(err.message.contains("panicked: the reactor is on fire"), "{}", err.message);
-    assert!(err.message.contains("hostile/src/lib.rs"), "{}", err.message);
+    assert!(
+        err.message.contains("panicked: the reactor is on fire"),
+        "{}",
+        err.message
+    );
+    assert!(
+        err.message.contains("hostile/src/lib.rs"),
+        "{}",
+        err.message
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -82,11 +98,18 @@ async fn results_past_the_cap_are_refused() {
         Limits::default().with_max_result_bytes(1 << 20),
     );
     // Just under the cap passes.
-    let ok = plugin.call("big", mp("[1000000]"), Default::default()).await.unwrap();
+    let ok = plugin
+        .call("big", mp("[1000000]"), Default::default())
+        .await
+        .unwrap();
     assert_eq!(ok.as_str().map(str::len), Some(1_000_000));
     let err = misbehave(&plugin, "big", mp("[2000000]")).await;
     assert_eq!(err.kind, ErrorKind::ResourceLimit, "{err}");
-    assert!(err.message.contains("result cap of 1 MiB"), "{}", err.message);
+    assert!(
+        err.message.contains("result cap of 1 MiB"),
+        "{}",
+        err.message
+    );
 
     // Past the hostcall fuel, the copy itself is refused.
     let small_fuel = load(
@@ -104,7 +127,10 @@ async fn guest_output_is_captured_not_printed_and_bounded() {
     let plugin = load("hostile", &test_plugin("hostile"), Limits::default());
     // 20,000 lines on each stream is far past the 64 KiB capture; the call
     // still succeeds.
-    let n = plugin.call("chatty", mp("[20000]"), Default::default()).await.unwrap();
+    let n = plugin
+        .call("chatty", mp("[20000]"), Default::default())
+        .await
+        .unwrap();
     assert_eq!(n, Value::from(20_000));
 }
 
@@ -118,7 +144,10 @@ async fn a_dropped_call_stops_the_guest_and_the_plugin_goes_on() {
     )
     .await;
     assert!(gave_up.is_err(), "spin never finishes on its own");
-    let ok = plugin.call("fine", mp("[]"), Default::default()).await.unwrap();
+    let ok = plugin
+        .call("fine", mp("[]"), Default::default())
+        .await
+        .unwrap();
     assert_eq!(ok, Value::from("fine"));
 }
 

@@ -16,7 +16,11 @@ fn greeter() -> PathBuf {
     let out = wasm_target_dir().join("python").join("greeter.wasm");
     let newest_source = ["app.py", "wit/greeter.wit"]
         .iter()
-        .filter_map(|f| std::fs::metadata(src.join(f)).and_then(|m| m.modified()).ok())
+        .filter_map(|f| {
+            std::fs::metadata(src.join(f))
+                .and_then(|m| m.modified())
+                .ok()
+        })
         .max();
     let built = std::fs::metadata(&out).and_then(|m| m.modified()).ok();
     if built.is_none() || built < newest_source {
@@ -36,12 +40,24 @@ fn greeter() -> PathBuf {
 async fn a_componentize_py_plugin_runs_with_default_limits() {
     let plugin = load("greeter", &greeter(), Limits::default());
     let names: Vec<&str> = plugin.nodes().map(|n| n.name.as_str()).collect();
-    assert!(names.contains(&"greet") && names.contains(&"total"), "{names:?}");
-    let hello = plugin.call("greet", mp(r#"["Ada"]"#), Default::default()).await.unwrap();
+    assert!(
+        names.contains(&"greet") && names.contains(&"total"),
+        "{names:?}"
+    );
+    let hello = plugin
+        .call("greet", mp(r#"["Ada"]"#), Default::default())
+        .await
+        .unwrap();
     assert_eq!(hello, Value::from("Hello, Ada, from Python!"));
-    let total = plugin.call("total", mp("[[1, 2, 3, -10]]"), Default::default()).await.unwrap();
+    let total = plugin
+        .call("total", mp("[[1, 2, 3, -10]]"), Default::default())
+        .await
+        .unwrap();
     assert_eq!(total, Value::from(-4));
     // Each call gets a fresh CPython; two in a row both work.
-    let again = plugin.call("greet", mp(r#"{"name": "Grace"}"#), Default::default()).await.unwrap();
+    let again = plugin
+        .call("greet", mp(r#"{"name": "Grace"}"#), Default::default())
+        .await
+        .unwrap();
     assert_eq!(again, Value::from("Hello, Grace, from Python!"));
 }

@@ -10,37 +10,71 @@ use crate::support::{example, load, mp, runtime};
 #[tokio::test]
 async fn the_example_nodes_answer() {
     let math = load("math", &example("math"), Limits::default());
-    assert_eq!(math.call("add", mp("[1, 2]"), Default::default()).await.unwrap(), Value::from(3));
     assert_eq!(
-        math.call("add", mp(r#"{"a": 5, "b": -7}"#), Default::default()).await.unwrap(),
+        math.call("add", mp("[1, 2]"), Default::default())
+            .await
+            .unwrap(),
+        Value::from(3)
+    );
+    assert_eq!(
+        math.call("add", mp(r#"{"a": 5, "b": -7}"#), Default::default())
+            .await
+            .unwrap(),
         Value::from(-2)
     );
-    assert_eq!(math.call("divide", mp("[1, 4]"), Default::default()).await.unwrap(), Value::F64(0.25));
-    let err = math.call("divide", mp("[1, 0]"), Default::default()).await.unwrap_err();
+    assert_eq!(
+        math.call("divide", mp("[1, 4]"), Default::default())
+            .await
+            .unwrap(),
+        Value::F64(0.25)
+    );
+    let err = math
+        .call("divide", mp("[1, 0]"), Default::default())
+        .await
+        .unwrap_err();
     assert_eq!(err.kind, ErrorKind::NodeError);
     assert_eq!(err.details, Some(Value::from("cannot divide 1 by zero")));
 
     let text = load("text", &example("text"), Limits::default());
-    let call = |node: &'static str, args: &'static str| text.call(node, mp(args), Default::default());
-    assert_eq!(call("strings/upper", r#"["héllo"]"#).await.unwrap(), Value::from("HÉLLO"));
-    assert_eq!(call("strings/reverse", r#"["abc"]"#).await.unwrap(), Value::from("cba"));
-    assert_eq!(call("strings/words", r#"[" a  b "]"#).await.unwrap(), mp(r#"["a", "b"]"#));
-    assert_eq!(call("strings/join", r#"[["a", "b"], "-"]"#).await.unwrap(), Value::from("a-b"));
+    let call =
+        |node: &'static str, args: &'static str| text.call(node, mp(args), Default::default());
+    assert_eq!(
+        call("strings/upper", r#"["héllo"]"#).await.unwrap(),
+        Value::from("HÉLLO")
+    );
+    assert_eq!(
+        call("strings/reverse", r#"["abc"]"#).await.unwrap(),
+        Value::from("cba")
+    );
+    assert_eq!(
+        call("strings/words", r#"[" a  b "]"#).await.unwrap(),
+        mp(r#"["a", "b"]"#)
+    );
+    assert_eq!(
+        call("strings/join", r#"[["a", "b"], "-"]"#).await.unwrap(),
+        Value::from("a-b")
+    );
     assert_eq!(
         call("stats", r#"["hello big world\nok"]"#).await.unwrap(),
         mp(r#"{"chars": 18, "words": 4, "lines": 2, "longest-word": "world"}"#)
     );
     assert_eq!(
-        call("apply", r#"{"s": "hi there", "style": {"letter-case": "title", "prefix": "> ", "repeat": 1}}"#)
-            .await
-            .unwrap(),
+        call(
+            "apply",
+            r#"{"s": "hi there", "style": {"letter-case": "title", "prefix": "> ", "repeat": 1}}"#
+        )
+        .await
+        .unwrap(),
         Value::from("> Hi There")
     );
     assert_eq!(
         call("tokenize", r#"["ab 12,"]"#).await.unwrap(),
         mp(r#"[{"word": "ab"}, "space", {"number": 12}, {"punct": ","}]"#)
     );
-    assert_eq!(call("case-of", r#"["ABC"]"#).await.unwrap(), Value::from("upper"));
+    assert_eq!(
+        call("case-of", r#"["ABC"]"#).await.unwrap(),
+        Value::from("upper")
+    );
     assert_eq!(call("case-of", r#"["123"]"#).await.unwrap(), Value::Nil);
 }
 
@@ -68,7 +102,10 @@ fn nodes_are_reflected_with_interface_names() {
         .map(|i| i.name.as_str())
         .filter(|n| n.starts_with("warden:"))
         .collect();
-    assert_eq!(imports, ["warden:node/log@0.1.0", "warden:node/progress@0.1.0"]);
+    assert_eq!(
+        imports,
+        ["warden:node/log@0.1.0", "warden:node/progress@0.1.0"]
+    );
 }
 
 #[tokio::test]
@@ -82,7 +119,10 @@ async fn progress_and_log_lines_reach_the_caller_in_order() {
     let events = events.lock().unwrap().clone();
     assert_eq!(
         events[0],
-        CallEvent::Log { level: LogLevel::Info, message: "summing 1..=4".into() }
+        CallEvent::Log {
+            level: LogLevel::Info,
+            message: "summing 1..=4".into()
+        }
     );
     let progress: Vec<(f32, String)> = events[1..]
         .iter()
@@ -107,23 +147,33 @@ fn files_that_are_not_components_are_refused_with_a_reason() {
     let dir = tempfile::tempdir().unwrap();
     let core = dir.path().join("core.wasm");
     std::fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
-    let err = runtime().load_file("core", &core, Limits::default()).unwrap_err();
+    let err = runtime()
+        .load_file("core", &core, Limits::default())
+        .unwrap_err();
     assert!(matches!(err, LoadError::CoreModule { .. }), "{err}");
     assert!(err.to_string().contains("wasm32-wasip2"), "{err}");
 
     let garbage = dir.path().join("garbage.wasm");
     std::fs::write(&garbage, b"this is not wasm at all").unwrap();
-    let err = runtime().load_file("garbage", &garbage, Limits::default()).unwrap_err();
+    let err = runtime()
+        .load_file("garbage", &garbage, Limits::default())
+        .unwrap_err();
     assert!(matches!(err, LoadError::NotWasm { .. }), "{err}");
 
     // A component header with a broken body.
     let broken = dir.path().join("broken.wasm");
     std::fs::write(&broken, b"\0asm\x0d\0\x01\0\xff\xff\xff").unwrap();
-    let err = runtime().load_file("broken", &broken, Limits::default()).unwrap_err();
+    let err = runtime()
+        .load_file("broken", &broken, Limits::default())
+        .unwrap_err();
     assert!(matches!(err, LoadError::Compile { .. }), "{err}");
 
     let err = runtime()
-        .load_file("missing", dir.path().join("missing.wasm"), Limits::default())
+        .load_file(
+            "missing",
+            dir.path().join("missing.wasm"),
+            Limits::default(),
+        )
         .unwrap_err();
     assert!(matches!(err, LoadError::Read { .. }), "{err}");
 }
@@ -131,6 +181,8 @@ fn files_that_are_not_components_are_refused_with_a_reason() {
 #[test]
 fn limits_above_the_engine_maximum_are_refused_at_load() {
     let too_big = Limits::default().with_memory_bytes(runtime().config().max_memory_bytes + 1);
-    let err = runtime().load_file("math", example("math"), too_big).unwrap_err();
+    let err = runtime()
+        .load_file("math", example("math"), too_big)
+        .unwrap_err();
     assert!(matches!(err, LoadError::LimitTooHigh { .. }), "{err}");
 }

@@ -8,7 +8,7 @@ use std::sync::{Mutex, OnceLock};
 use warden_host::{Limits, Plugin, Runtime};
 
 /// The repository root.
-pub fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("host/ has a parent")
@@ -16,7 +16,7 @@ pub fn root() -> PathBuf {
 }
 
 /// Where all wasm plugins are built, shared by the tests and the README's commands.
-pub fn wasm_target_dir() -> PathBuf {
+pub(crate) fn wasm_target_dir() -> PathBuf {
     root().join("target").join("wasm-plugins")
 }
 
@@ -31,7 +31,13 @@ fn build_workspace(workspace: &str) -> PathBuf {
     }
     let manifest = root().join(workspace).join("Cargo.toml");
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--manifest-path",
+        ])
         .arg(&manifest)
         .env("CARGO_TARGET_DIR", wasm_target_dir())
         .env_remove("CARGO_BUILD_TARGET")
@@ -50,34 +56,29 @@ fn build_workspace(workspace: &str) -> PathBuf {
 }
 
 /// The path of example plugin `name` (`math`, `text`), built if needed.
-pub fn example(name: &str) -> PathBuf {
+pub(crate) fn example(name: &str) -> PathBuf {
     build_workspace("examples/plugins").join(format!("{name}.wasm"))
 }
 
 /// The path of test plugin `name` (`types`, `hostile`), built if needed.
-pub fn test_plugin(name: &str) -> PathBuf {
+pub(crate) fn test_plugin(name: &str) -> PathBuf {
     build_workspace("tests/plugins").join(format!("{name}.wasm"))
 }
 
 /// One runtime shared by the tests of this binary, as a host would share it.
-pub fn runtime() -> &'static Runtime {
+pub(crate) fn runtime() -> &'static Runtime {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| Runtime::new().expect("the engine starts"))
 }
 
 /// Loads `path` as plugin `name` with `limits` on the shared runtime.
-pub fn load(name: &str, path: &Path, limits: Limits) -> Plugin {
+pub(crate) fn load(name: &str, path: &Path, limits: Limits) -> Plugin {
     runtime()
         .load_file(name, path, limits)
         .unwrap_or_else(|e| panic!("loading {}: {e}", path.display()))
 }
 
-/// Builds an msgpack array.
-pub fn args(items: Vec<rmpv::Value>) -> rmpv::Value {
-    rmpv::Value::Array(items)
-}
-
 /// Parses JSON text into msgpack the way the CLI does.
-pub fn mp(json: &str) -> rmpv::Value {
+pub(crate) fn mp(json: &str) -> rmpv::Value {
     warden_host::json::to_msgpack(&serde_json::from_str(json).expect("valid JSON in test"))
 }

@@ -12,7 +12,11 @@ fn types() -> Plugin {
 
 async fn echo(plugin: &Plugin, node: &str, value: Value) -> Result<Value, CallError> {
     plugin
-        .call(&format!("echo/{node}"), Value::Array(vec![value]), Default::default())
+        .call(
+            &format!("echo/{node}"),
+            Value::Array(vec![value]),
+            Default::default(),
+        )
         .await
 }
 
@@ -31,7 +35,11 @@ async fn refused(plugin: &Plugin, node: &str, value: Value, needles: &[&str]) {
         .expect_err(&format!("{node}({value}) should fail"));
     assert_eq!(err.kind, ErrorKind::BadArgs, "{node}({value}): {err}");
     for needle in needles {
-        assert!(err.message.contains(needle), "{node}({value}): `{}` lacks `{needle}`", err.message);
+        assert!(
+            err.message.contains(needle),
+            "{node}({value}): `{}` lacks `{needle}`",
+            err.message
+        );
     }
 }
 
@@ -60,12 +68,24 @@ async fn integers_round_trip_at_their_limits_and_reject_out_of_range() {
     round_trip(&p, "echo-u64", Value::from(u64::MAX)).await;
     round_trip(&p, "echo-u64", Value::from(0u64)).await;
 
-    refused(&p, "echo-s8", Value::from(128), &["parameter `v`", "s8", "128", "out of range"]).await;
+    refused(
+        &p,
+        "echo-s8",
+        Value::from(128),
+        &["parameter `v`", "s8", "128", "out of range"],
+    )
+    .await;
     refused(&p, "echo-s8", Value::from(-129), &["s8", "-129"]).await;
     refused(&p, "echo-u8", Value::from(-1), &["u8", "-1"]).await;
     refused(&p, "echo-u8", Value::from(256), &["u8", "256"]).await;
     refused(&p, "echo-u16", Value::from(65_536), &["u16"]).await;
-    refused(&p, "echo-s32", Value::from(i64::from(i32::MAX) + 1), &["s32"]).await;
+    refused(
+        &p,
+        "echo-s32",
+        Value::from(i64::from(i32::MAX) + 1),
+        &["s32"],
+    )
+    .await;
     refused(&p, "echo-u32", Value::from(-5), &["u32"]).await;
     refused(&p, "echo-s64", Value::from(u64::MAX), &["s64"]).await;
     refused(&p, "echo-u64", Value::from(-1), &["u64"]).await;
@@ -88,11 +108,20 @@ async fn floats_keep_nan_infinity_and_signed_zero() {
     let nan = echo(&p, "echo-f32", Value::F32(f32::NAN)).await.unwrap();
     assert!(matches!(nan, Value::F32(f) if f.is_nan()), "{nan}");
     let zero = echo(&p, "echo-f64", Value::F64(-0.0)).await.unwrap();
-    assert!(matches!(zero, Value::F64(f) if f == 0.0 && f.is_sign_negative()), "{zero}");
+    assert!(
+        matches!(zero, Value::F64(f) if f == 0.0 && f.is_sign_negative()),
+        "{zero}"
+    );
 
     // An integer is accepted where a float is expected.
-    assert_eq!(echo(&p, "echo-f64", Value::from(3)).await.unwrap(), Value::F64(3.0));
-    assert_eq!(echo(&p, "echo-f32", Value::from(-2)).await.unwrap(), Value::F32(-2.0));
+    assert_eq!(
+        echo(&p, "echo-f64", Value::from(3)).await.unwrap(),
+        Value::F64(3.0)
+    );
+    assert_eq!(
+        echo(&p, "echo-f32", Value::from(-2)).await.unwrap(),
+        Value::F32(-2.0)
+    );
     refused(&p, "echo-f64", Value::from("1.0"), &["f64"]).await;
 }
 
@@ -102,7 +131,13 @@ async fn chars_and_strings_handle_unicode_and_emptiness() {
     for c in ["a", "é", "😀", "\u{10FFFF}"] {
         round_trip(&p, "echo-char", Value::from(c)).await;
     }
-    refused(&p, "echo-char", Value::from("ab"), &["char", "2 characters"]).await;
+    refused(
+        &p,
+        "echo-char",
+        Value::from("ab"),
+        &["char", "2 characters"],
+    )
+    .await;
     refused(&p, "echo-char", Value::from(""), &["char", "0 characters"]).await;
     for s in ["", "plain", "héllo wörld 😀 مرحبا", "nul\0inside"] {
         round_trip(&p, "echo-string", Value::from(s)).await;
@@ -130,8 +165,20 @@ async fn lists_bytes_and_tuples() {
     refused(&p, "echo-list", mp("{\"a\": 1}"), &["list<s32>", "map"]).await;
     round_trip(&p, "echo-strings", mp("[\"\", \"a\", \"ü\"]")).await;
     round_trip(&p, "echo-tuple", mp("[\"a\", 7, true]")).await;
-    refused(&p, "echo-tuple", mp("[\"a\", 7]"), &["tuple<string, u8, bool>", "array of 2"]).await;
-    refused(&p, "echo-tuple", mp("[\"a\", 700, true]"), &["at `[1]`", "u8"]).await;
+    refused(
+        &p,
+        "echo-tuple",
+        mp("[\"a\", 7]"),
+        &["tuple<string, u8, bool>", "array of 2"],
+    )
+    .await;
+    refused(
+        &p,
+        "echo-tuple",
+        mp("[\"a\", 700, true]"),
+        &["at `[1]`", "u8"],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -139,25 +186,69 @@ async fn records_variants_enums_and_flags() {
     let p = types();
     round_trip(&p, "echo-record", mp(r#"{"x": -1, "y": 2}"#)).await;
     refused(&p, "echo-record", mp(r#"{"x": 1}"#), &["without field `y`"]).await;
-    refused(&p, "echo-record", mp(r#"{"x": 1, "y": 2, "z": 3}"#), &["unknown field `z`"]).await;
-    refused(&p, "echo-record", mp(r#"{"x": 1, "y": "2"}"#), &["at `.y`", "s32"]).await;
+    refused(
+        &p,
+        "echo-record",
+        mp(r#"{"x": 1, "y": 2, "z": 3}"#),
+        &["unknown field `z`"],
+    )
+    .await;
+    refused(
+        &p,
+        "echo-record",
+        mp(r#"{"x": 1, "y": "2"}"#),
+        &["at `.y`", "s32"],
+    )
+    .await;
 
     round_trip(&p, "echo-variant", mp(r#"{"circle": 1.5}"#)).await;
     round_trip(&p, "echo-variant", mp(r#"{"rect": {"x": 1, "y": 2}}"#)).await;
     round_trip(&p, "echo-variant", mp(r#""empty""#)).await;
-    refused(&p, "echo-variant", mp(r#""circle""#), &["without its payload"]).await;
-    refused(&p, "echo-variant", mp(r#""square""#), &["unknown case `square`"]).await;
-    refused(&p, "echo-variant", mp(r#"{"empty": 1}"#), &["does not take"]).await;
-    refused(&p, "echo-variant", mp(r#"{"rect": {"x": 1}}"#), &["at `.rect`"]).await;
+    refused(
+        &p,
+        "echo-variant",
+        mp(r#""circle""#),
+        &["without its payload"],
+    )
+    .await;
+    refused(
+        &p,
+        "echo-variant",
+        mp(r#""square""#),
+        &["unknown case `square`"],
+    )
+    .await;
+    refused(
+        &p,
+        "echo-variant",
+        mp(r#"{"empty": 1}"#),
+        &["does not take"],
+    )
+    .await;
+    refused(
+        &p,
+        "echo-variant",
+        mp(r#"{"rect": {"x": 1}}"#),
+        &["at `.rect`"],
+    )
+    .await;
 
     round_trip(&p, "echo-enum", mp(r#""green""#)).await;
-    refused(&p, "echo-enum", mp(r#""purple""#), &["unknown case `purple`"]).await;
+    refused(
+        &p,
+        "echo-enum",
+        mp(r#""purple""#),
+        &["unknown case `purple`"],
+    )
+    .await;
 
     round_trip(&p, "echo-flags", mp(r#"["read", "exec"]"#)).await;
     round_trip(&p, "echo-flags", mp("[]")).await;
     // Flags come back in declaration order.
     assert_eq!(
-        echo(&p, "echo-flags", mp(r#"["exec", "read"]"#)).await.unwrap(),
+        echo(&p, "echo-flags", mp(r#"["exec", "read"]"#))
+            .await
+            .unwrap(),
         mp(r#"["read", "exec"]"#)
     );
     refused(&p, "echo-flags", mp(r#"["fly"]"#), &["unknown flag `fly`"]).await;
@@ -176,8 +267,19 @@ async fn options_nest_and_results_map_to_ok_and_err() {
     refused(&p, "echo-nested-option", mp("5"), &["option<option<s32>>"]).await;
 
     round_trip(&p, "echo-results", mp(r#"[{"ok": "a"}, {"err": 3}]"#)).await;
-    round_trip(&p, "echo-unit-result", mp(r#"[{"ok": null}, {"err": null}]"#)).await;
-    refused(&p, "echo-results", mp(r#"[{"maybe": 1}]"#), &["case `maybe`"]).await;
+    round_trip(
+        &p,
+        "echo-unit-result",
+        mp(r#"[{"ok": null}, {"err": null}]"#),
+    )
+    .await;
+    refused(
+        &p,
+        "echo-results",
+        mp(r#"[{"maybe": 1}]"#),
+        &["case `maybe`"],
+    )
+    .await;
 
     let deep = mp(
         r#"[null, [], [[{"x": 1, "y": 2}, null], [{"x": 3, "y": 4}, {"rect": {"x": 5, "y": 6}}],
@@ -196,7 +298,10 @@ async fn options_nest_and_results_map_to_ok_and_err() {
 #[tokio::test]
 async fn a_top_level_result_unwraps_ok_and_turns_err_into_a_node_error() {
     let p = types();
-    assert_eq!(echo(&p, "check", mp(r#"{"ok": "fine"}"#)).await.unwrap(), Value::from("fine"));
+    assert_eq!(
+        echo(&p, "check", mp(r#"{"ok": "fine"}"#)).await.unwrap(),
+        Value::from("fine")
+    );
     let err = echo(&p, "check", mp(r#"{"err": 7}"#)).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::NodeError);
     assert_eq!(err.details, Some(Value::from(7)));
@@ -206,36 +311,82 @@ async fn a_top_level_result_unwraps_ok_and_turns_err_into_a_node_error() {
 async fn arguments_come_as_a_map_or_an_array() {
     let p = types();
     let call = |args| p.call("echo/describe", args, Default::default());
-    assert_eq!(call(mp(r#"[1, "b", 3]"#)).await.unwrap(), Value::from("1/b/Some(3)"));
-    assert_eq!(call(mp(r#"{"b": "x", "a": 2, "c": null}"#)).await.unwrap(), Value::from("2/x/None"));
+    assert_eq!(
+        call(mp(r#"[1, "b", 3]"#)).await.unwrap(),
+        Value::from("1/b/Some(3)")
+    );
+    assert_eq!(
+        call(mp(r#"{"b": "x", "a": 2, "c": null}"#)).await.unwrap(),
+        Value::from("2/x/None")
+    );
     // An omitted optional parameter is none.
-    assert_eq!(call(mp(r#"{"a": 2, "b": "y"}"#)).await.unwrap(), Value::from("2/y/None"));
+    assert_eq!(
+        call(mp(r#"{"a": 2, "b": "y"}"#)).await.unwrap(),
+        Value::from("2/y/None")
+    );
     let err = call(mp(r#"{"a": 2}"#)).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::BadArgs);
-    assert!(err.message.contains("missing parameter `b`"), "{}", err.message);
+    assert!(
+        err.message.contains("missing parameter `b`"),
+        "{}",
+        err.message
+    );
     let err = call(mp(r#"{"a": 2, "b": "y", "d": 1}"#)).await.unwrap_err();
     assert!(err.message.contains("no parameter `d`"), "{}", err.message);
     let err = call(mp(r#"[1, "b"]"#)).await.unwrap_err();
-    assert!(err.message.contains("takes 3 argument(s)"), "{}", err.message);
+    assert!(
+        err.message.contains("takes 3 argument(s)"),
+        "{}",
+        err.message
+    );
     let err = call(mp("42")).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::BadArgs);
-    assert!(err.message.contains("a map by parameter name or an array"), "{}", err.message);
+    assert!(
+        err.message.contains("a map by parameter name or an array"),
+        "{}",
+        err.message
+    );
     // No parameters and no result: nil in, nil out.
-    assert_eq!(p.call("echo/nothing", Value::Nil, Default::default()).await.unwrap(), Value::Nil);
-    assert_eq!(p.call("echo/nothing", mp("[]"), Default::default()).await.unwrap(), Value::Nil);
+    assert_eq!(
+        p.call("echo/nothing", Value::Nil, Default::default())
+            .await
+            .unwrap(),
+        Value::Nil
+    );
+    assert_eq!(
+        p.call("echo/nothing", mp("[]"), Default::default())
+            .await
+            .unwrap(),
+        Value::Nil
+    );
 }
 
 #[tokio::test]
 async fn unknown_nodes_and_resource_functions_are_not_found() {
     let p = types();
-    let err = p.call("echo/nope", mp("[]"), Default::default()).await.unwrap_err();
+    let err = p
+        .call("echo/nope", mp("[]"), Default::default())
+        .await
+        .unwrap_err();
     assert_eq!(err.kind, ErrorKind::NotFound);
-    assert!(err.message.contains("no node `echo/nope`"), "{}", err.message);
+    assert!(
+        err.message.contains("no node `echo/nope`"),
+        "{}",
+        err.message
+    );
 
-    let desc = p.node("handles/make-counter").expect("listed, though not callable");
-    let why = desc.not_callable.as_deref().expect("resource functions are not nodes");
+    let desc = p
+        .node("handles/make-counter")
+        .expect("listed, though not callable");
+    let why = desc
+        .not_callable
+        .as_deref()
+        .expect("resource functions are not nodes");
     assert!(why.contains("resource"), "{why}");
-    let err = p.call("handles/make-counter", mp("[1]"), Default::default()).await.unwrap_err();
+    let err = p
+        .call("handles/make-counter", mp("[1]"), Default::default())
+        .await
+        .unwrap_err();
     assert_eq!(err.kind, ErrorKind::NotFound);
     assert!(err.message.contains("not callable"), "{}", err.message);
 }
@@ -244,20 +395,33 @@ async fn unknown_nodes_and_resource_functions_are_not_found() {
 fn node_descriptions_carry_types_and_json_schemas() {
     let p = types();
     let node = p.node("echo/describe").unwrap();
-    let params: Vec<(&str, &str)> = node.params.iter().map(|x| (x.name.as_str(), x.ty.as_str())).collect();
+    let params: Vec<(&str, &str)> = node
+        .params
+        .iter()
+        .map(|x| (x.name.as_str(), x.ty.as_str()))
+        .collect();
     assert_eq!(params, [("a", "u8"), ("b", "string"), ("c", "option<u32>")]);
     assert_eq!(node.result.as_deref(), Some("string"));
-    assert_eq!(node.signature(), "describe: func(a: u8, b: string, c: option<u32>) -> string");
+    assert_eq!(
+        node.signature(),
+        "describe: func(a: u8, b: string, c: option<u32>) -> string"
+    );
     let schema = &node.params_schema;
     assert_eq!(schema["properties"]["a"]["maximum"], 255);
     assert_eq!(schema["required"], serde_json::json!(["a", "b"]));
 
     let record = p.node("echo/echo-record").unwrap();
-    assert_eq!(record.params[0].schema["required"], serde_json::json!(["x", "y"]));
+    assert_eq!(
+        record.params[0].schema["required"],
+        serde_json::json!(["x", "y"])
+    );
     assert_eq!(record.params[0].schema["additionalProperties"], false);
     let check = p.node("echo/check").unwrap();
     // A top-level result's schema is that of its ok value.
     assert_eq!(check.result_schema, serde_json::json!({"type": "string"}));
     let flags = p.node("echo/echo-flags").unwrap();
-    assert_eq!(flags.result_schema["items"]["enum"], serde_json::json!(["read", "write", "exec"]));
+    assert_eq!(
+        flags.result_schema["items"]["enum"],
+        serde_json::json!(["read", "write", "exec"])
+    );
 }

@@ -5,8 +5,8 @@
 
 use wasmtime::component::{HasSelf, Linker};
 
-use crate::runtime::{CallEvent, LogLevel};
 use crate::runtime::CallState;
+use crate::runtime::{CallEvent, LogLevel};
 
 /// Bindings generated from `wit/`, the single source of truth.
 #[allow(missing_docs, unreachable_pub, clippy::all)]
@@ -68,7 +68,11 @@ impl log::Host for CallState {
 
 impl progress::Host for CallState {
     fn report(&mut self, fraction: f32, message: String) {
-        let fraction = if fraction.is_nan() { 0.0 } else { fraction.clamp(0.0, 1.0) };
+        let fraction = if fraction.is_nan() {
+            0.0
+        } else {
+            fraction.clamp(0.0, 1.0)
+        };
         self.emit(CallEvent::Progress {
             fraction,
             message: truncate(message),

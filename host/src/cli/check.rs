@@ -29,7 +29,11 @@ pub(crate) fn run(args: CheckArgs) -> Result<(), Failure> {
         return Ok(());
     }
     let nodes: Vec<_> = plugin.nodes().collect();
-    println!("{}: component `{name}` with {} node(s)", args.file.display(), nodes.len());
+    println!(
+        "{}: component `{name}` with {} node(s)",
+        args.file.display(),
+        nodes.len()
+    );
     println!();
     println!("nodes:");
     for node in &nodes {

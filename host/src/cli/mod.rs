@@ -48,7 +48,10 @@ impl From<crate::CallError> for Failure {
         if let Some(details) = &e.details
             && details.as_str().is_none_or(|d| d != message)
         {
-            message.push_str(&format!(" (details: {})", crate::json::from_msgpack(details)));
+            message.push_str(&format!(
+                " (details: {})",
+                crate::json::from_msgpack(details)
+            ));
         }
         Failure::new(e.kind.as_str(), message)
     }
@@ -103,7 +106,8 @@ pub(crate) fn tokio() -> Result<tokio::runtime::Runtime, Failure> {
 
 /// Makes the sandbox runtime, reporting failures the CLI way.
 pub(crate) fn runtime() -> Result<crate::Runtime, Failure> {
-    crate::Runtime::new().map_err(|e| Failure::new("internal", format!("cannot create the wasm engine: {e:#}")))
+    crate::Runtime::new()
+        .map_err(|e| Failure::new("internal", format!("cannot create the wasm engine: {e:#}")))
 }
 
 /// The plugin name of a component file: its file stem.

@@ -41,7 +41,10 @@ pub(crate) fn run(args: RunArgs) -> Result<(), Failure> {
     let mut limits = Limits::default();
     if let Some(secs) = args.timeout {
         if !(secs.is_finite() && secs > 0.0) {
-            return Err(Failure::new("bad-args", "--timeout must be a positive number of seconds"));
+            return Err(Failure::new(
+                "bad-args",
+                "--timeout must be a positive number of seconds",
+            ));
         }
         limits = limits.with_timeout(Duration::from_secs_f64(secs));
     }

@@ -188,11 +188,17 @@ pub(crate) fn to_val(ty: &Type, value: &Value) -> Result<Val, ConvError> {
                 (None, Some(p)) => {
                     return Err(ConvError::new(
                         ty,
-                        format!("case `{case}` with a payload ({}) it does not take", describe(p)),
+                        format!(
+                            "case `{case}` with a payload ({}) it does not take",
+                            describe(p)
+                        ),
                     ));
                 }
                 (Some(_), None) => {
-                    return Err(ConvError::new(ty, format!("case `{case}` without its payload")));
+                    return Err(ConvError::new(
+                        ty,
+                        format!("case `{case}` without its payload"),
+                    ));
                 }
                 (Some(t), Some(p)) => Some(Box::new(
                     to_val(t, p).map_err(|e| e.at(format_args!(".{case}")))?,
@@ -230,7 +236,9 @@ pub(crate) fn to_val(ty: &Type, value: &Value) -> Result<Val, ConvError> {
                 other => {
                     return Err(ConvError::new(
                         ty,
-                        format!("case `{other}` (a result is `{{\"ok\": ..}}` or `{{\"err\": ..}}`)"),
+                        format!(
+                            "case `{other}` (a result is `{{\"ok\": ..}}` or `{{\"err\": ..}}`)"
+                        ),
                     ));
                 }
             };
@@ -269,12 +277,11 @@ pub(crate) fn to_val(ty: &Type, value: &Value) -> Result<Val, ConvError> {
             }
             Val::Flags(out)
         }
-        Type::Own(_)
-        | Type::Borrow(_)
-        | Type::Future(_)
-        | Type::Stream(_)
-        | Type::ErrorContext => {
-            return Err(ConvError::new(ty, "a value (this type cannot be sent by callers)"));
+        Type::Own(_) | Type::Borrow(_) | Type::Future(_) | Type::Stream(_) | Type::ErrorContext => {
+            return Err(ConvError::new(
+                ty,
+                "a value (this type cannot be sent by callers)",
+            ));
         }
     })
 }
@@ -347,7 +354,10 @@ fn case_of<'v>(ty: &Type, value: &'v Value) -> Result<(&'v str, Option<&'v Value
         Value::String(_) => Ok((string(ty, value)?, None)),
         Value::Map(entries) if entries.len() == 1 => match entries[0].0.as_str() {
             Some(case) => Ok((case, Some(&entries[0].1))),
-            None => Err(ConvError::new(ty, format!("a map keyed by {}", describe(&entries[0].0)))),
+            None => Err(ConvError::new(
+                ty,
+                format!("a map keyed by {}", describe(&entries[0].0)),
+            )),
         },
         _ => Err(ConvError::mismatch(ty, value)),
     }
@@ -438,15 +448,11 @@ pub(crate) fn from_val(ty: &Type, val: &Val, budget: &mut usize) -> Result<Value
         }
         (Type::Variant(variant), Val::Variant(case, payload)) => {
             spend(budget, case.len() + 6)?;
-            let payload_ty = variant
-                .cases()
-                .find(|c| c.name == case)
-                .and_then(|c| c.ty);
+            let payload_ty = variant.cases().find(|c| c.name == case).and_then(|c| c.ty);
             match (payload_ty, payload) {
-                (Some(t), Some(p)) => Value::Map(vec![(
-                    Value::from(case.as_str()),
-                    from_val(&t, p, budget)?,
-                )]),
+                (Some(t), Some(p)) => {
+                    Value::Map(vec![(Value::from(case.as_str()), from_val(&t, p, budget)?)])
+                }
                 _ => Value::from(case.as_str()),
             }
         }

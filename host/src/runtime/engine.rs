@@ -115,7 +115,12 @@ impl Runtime {
     /// # Errors
     ///
     /// As [`Runtime::load_file`].
-    pub fn load_bytes(&self, name: &str, bytes: &[u8], limits: Limits) -> Result<Plugin, LoadError> {
+    pub fn load_bytes(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        limits: Limits,
+    ) -> Result<Plugin, LoadError> {
         if limits.memory_bytes > self.inner.config.max_memory_bytes {
             return Err(LoadError::LimitTooHigh {
                 plugin: name.to_owned(),
@@ -125,10 +130,11 @@ impl Runtime {
             });
         }
         super::plugin::check_is_component(name, bytes)?;
-        let component = Component::new(&self.inner.engine, bytes).map_err(|e| LoadError::Compile {
-            plugin: name.to_owned(),
-            reason: format!("{e:#}"),
-        })?;
+        let component =
+            Component::new(&self.inner.engine, bytes).map_err(|e| LoadError::Compile {
+                plugin: name.to_owned(),
+                reason: format!("{e:#}"),
+            })?;
         Plugin::new(self.clone(), name, component, limits)
     }
 }

@@ -274,7 +274,10 @@ impl Plugin {
             }
             Value::Map(entries) => {
                 for (k, _) in entries {
-                    if !k.as_str().is_some_and(|k| params.iter().any(|(n, _)| n == k)) {
+                    if !k
+                        .as_str()
+                        .is_some_and(|k| params.iter().any(|(n, _)| n == k))
+                    {
                         return Err(CallError::new(
                             ErrorKind::BadArgs,
                             format!(
@@ -384,7 +387,10 @@ impl Plugin {
         if data.timed_out {
             return CallError::new(
                 ErrorKind::Timeout,
-                format!("`{full}` did not finish within its deadline ({})", duration_text(self.inner.limits.timeout)),
+                format!(
+                    "`{full}` did not finish within its deadline ({})",
+                    duration_text(self.inner.limits.timeout)
+                ),
             );
         }
         if let Some(asked) = data.limiter.memory_hit {
@@ -400,7 +406,10 @@ impl Plugin {
         if data.limiter.table_hit {
             return CallError::new(
                 ErrorKind::ResourceLimit,
-                format!("`{full}` hit its table size limit of {} elements", self.inner.limits.table_elements),
+                format!(
+                    "`{full}` hit its table size limit of {} elements",
+                    self.inner.limits.table_elements
+                ),
             );
         }
         let trap = error.downcast_ref::<Trap>().copied();
@@ -452,7 +461,11 @@ fn panic_message(stderr: &str) -> Option<String> {
     let at = stderr.find("panicked at")?;
     let rest = &stderr[at + "panicked at".len()..];
     let mut lines = rest.lines();
-    let location = lines.next().unwrap_or_default().trim().trim_end_matches(':');
+    let location = lines
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .trim_end_matches(':');
     let message: Vec<&str> = lines
         .take_while(|l| !l.starts_with("note:") && !l.trim().is_empty())
         .collect();
@@ -547,7 +560,9 @@ fn check_imports(name: &str, imports: &[ImportDesc]) -> Result<(), LoadError> {
                 return Err(LoadError::UnsatisfiedImport {
                     plugin: name.to_owned(),
                     import: import.name.clone(),
-                    hint: format!("`warden:node` has no interface `{iface}`; rebuild the plugin against this host's warden-guest"),
+                    hint: format!(
+                        "`warden:node` has no interface `{iface}`; rebuild the plugin against this host's warden-guest"
+                    ),
                 });
             }
         }
@@ -578,7 +593,10 @@ mod tests {
     #[test]
     fn finds_rust_panic_messages() {
         let stderr = "\nthread '<unnamed>' panicked at src/lib.rs:12:5:\nboom: 42\nnote: run with `RUST_BACKTRACE=1`\n";
-        assert_eq!(panic_message(stderr).as_deref(), Some("boom: 42 (at src/lib.rs:12:5)"));
+        assert_eq!(
+            panic_message(stderr).as_deref(),
+            Some("boom: 42 (at src/lib.rs:12:5)")
+        );
         assert_eq!(panic_message("nothing here"), None);
     }
 
@@ -593,8 +611,14 @@ mod tests {
     fn core_modules_and_garbage_are_told_apart() {
         let core = b"\0asm\x01\0\0\0";
         let component = b"\0asm\x0d\0\x01\0";
-        assert!(matches!(check_is_component("x", core), Err(LoadError::CoreModule { .. })));
+        assert!(matches!(
+            check_is_component("x", core),
+            Err(LoadError::CoreModule { .. })
+        ));
         assert!(check_is_component("x", component).is_ok());
-        assert!(matches!(check_is_component("x", b"hello world"), Err(LoadError::NotWasm { .. })));
+        assert!(matches!(
+            check_is_component("x", b"hello world"),
+            Err(LoadError::NotWasm { .. })
+        ));
     }
 }

@@ -123,10 +123,7 @@ fn short_interface_name(name: &str) -> &str {
 }
 
 fn entry(name: String, func: &ComponentFunc, export: ComponentExportIndex) -> NodeEntry {
-    let params: Vec<(String, Type)> = func
-        .params()
-        .map(|(n, t)| (n.to_owned(), t))
-        .collect();
+    let params: Vec<(String, Type)> = func.params().map(|(n, t)| (n.to_owned(), t)).collect();
     let result = func.results().next();
     let mut not_callable = None;
     if func.async_() {
@@ -196,7 +193,10 @@ mod tests {
 
     #[test]
     fn interface_names_are_shortened() {
-        assert_eq!(short_interface_name("example:text/strings@1.0.0"), "strings");
+        assert_eq!(
+            short_interface_name("example:text/strings@1.0.0"),
+            "strings"
+        );
         assert_eq!(short_interface_name("example:text/strings"), "strings");
         assert_eq!(short_interface_name("strings"), "strings");
     }

@@ -85,11 +85,9 @@ pub(crate) fn of(ty: &Type) -> Json {
             let slot = |t: Option<Type>| t.map_or(json!({"type": "null"}), |t| of(&t));
             json!({"oneOf": [single_key("ok", slot(result.ok())), single_key("err", slot(result.err()))]})
         }
-        Type::Own(_)
-        | Type::Borrow(_)
-        | Type::Future(_)
-        | Type::Stream(_)
-        | Type::ErrorContext => json!(false),
+        Type::Own(_) | Type::Borrow(_) | Type::Future(_) | Type::Stream(_) | Type::ErrorContext => {
+            json!(false)
+        }
     }
 }
 
