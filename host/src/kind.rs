@@ -1,4 +1,5 @@
-//! Error kinds shared by the runtime, the wire protocol and the CLI.
+//! Call errors and their kinds, shared by the runtime, the wire protocol,
+//! the client and the CLI.
 
 use std::fmt;
 use std::str::FromStr;
@@ -92,6 +93,43 @@ impl FromStr for ErrorKind {
             .ok_or_else(|| UnknownErrorKind(s.to_owned()))
     }
 }
+
+/// Why a call failed: a [`ErrorKind`], a message for people, and optional
+/// structured details (for `node-error`, the node's `err` value).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallError {
+    /// What kind of failure this is.
+    pub kind: ErrorKind,
+    /// What went wrong, for people.
+    pub message: String,
+    /// Structured details, e.g. the `E` of a node's `err(E)`.
+    pub details: Option<rmpv::Value>,
+}
+
+impl CallError {
+    /// Makes an error without details.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        CallError {
+            kind,
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    /// Adds structured details.
+    pub fn with_details(mut self, details: rmpv::Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind, self.message)
+    }
+}
+
+impl std::error::Error for CallError {}
 
 #[cfg(test)]
 mod tests {

@@ -31,14 +31,22 @@
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "server")]
 pub mod caps;
+#[cfg(feature = "server")]
 pub mod cli;
 pub mod json;
 mod kind;
+#[cfg(feature = "server")]
+pub mod plugins;
+pub mod proto;
+#[cfg(feature = "client")]
+pub mod rpc;
+#[cfg(feature = "server")]
 pub mod runtime;
 
-pub use kind::ErrorKind;
+pub use kind::{CallError, ErrorKind, UnknownErrorKind};
+#[cfg(feature = "server")]
 pub use runtime::{
-    CallError, CallEvent, CallOptions, Limits, LoadError, LogLevel, NodeDesc, Plugin, Runtime,
-    RuntimeConfig,
+    CallEvent, CallOptions, Limits, LoadError, LogLevel, NodeDesc, Plugin, Runtime, RuntimeConfig,
 };

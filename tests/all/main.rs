@@ -6,8 +6,10 @@
 #![allow(missing_docs)]
 
 mod cli;
+mod cli_rpc;
 mod hostile;
 mod python;
+mod rpc;
 mod runtime;
 mod support;
 mod values;

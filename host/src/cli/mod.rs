@@ -4,7 +4,9 @@
 //! `error[KIND]: message`, exiting non-zero, so scripts can tell kinds apart.
 
 mod check;
+mod client;
 mod run;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -24,6 +26,14 @@ enum Command {
     Check(check::CheckArgs),
     /// Call one node of a component locally and print the result as JSON.
     Run(run::RunArgs),
+    /// Serve the plugins in a directory over QUIC.
+    Serve(serve::ServeArgs),
+    /// Call a node on a server and print the result as JSON.
+    Call(client::CallArgs),
+    /// List the nodes a server serves.
+    Nodes(client::NodesArgs),
+    /// Print a node's signature and JSON Schemas.
+    Describe(client::DescribeArgs),
 }
 
 /// A failure to report as `error[KIND]: message`.
@@ -70,6 +80,10 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => check::run(args),
         Command::Run(args) => run::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Call(args) => client::call(args),
+        Command::Nodes(args) => client::nodes(args),
+        Command::Describe(args) => client::describe(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

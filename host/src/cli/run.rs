@@ -14,9 +14,10 @@ pub(crate) struct RunArgs {
     file: PathBuf,
     /// The node: the function's name in the component, e.g. `add` or `iface/f`.
     node: String,
-    /// The arguments as one JSON value: a map by parameter name
-    /// (`'{"a":1,"b":2}'`) or an array in order (`'[1,2]'`). Default: none.
-    args: Option<String>,
+    /// The arguments. One JSON array or object is the whole argument list
+    /// (`'[1,2]'`, `'{"a":1,"b":2}'`); otherwise each ARG is one argument in
+    /// order, read as JSON or else as a string (`1 2`, `hello`).
+    args: Vec<String>,
     /// Wall-clock limit of the call, in seconds.
     #[arg(long, value_name = "SECONDS")]
     timeout: Option<f64>,
@@ -26,18 +27,7 @@ pub(crate) struct RunArgs {
 }
 
 pub(crate) fn run(args: RunArgs) -> Result<(), Failure> {
-    let call_args = match &args.args {
-        None => rmpv::Value::Array(Vec::new()),
-        Some(text) => {
-            let json: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-                Failure::new(
-                    "bad-args",
-                    format!("the arguments are not valid JSON ({e}); give a map like '{{\"a\":1}}' or an array like '[1,2]'"),
-                )
-            })?;
-            crate::json::to_msgpack(&json)
-        }
-    };
+    let call_args = super::client::parse_args(&args.args)?;
     let mut limits = Limits::default();
     if let Some(secs) = args.timeout {
         if !(secs.is_finite() && secs > 0.0) {

@@ -1,9 +1,5 @@
 //! Errors of loading a plugin and of calling a node.
 
-use std::fmt;
-
-use crate::ErrorKind;
-
 /// Why a component could not be loaded as a plugin.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -75,40 +71,3 @@ pub enum LoadError {
         max: usize,
     },
 }
-
-/// Why a call failed: a [`ErrorKind`], a message for people, and optional
-/// structured details (for `node-error`, the node's `err` value).
-#[derive(Debug, Clone, PartialEq)]
-pub struct CallError {
-    /// What kind of failure this is.
-    pub kind: ErrorKind,
-    /// What went wrong, for people.
-    pub message: String,
-    /// Structured details, e.g. the `E` of a node's `err(E)`.
-    pub details: Option<rmpv::Value>,
-}
-
-impl CallError {
-    /// Makes an error without details.
-    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        CallError {
-            kind,
-            message: message.into(),
-            details: None,
-        }
-    }
-
-    /// Adds structured details.
-    pub fn with_details(mut self, details: rmpv::Value) -> Self {
-        self.details = Some(details);
-        self
-    }
-}
-
-impl fmt::Display for CallError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.kind, self.message)
-    }
-}
-
-impl std::error::Error for CallError {}

@@ -22,7 +22,7 @@ mod wit_type;
 
 pub use config::{Limits, RuntimeConfig};
 pub use engine::Runtime;
-pub use error::{CallError, LoadError};
+pub use error::LoadError;
 pub use plugin::{CallEvent, CallOptions, EventSink, Plugin};
 pub use reflect::{ImportDesc, NodeDesc, ParamDesc};
 pub use state::LogLevel;

@@ -11,10 +11,10 @@ use wasmtime::{Store, Trap, UpdateDeadline};
 use super::config::Limits;
 use super::convert::{self, ConvError};
 use super::engine::Runtime;
-use super::error::{CallError, LoadError};
+use super::error::LoadError;
 use super::reflect::{self, ImportDesc, NodeDesc, NodeEntry};
 use super::state::{CallState, LogLevel};
-use crate::ErrorKind;
+use crate::{CallError, ErrorKind};
 
 /// Something that happens while a call runs, delivered to the caller.
 #[derive(Debug, Clone, PartialEq)]
@@ -177,10 +177,9 @@ impl Plugin {
         }
         let params = self.convert_args(node, &args)?;
         let limits = &self.inner.limits;
-        let mut deadline = Instant::now() + limits.timeout;
-        if let Some(d) = options.deadline {
-            deadline = deadline.min(d);
-        }
+        let timeout_at = Instant::now() + limits.timeout;
+        let deadline = options.deadline.map_or(timeout_at, |d| d.min(timeout_at));
+        let callers_deadline = deadline < timeout_at;
         let state = CallState::new(
             self.inner.name.clone(),
             node.desc.name.as_str().into(),
@@ -204,7 +203,14 @@ impl Plugin {
         let outcome = self.run(&mut store, node, &params, &mut results).await;
         let stderr = self.flush_output(&store);
         if let Err(error) = outcome {
-            return Err(self.classify(&store, node, error, &stderr));
+            let mut error = self.classify(&store, node, error, &stderr);
+            if error.kind == ErrorKind::Timeout && callers_deadline {
+                error.message = format!(
+                    "`{}/{}` did not finish before the caller's deadline",
+                    self.inner.name, node.desc.name
+                );
+            }
+            return Err(error);
         }
         self.convert_result(node, results.first())
     }

@@ -1,0 +1,312 @@
+//! The client commands: `warden call`, `warden nodes`, `warden describe`.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::Failure;
+use crate::rpc::{CallOpts, Client, ClientError, Event, Trust, tls};
+
+/// How to reach and trust the server.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ConnectArgs {
+    /// The server's address (`host:port`).
+    #[arg(long, global = true, default_value = "127.0.0.1:7443")]
+    addr: String,
+    /// Trust the server whose certificate has this SHA-256 fingerprint.
+    #[arg(long, global = true, value_name = "HEX", conflicts_with = "ca")]
+    fingerprint: Option<String>,
+    /// Trust servers whose certificate is issued by the CA in this PEM file.
+    #[arg(long, global = true, value_name = "FILE")]
+    ca: Option<PathBuf>,
+    /// The state directory of a local server: without `--fingerprint` or
+    /// `--ca`, the client trusts the certificate that server keeps there.
+    #[arg(long, global = true, value_name = "DIR", default_value_os_t = crate::rpc::default_state_dir())]
+    state_dir: PathBuf,
+}
+
+impl ConnectArgs {
+    fn trust(&self) -> Result<Trust, Failure> {
+        if let Some(fp) = &self.fingerprint {
+            let fp =
+                tls::parse_fingerprint(fp).map_err(|e| Failure::new("usage", e.to_string()))?;
+            return Ok(Trust::Fingerprint(fp));
+        }
+        if let Some(ca) = &self.ca {
+            return Ok(Trust::CaFile(ca.clone()));
+        }
+        let fp = tls::local_fingerprint(&self.state_dir).map_err(|e| {
+            Failure::new(
+                "connect",
+                format!(
+                    "no server certificate to trust: {e}. Pass --fingerprint (printed by \
+                     `warden serve`) or --ca, or --state-dir of a local server"
+                ),
+            )
+        })?;
+        Ok(Trust::Fingerprint(fp))
+    }
+
+    async fn connect(&self) -> Result<Client, Failure> {
+        Client::connect(&self.addr, self.trust()?)
+            .await
+            .map_err(Failure::from)
+    }
+}
+
+impl From<ClientError> for Failure {
+    fn from(e: ClientError) -> Self {
+        match e {
+            ClientError::Call(call) => call.into(),
+            other => Failure::new(other.kind(), other.message()),
+        }
+    }
+}
+
+/// Arguments of `warden call`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct CallArgs {
+    /// The node's full name, e.g. `math/add` or `text/strings/upper`.
+    node: String,
+    /// The arguments. One JSON array or object is the whole argument list
+    /// (`'[1,2]'`, `'{"a":1,"b":2}'`); otherwise each ARG is one argument in
+    /// order, read as JSON or else as a string (`1 2`, `hello`).
+    args: Vec<String>,
+    /// Seconds to wait; the server stops the node after that (`timeout`).
+    #[arg(long, value_name = "SECONDS")]
+    timeout: Option<f64>,
+    /// Do not show progress.
+    #[arg(long, short)]
+    quiet: bool,
+    #[command(flatten)]
+    connect: ConnectArgs,
+}
+
+/// Turns command-line words into call arguments (see [`CallArgs::args`]).
+pub(crate) fn parse_args(words: &[String]) -> Result<rmpv::Value, Failure> {
+    if let [one] = words {
+        let trimmed = one.trim_start();
+        if trimmed.starts_with('[') || trimmed.starts_with('{') {
+            let json: serde_json::Value = serde_json::from_str(one).map_err(|e| {
+                Failure::new(
+                    "bad-args",
+                    format!("the arguments are not valid JSON ({e}); give a map like '{{\"a\":1}}' or an array like '[1,2]'"),
+                )
+            })?;
+            return Ok(crate::json::to_msgpack(&json));
+        }
+    }
+    Ok(rmpv::Value::Array(
+        words
+            .iter()
+            .map(|w| match serde_json::from_str::<serde_json::Value>(w) {
+                Ok(json) => crate::json::to_msgpack(&json),
+                Err(_) => rmpv::Value::from(w.as_str()),
+            })
+            .collect(),
+    ))
+}
+
+pub(crate) fn call(args: CallArgs) -> Result<(), Failure> {
+    let call_args = parse_args(&args.args)?;
+    let deadline = match args.timeout {
+        Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
+        Some(_) => {
+            return Err(Failure::new(
+                "usage",
+                "--timeout must be a positive number of seconds",
+            ));
+        }
+        None => None,
+    };
+    super::tokio()?.block_on(async {
+        let client = args.connect.connect().await?;
+        let result = run_call(&client, &args, call_args, deadline).await;
+        client.close().await;
+        result
+    })
+}
+
+async fn run_call(
+    client: &Client,
+    args: &CallArgs,
+    call_args: rmpv::Value,
+    deadline: Option<Duration>,
+) -> Result<(), Failure> {
+    let opts = CallOpts {
+        deadline,
+        meta: None,
+    };
+    let mut stream = client.call_with(&args.node, call_args, opts).await?;
+    let mut bar = ProgressBar::new(args.quiet);
+    while let Some(event) = stream.next().await {
+        match event {
+            Event::Progress { fraction, message } => bar.show(fraction, &message),
+            Event::Log { level, message } => bar.line(&format!("[{level}] {message}")),
+            Event::Item(v) => {
+                bar.clear();
+                println!("{}", crate::json::from_msgpack(&v));
+            }
+        }
+    }
+    bar.clear();
+    let value = stream.result().await?;
+    println!("{}", crate::json::from_msgpack(&value));
+    Ok(())
+}
+
+/// Progress on stderr: a redrawn bar on a terminal, plain lines otherwise.
+struct ProgressBar {
+    quiet: bool,
+    tty: bool,
+    drawn: bool,
+}
+
+impl ProgressBar {
+    fn new(quiet: bool) -> Self {
+        ProgressBar {
+            quiet,
+            tty: std::io::stderr().is_terminal(),
+            drawn: false,
+        }
+    }
+
+    fn show(&mut self, fraction: f32, message: &str) {
+        if self.quiet {
+            return;
+        }
+        let mut err = std::io::stderr().lock();
+        let percent = (fraction * 100.0).round();
+        if self.tty {
+            const WIDTH: usize = 30;
+            let filled = ((fraction * WIDTH as f32).round() as usize).min(WIDTH);
+            let message: String = message.chars().take(40).collect();
+            let _ = write!(
+                err,
+                "\r\x1b[2K[{}{}] {percent:>3}% {message}",
+                "#".repeat(filled),
+                "-".repeat(WIDTH - filled)
+            );
+            self.drawn = true;
+        } else {
+            let _ = writeln!(err, "[{percent:>3}%] {message}");
+        }
+        let _ = err.flush();
+    }
+
+    fn line(&mut self, text: &str) {
+        self.clear();
+        eprintln!("{text}");
+    }
+
+    fn clear(&mut self) {
+        if self.drawn {
+            eprint!("\r\x1b[2K");
+            self.drawn = false;
+        }
+    }
+}
+
+/// Arguments of `warden nodes`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct NodesArgs {
+    /// Print the catalog as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    connect: ConnectArgs,
+}
+
+pub(crate) fn nodes(args: NodesArgs) -> Result<(), Failure> {
+    let catalog = super::tokio()?.block_on(async {
+        let client = args.connect.connect().await?;
+        let catalog = client.catalog().await.map_err(Failure::from);
+        client.close().await;
+        catalog
+    })?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&catalog).unwrap_or_default()
+        );
+        return Ok(());
+    }
+    if catalog.is_empty() {
+        println!("(no nodes)");
+        return Ok(());
+    }
+    let width = catalog
+        .iter()
+        .map(|n| n.node.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    println!("{:<width$}  SIGNATURE", "NODE");
+    for node in &catalog {
+        let params: Vec<String> = node
+            .params
+            .iter()
+            .map(|p| format!("{}: {}", p.name, p.ty))
+            .collect();
+        let result = node
+            .result
+            .as_deref()
+            .map(|r| format!(" -> {r}"))
+            .unwrap_or_default();
+        println!("{:<width$}  func({}){result}", node.node, params.join(", "));
+    }
+    Ok(())
+}
+
+/// Arguments of `warden describe`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct DescribeArgs {
+    /// The node's full name.
+    node: String,
+    #[command(flatten)]
+    connect: ConnectArgs,
+}
+
+pub(crate) fn describe(args: DescribeArgs) -> Result<(), Failure> {
+    let info = super::tokio()?.block_on(async {
+        let client = args.connect.connect().await?;
+        let info = client.describe(&args.node).await.map_err(Failure::from);
+        client.close().await;
+        info
+    })?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&info).unwrap_or_default()
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(w: &[&str]) -> Vec<String> {
+        w.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn arguments_read_as_one_json_value_or_as_words() {
+        let json = |s: &str| crate::json::to_msgpack(&serde_json::from_str(s).unwrap());
+        assert_eq!(parse_args(&words(&["[1, 2]"])).unwrap(), json("[1, 2]"));
+        assert_eq!(
+            parse_args(&words(&[r#"{"a": 1}"#])).unwrap(),
+            json(r#"{"a": 1}"#)
+        );
+        assert_eq!(parse_args(&words(&["1", "2"])).unwrap(), json("[1, 2]"));
+        assert_eq!(
+            parse_args(&words(&["hello"])).unwrap(),
+            json(r#"["hello"]"#)
+        );
+        assert_eq!(
+            parse_args(&words(&["\"x\"", "true"])).unwrap(),
+            json(r#"["x", true]"#)
+        );
+        assert_eq!(parse_args(&words(&[])).unwrap(), json("[]"));
+        assert!(parse_args(&words(&["[1,"])).is_err());
+    }
+}

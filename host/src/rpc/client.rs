@@ -1,0 +1,414 @@
+//! The Rust client: calls over one QUIC connection, many at once, with
+//! progress and log events, deadlines, cancellation by dropping, and
+//! reconnection after the server restarts.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use quinn::{Connection, Endpoint, RecvStream, SendStream, VarInt};
+use rmpv::Value;
+use tokio::sync::Mutex;
+
+use super::codes;
+use super::tls::{self, Trust};
+use super::transport::{self, ReadFrameError, read_frame, write_frame};
+use crate::proto::{DEFAULT_MAX_FRAME_BYTES, FrameDecoder, NodeInfo, Request, Response};
+use crate::{CallError, ErrorKind};
+
+/// Why a request through the client failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ClientError {
+    /// The server could not be reached or the TLS handshake failed.
+    #[error("cannot connect to {addr}: {reason}")]
+    Connect {
+        /// The address.
+        addr: String,
+        /// Why.
+        reason: String,
+    },
+    /// The connection broke while the request was in flight.
+    #[error("connection lost: {0}")]
+    ConnectionLost(String),
+    /// The server answered with something that is not this protocol.
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    /// The request reached the server and failed there.
+    #[error("{0}")]
+    Call(CallError),
+}
+
+impl ClientError {
+    /// A short kind for scripts: the [`ErrorKind`] of a failed call, else
+    /// `connect`, `connection-lost` or `protocol`.
+    pub fn kind(&self) -> &str {
+        match self {
+            ClientError::Connect { .. } => "connect",
+            ClientError::ConnectionLost(_) => "connection-lost",
+            ClientError::Protocol(_) => "protocol",
+            ClientError::Call(e) => e.kind.as_str(),
+        }
+    }
+
+    /// The message without the kind.
+    pub fn message(&self) -> String {
+        match self {
+            ClientError::Call(e) => e.message.clone(),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// Something a running call sends before its result.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The node reported progress.
+    Progress {
+        /// 0.0 to 1.0.
+        fraction: f32,
+        /// What the node is doing.
+        message: String,
+    },
+    /// The node logged a line.
+    Log {
+        /// `trace` .. `error`.
+        level: String,
+        /// The line.
+        message: String,
+    },
+    /// One item of a streaming result.
+    Item(Value),
+}
+
+/// Options of one call.
+#[derive(Debug, Clone, Default)]
+pub struct CallOpts {
+    /// How long the caller waits; the server stops the node when it passes
+    /// and answers `timeout`.
+    pub deadline: Option<Duration>,
+    /// Free-form metadata sent with the request.
+    pub meta: Option<Value>,
+}
+
+/// A connection to a Warden server.
+///
+/// Cheap to share (`Arc` it or clone it); calls from many tasks run
+/// concurrently over one QUIC connection, one stream each. When the
+/// connection drops (e.g. the server restarted) the next request reconnects.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    endpoint: Endpoint,
+    addr: SocketAddr,
+    addr_text: String,
+    server_name: String,
+    connection: Mutex<Option<Connection>>,
+    max_frame: usize,
+}
+
+impl Client {
+    /// Connects to `addr` (`host:port`), trusting the server as `trust` says.
+    /// The TLS server name is the host part of `addr`.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Connect`] when the address does not resolve, the server
+    /// does not answer, or its certificate is not trusted.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), warden_host::rpc::ClientError> {
+    /// use warden_host::rpc::{Client, Trust};
+    ///
+    /// let trust = Trust::Fingerprint("ab".repeat(32));
+    /// let client = Client::connect("127.0.0.1:7443", trust).await?;
+    /// let sum = client.call("math/add", rmpv::Value::Array(vec![1.into(), 2.into()])).await?;
+    /// assert_eq!(sum, rmpv::Value::from(3));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn connect(addr: &str, trust: Trust) -> Result<Client, ClientError> {
+        let connect_err = |reason: String| ClientError::Connect {
+            addr: addr.to_owned(),
+            reason,
+        };
+        let host = match addr.rsplit_once(':') {
+            Some((host, _)) => host.trim_start_matches('[').trim_end_matches(']'),
+            None => return Err(connect_err("expected `host:port`".into())),
+        };
+        let target = tokio::net::lookup_host(addr)
+            .await
+            .map_err(|e| connect_err(e.to_string()))?
+            .next()
+            .ok_or_else(|| connect_err("the name resolves to no address".into()))?;
+        let tls = tls::client_config(&trust).map_err(|e| connect_err(e.to_string()))?;
+        let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls)
+            .map_err(|e| connect_err(e.to_string()))?;
+        let mut config = quinn::ClientConfig::new(Arc::new(crypto));
+        config.transport_config(transport::transport_config(true));
+        let bind: SocketAddr = if target.is_ipv4() {
+            ([0, 0, 0, 0], 0).into()
+        } else {
+            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+        };
+        let mut endpoint = Endpoint::client(bind).map_err(|e| connect_err(e.to_string()))?;
+        endpoint.set_default_client_config(config);
+        let client = Client {
+            inner: Arc::new(Inner {
+                endpoint,
+                addr: target,
+                addr_text: addr.to_owned(),
+                server_name: host.to_owned(),
+                connection: Mutex::new(None),
+                max_frame: DEFAULT_MAX_FRAME_BYTES,
+            }),
+        };
+        client.connection().await?;
+        Ok(client)
+    }
+
+    /// The live connection, reconnecting if the last one closed.
+    async fn connection(&self) -> Result<Connection, ClientError> {
+        let mut slot = self.inner.connection.lock().await;
+        if let Some(c) = slot.as_ref()
+            && c.close_reason().is_none()
+        {
+            return Ok(c.clone());
+        }
+        let connect_err = |reason: String| ClientError::Connect {
+            addr: self.inner.addr_text.clone(),
+            reason,
+        };
+        let connecting = self
+            .inner
+            .endpoint
+            .connect(self.inner.addr, &self.inner.server_name)
+            .map_err(|e| connect_err(e.to_string()))?;
+        let connection = tokio::time::timeout(Duration::from_secs(10), connecting)
+            .await
+            .map_err(|_| connect_err("timed out after 10 s".into()))?
+            .map_err(|e| connect_err(e.to_string()))?;
+        *slot = Some(connection.clone());
+        Ok(connection)
+    }
+
+    /// Opens a stream and sends `request` on it, reconnecting once if the
+    /// connection turns out to be gone.
+    async fn open(&self, request: &Request) -> Result<(SendStream, RecvStream), ClientError> {
+        for attempt in 0..2 {
+            let connection = self.connection().await?;
+            match connection.open_bi().await {
+                Ok((mut send, recv)) => {
+                    write_frame(&mut send, &request.to_value())
+                        .await
+                        .map_err(ClientError::ConnectionLost)?;
+                    let _ = send.finish();
+                    return Ok((send, recv));
+                }
+                Err(e) if attempt == 0 => {
+                    tracing::debug!("connection gone ({e}); reconnecting");
+                    *self.inner.connection.lock().await = None;
+                }
+                Err(e) => return Err(ClientError::ConnectionLost(e.to_string())),
+            }
+        }
+        Err(ClientError::ConnectionLost("reconnecting failed".into()))
+    }
+
+    /// Calls `node` with `args` (a map by parameter name, an array in order,
+    /// or nil) and returns its result, ignoring progress and log events.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Call`] with the server's error kind when the call
+    /// failed; the other variants when the transport did.
+    pub async fn call(&self, node: &str, args: Value) -> Result<Value, ClientError> {
+        self.call_with(node, args, CallOpts::default())
+            .await?
+            .result()
+            .await
+    }
+
+    /// Starts a call and returns its stream of events and final result.
+    /// Dropping the [`CallStream`] before the result cancels the call.
+    ///
+    /// # Errors
+    ///
+    /// When the request cannot be sent.
+    pub async fn call_with(
+        &self,
+        node: &str,
+        args: Value,
+        opts: CallOpts,
+    ) -> Result<CallStream, ClientError> {
+        let request = Request::Call {
+            node: node.to_owned(),
+            args,
+            deadline_ms: opts
+                .deadline
+                .map(|d| d.as_millis().min(u64::MAX as u128) as u64),
+            meta: opts.meta,
+        };
+        let (send, recv) = self.open(&request).await?;
+        Ok(CallStream {
+            _send: send,
+            recv,
+            decoder: FrameDecoder::new(self.inner.max_frame),
+            result: None,
+            done: false,
+            // The server enforces the deadline; the client waits a little
+            // longer so the server's `timeout` answer can arrive.
+            give_up: opts
+                .deadline
+                .map(|d| tokio::time::Instant::now() + d + Duration::from_secs(2)),
+        })
+    }
+
+    /// Every node the server serves.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::call`].
+    pub async fn catalog(&self) -> Result<Vec<NodeInfo>, ClientError> {
+        let value = self.simple(&Request::Catalog).await?;
+        let Value::Array(items) = value else {
+            return Err(ClientError::Protocol("the catalog is not an array".into()));
+        };
+        items
+            .into_iter()
+            .map(|v| NodeInfo::from_value(v).map_err(|e| ClientError::Protocol(e.0)))
+            .collect()
+    }
+
+    /// The catalog entry of one node.
+    ///
+    /// # Errors
+    ///
+    /// `not-found` when the server has no such node; otherwise as [`Client::call`].
+    pub async fn describe(&self, node: &str) -> Result<NodeInfo, ClientError> {
+        let value = self
+            .simple(&Request::Describe {
+                node: node.to_owned(),
+            })
+            .await?;
+        NodeInfo::from_value(value).map_err(|e| ClientError::Protocol(e.0))
+    }
+
+    async fn simple(&self, request: &Request) -> Result<Value, ClientError> {
+        let (send, recv) = self.open(request).await?;
+        CallStream {
+            _send: send,
+            recv,
+            decoder: FrameDecoder::new(self.inner.max_frame),
+            result: None,
+            done: false,
+            give_up: None,
+        }
+        .result()
+        .await
+    }
+
+    /// Opens a bare stream, for tests that speak the protocol byte by byte.
+    #[doc(hidden)]
+    pub async fn open_raw(&self) -> Result<(SendStream, RecvStream), ClientError> {
+        self.connection()
+            .await?
+            .open_bi()
+            .await
+            .map_err(|e| ClientError::ConnectionLost(e.to_string()))
+    }
+
+    /// Closes the connection (requests in flight fail) and waits, at most a
+    /// second, until the server has been told, so it can let go at once.
+    pub async fn close(&self) {
+        self.inner
+            .endpoint
+            .close(VarInt::from_u32(0), b"client closed");
+        let idle = self.inner.endpoint.wait_idle();
+        let _ = tokio::time::timeout(Duration::from_secs(1), idle).await;
+    }
+}
+
+/// A call in flight: its events, then its result.
+///
+/// Dropping it before the result arrived cancels the call on the server,
+/// which interrupts the node.
+pub struct CallStream {
+    _send: SendStream,
+    recv: RecvStream,
+    decoder: FrameDecoder,
+    result: Option<Result<Value, ClientError>>,
+    done: bool,
+    give_up: Option<tokio::time::Instant>,
+}
+
+impl CallStream {
+    /// The next event, or `None` once the result has arrived (take it with
+    /// [`CallStream::result`]).
+    pub async fn next(&mut self) -> Option<Event> {
+        if self.result.is_some() || self.done {
+            return None;
+        }
+        {
+            let read = read_frame(&mut self.recv, &mut self.decoder);
+            let frame = match self.give_up {
+                Some(at) => match tokio::time::timeout_at(at, read).await {
+                    Ok(frame) => frame,
+                    Err(_) => Err(ReadFrameError::Stream(
+                        "no answer before the deadline".into(),
+                    )),
+                },
+                None => read.await,
+            };
+            let response = match frame {
+                Ok(Some(value)) => {
+                    Response::from_value(value).map_err(|e| ClientError::Protocol(e.0))
+                }
+                Ok(None) => Err(ClientError::Protocol(
+                    "the server ended the stream without a result".into(),
+                )),
+                Err(ReadFrameError::Frame(e)) => Err(ClientError::Protocol(e.to_string())),
+                Err(ReadFrameError::Stream(e)) if e.contains("deadline") => {
+                    Err(ClientError::Call(CallError::new(ErrorKind::Timeout, e)))
+                }
+                Err(ReadFrameError::Stream(e)) => Err(ClientError::ConnectionLost(e)),
+            };
+            match response {
+                Ok(Response::Progress { fraction, message }) => {
+                    return Some(Event::Progress { fraction, message });
+                }
+                Ok(Response::Log { level, message }) => return Some(Event::Log { level, message }),
+                Ok(Response::Item(v)) => return Some(Event::Item(v)),
+                Ok(Response::Ok(v)) => self.result = Some(Ok(v)),
+                Ok(Response::Err(e)) => self.result = Some(Err(ClientError::Call(e))),
+                Err(e) => self.result = Some(Err(e)),
+            }
+            None
+        }
+    }
+
+    /// Waits for the result, skipping any remaining events.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::call`].
+    pub async fn result(mut self) -> Result<Value, ClientError> {
+        while self.next().await.is_some() {}
+        self.done = true;
+        self.result
+            .take()
+            .unwrap_or_else(|| Err(ClientError::Protocol("no result".into())))
+    }
+}
+
+impl Drop for CallStream {
+    fn drop(&mut self) {
+        if self.result.is_none() && !self.done {
+            let _ = self.recv.stop(VarInt::from_u32(codes::CANCELLED));
+        }
+    }
+}

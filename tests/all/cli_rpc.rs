@@ -1,0 +1,194 @@
+//! `warden serve` in one process, `warden call`/`nodes`/`describe` in others,
+//! the way the README's quick start uses them.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use crate::support::example;
+
+struct Served {
+    child: Child,
+    addr: String,
+    state: tempfile::TempDir,
+    _plugins: tempfile::TempDir,
+}
+
+/// Starts `warden serve` on 127.0.0.1:0 with the example plugins and waits
+/// for the line that names its address.
+fn serve() -> Served {
+    let plugins = tempfile::tempdir().unwrap();
+    for name in ["math", "text"] {
+        std::fs::copy(example(name), plugins.path().join(format!("{name}.wasm"))).unwrap();
+    }
+    std::fs::write(plugins.path().join("broken.wasm"), b"not wasm").unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
+        .arg(state.path())
+        .arg(plugins.path())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("warden serve printed its address")
+            .unwrap();
+        if let Some((_, rest)) = line.split_once(" on ") {
+            break rest.trim().to_owned();
+        }
+    };
+    // Keep draining stderr so the server never blocks on a full pipe.
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            println!("server: {line}");
+        }
+    });
+    Served {
+        child,
+        addr,
+        state,
+        _plugins: plugins,
+    }
+}
+
+impl Served {
+    fn warden(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_warden"))
+            .args(args)
+            .args(["--addr", &self.addr, "--state-dir"])
+            .arg(self.state.path())
+            .output()
+            .unwrap()
+    }
+
+    /// Ctrl-C, then wait (bounded) for a clean exit.
+    fn interrupt(mut self) -> bool {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-INT", &pid]).status().unwrap();
+        for _ in 0..100 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        false
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn serve_then_call_nodes_and_describe_from_other_processes() {
+    let server = serve();
+    let out = server.warden(&["call", "math/add", "1", "2"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "3");
+    let out = server.warden(&["call", "math/add", r#"{"a": 2, "b": 5}"#]);
+    assert_eq!(text(&out.stdout).trim(), "7");
+    let out = server.warden(&["call", "text/strings/upper", "hello"]);
+    assert_eq!(text(&out.stdout).trim(), "\"HELLO\"");
+
+    // Progress goes to stderr (plain lines when stderr is not a terminal).
+    let out = server.warden(&["call", "math/slow-sum", "4", "0"]);
+    assert_eq!(text(&out.stdout).trim(), "10");
+    assert!(
+        text(&out.stderr).contains("[100%] added 4 of 4"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stderr).contains("[info] summing 1..=4"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = server.warden(&["call", "math/divide", "1", "0"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("error[node-error]: cannot divide 1 by zero"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = server.warden(&["call", "math/nope"]);
+    assert!(
+        text(&out.stderr).contains("error[not-found]:"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = server.warden(&["call", "--timeout", "0.2", "math/slow-sum", "100", "100"]);
+    assert!(
+        text(&out.stderr).contains("error[timeout]:"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = server.warden(&["nodes"]);
+    let table = text(&out.stdout);
+    assert!(table.starts_with("NODE"), "{table}");
+    assert!(
+        table.contains("math/add") && table.contains("func(a: s64, b: s64) -> s64"),
+        "{table}"
+    );
+    assert!(table.contains("text/strings/upper"), "{table}");
+    assert!(
+        !table.contains("broken"),
+        "the broken file is not served: {table}"
+    );
+    let out = server.warden(&["nodes", "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        json.as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["node"] == "math/divide")
+    );
+
+    let out = server.warden(&["describe", "math/add"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["params"][1]["name"], "b");
+    assert_eq!(json["result"], "s64");
+
+    let out = server.warden(&[
+        "call",
+        "--fingerprint",
+        &"ab".repeat(32),
+        "math/add",
+        "1",
+        "2",
+    ]);
+    assert!(
+        text(&out.stderr).contains("error[connect]:"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stderr).contains("fingerprint"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    assert!(server.interrupt(), "Ctrl-C shuts the server down cleanly");
+}
+
+#[test]
+fn a_client_without_a_certificate_to_trust_says_what_to_do() {
+    let empty = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["call", "math/add", "1", "2", "--state-dir"])
+        .arg(empty.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("error[connect]:") && err.contains("--fingerprint"),
+        "{err}"
+    );
+}

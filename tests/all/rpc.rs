@@ -1,0 +1,578 @@
+//! The QUIC server and client over real loopback QUIC.
+
+use std::time::Duration;
+
+use rmpv::Value;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use warden_host::plugins::{Plugins, Registry};
+use warden_host::proto::{FrameDecoder, Request, Response, encode_frame};
+use warden_host::rpc::{
+    CallOpts, Client, ClientError, Event, Server, ServerConfig, ServerIdentity, ServerStats, Trust,
+};
+use warden_host::{ErrorKind, Limits};
+
+use crate::support::{example, mp, runtime, test_plugin};
+
+/// A server on 127.0.0.1:0 serving the examples and the test plugins.
+pub(crate) struct TestServer {
+    pub(crate) addr: String,
+    pub(crate) fingerprint: String,
+    pub(crate) stats: ServerStats,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+    _state: Option<tempfile::TempDir>,
+}
+
+impl TestServer {
+    pub(crate) async fn start(config: ServerConfig) -> TestServer {
+        let state = tempfile::tempdir().unwrap();
+        let (identity, _) = ServerIdentity::load_or_generate(state.path()).unwrap();
+        let mut server = Self::start_with(config, &identity).await;
+        server._state = Some(state);
+        server
+    }
+
+    pub(crate) async fn start_with(config: ServerConfig, identity: &ServerIdentity) -> TestServer {
+        let mut registry = Registry::default();
+        let rt = runtime();
+        let hostile_limits = Limits::default().with_timeout(Duration::from_secs(10));
+        for (name, path, limits) in [
+            ("math", example("math"), Limits::default()),
+            ("text", example("text"), Limits::default()),
+            ("types", test_plugin("types"), Limits::default()),
+            ("hostile", test_plugin("hostile"), hostile_limits),
+        ] {
+            registry.insert(rt.load_file(name, &path, limits).unwrap());
+        }
+        let config = ServerConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            ..config
+        };
+        let server = Server::bind(&config, identity, Plugins::new(registry)).unwrap();
+        let addr = server.local_addr().to_string();
+        let fingerprint = server.fingerprint().to_owned();
+        let stats = server.stats();
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(server.run(async {
+            let _ = stopped.await;
+        }));
+        TestServer {
+            addr,
+            fingerprint,
+            stats,
+            stop: Some(stop),
+            task: Some(task),
+            _state: None,
+        }
+    }
+
+    pub(crate) async fn client(&self) -> Client {
+        Client::connect(&self.addr, Trust::Fingerprint(self.fingerprint.clone()))
+            .await
+            .unwrap()
+    }
+
+    /// Shuts down gracefully and waits for the server to end.
+    pub(crate) async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(20), task).await;
+        }
+    }
+}
+
+fn call_err(result: Result<Value, ClientError>) -> warden_host::CallError {
+    match result {
+        Err(ClientError::Call(e)) => e,
+        other => panic!("expected a call error, got {other:?}"),
+    }
+}
+
+/// Polls `condition` every 20 ms for up to `secs` seconds.
+async fn eventually(secs: u64, mut condition: impl FnMut() -> bool) -> bool {
+    for _ in 0..secs * 50 {
+        if condition() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    condition()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_nodes_answer_over_the_wire() {
+    let server = TestServer::start(ServerConfig::default()).await;
+    let client = server.client().await;
+    assert_eq!(
+        client.call("math/add", mp("[1, 2]")).await.unwrap(),
+        Value::from(3)
+    );
+    assert_eq!(
+        client
+            .call("math/add", mp(r#"{"a": -1, "b": -2}"#))
+            .await
+            .unwrap(),
+        Value::from(-3)
+    );
+    assert_eq!(
+        client.call("math/divide", mp("[9, 2]")).await.unwrap(),
+        Value::F64(4.5)
+    );
+    let err = call_err(client.call("math/divide", mp("[9, 0]")).await);
+    assert_eq!(err.kind, ErrorKind::NodeError);
+    assert_eq!(err.details, Some(Value::from("cannot divide 9 by zero")));
+    assert_eq!(
+        client.call("math/slow-sum", mp("[10, 0]")).await.unwrap(),
+        Value::from(55)
+    );
+    assert_eq!(
+        client
+            .call("text/strings/upper", mp(r#"["quic"]"#))
+            .await
+            .unwrap(),
+        Value::from("QUIC")
+    );
+    assert_eq!(
+        client
+            .call("text/strings/words", mp(r#"["a b  c"]"#))
+            .await
+            .unwrap(),
+        mp(r#"["a", "b", "c"]"#)
+    );
+    assert_eq!(
+        client
+            .call("text/strings/join", mp(r#"[["x", "y"], "+"]"#))
+            .await
+            .unwrap(),
+        Value::from("x+y")
+    );
+    assert_eq!(
+        client
+            .call("text/strings/reverse", mp(r#"["ab"]"#))
+            .await
+            .unwrap(),
+        Value::from("ba")
+    );
+    assert_eq!(
+        client
+            .call("text/stats", mp(r#"["one two"]"#))
+            .await
+            .unwrap(),
+        mp(r#"{"chars": 7, "words": 2, "lines": 1, "longest-word": "two"}"#)
+    );
+    assert_eq!(
+        client
+            .call(
+                "text/apply",
+                mp(r#"["ab", {"letter-case": "upper", "prefix": null, "repeat": 2}]"#)
+            )
+            .await
+            .unwrap(),
+        Value::from("ABAB")
+    );
+    assert_eq!(
+        client
+            .call("text/tokenize", mp(r#"["a 1"]"#))
+            .await
+            .unwrap(),
+        mp(r#"[{"word": "a"}, "space", {"number": 1}]"#)
+    );
+    assert_eq!(
+        client
+            .call("text/case-of", mp(r#"["Title Case"]"#))
+            .await
+            .unwrap(),
+        Value::from("title")
+    );
+    // Binary data travels as MessagePack bin.
+    let bytes = Value::Binary((0..=255).collect());
+    assert_eq!(
+        client
+            .call("types/echo/echo-bytes", Value::Array(vec![bytes.clone()]))
+            .await
+            .unwrap(),
+        bytes
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_concurrent_calls_on_one_connection_are_all_right() {
+    let server = TestServer::start(ServerConfig {
+        max_concurrent_calls: 1000,
+        ..ServerConfig::default()
+    })
+    .await;
+    let client = server.client().await;
+    let calls = (0..1000i64).map(|i| {
+        let client = client.clone();
+        tokio::spawn(async move {
+            let sum = client.call("math/add", mp(&format!("[{i}, {i}]"))).await;
+            (i, sum)
+        })
+    });
+    let results = futures::future::join_all(calls).await;
+    for result in results {
+        let (i, sum) = result.unwrap();
+        assert_eq!(sum.unwrap(), Value::from(2 * i), "call {i}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_and_log_frames_arrive_in_order_before_the_result() {
+    let server = TestServer::start(ServerConfig::default()).await;
+    let client = server.client().await;
+    let mut stream = client
+        .call_with("math/slow-sum", mp("[5, 1]"), CallOpts::default())
+        .await
+        .unwrap();
+    let mut events = Vec::new();
+    while let Some(event) = stream.next().await {
+        events.push(event);
+    }
+    assert_eq!(stream.result().await.unwrap(), Value::from(15));
+    assert_eq!(
+        events[0],
+        Event::Log {
+            level: "info".into(),
+            message: "summing 1..=5".into()
+        }
+    );
+    let progress: Vec<(f32, String)> = events[1..]
+        .iter()
+        .map(|e| match e {
+            Event::Progress { fraction, message } => (*fraction, message.clone()),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    let expected: Vec<(f32, String)> = (1..=5)
+        .map(|i| (i as f32 / 5.0, format!("added {i} of 5")))
+        .collect();
+    assert_eq!(progress, expected);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_a_call_cancels_it_and_the_server_keeps_serving() {
+    let server = TestServer::start(ServerConfig::default()).await;
+    let client = server.client().await;
+    let stream = client
+        .call_with("hostile/spin", mp("[]"), CallOpts::default())
+        .await
+        .unwrap();
+    assert!(
+        eventually(5, || server.stats.running_calls() == 1).await,
+        "the spin call started"
+    );
+    drop(stream);
+    // hostile/spin has a 10 s timeout; cancellation ends it long before.
+    assert!(
+        eventually(5, || server.stats.running_calls() == 0).await,
+        "the guest was interrupted"
+    );
+    assert_eq!(
+        client.call("math/add", mp("[2, 2]")).await.unwrap(),
+        Value::from(4)
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passed_deadline_is_a_timeout() {
+    let server = TestServer::start(ServerConfig::default()).await;
+    let client = server.client().await;
+    let opts = CallOpts {
+        deadline: Some(Duration::from_millis(300)),
+        meta: None,
+    };
+    let result = client
+        .call_with("hostile/spin", mp("[]"), opts)
+        .await
+        .unwrap()
+        .result()
+        .await;
+    let err = call_err(result);
+    assert_eq!(err.kind, ErrorKind::Timeout);
+    assert!(err.message.contains("caller's deadline"), "{}", err.message);
+    assert_eq!(server.stats.running_calls(), 0);
+    server.stop().await;
+}
+
+/// Sends `bytes` on a fresh stream and returns the server's final frame.
+async fn raw_exchange(client: &Client, bytes: &[u8], finish: bool) -> Response {
+    let (mut send, mut recv) = client.open_raw().await.unwrap();
+    // The server may stop reading early (too large); a failed write is fine.
+    let _ = send.write_all(bytes).await;
+    if finish {
+        let _ = send.finish();
+    }
+    let mut decoder = FrameDecoder::new(1 << 20);
+    let mut buf = vec![0u8; 4096];
+    loop {
+        if let Some(v) = decoder.next_frame().unwrap() {
+            let response = Response::from_value(v).unwrap();
+            if response.is_final() {
+                return response;
+            }
+            continue;
+        }
+        match recv.read(&mut buf).await.unwrap() {
+            Some(n) => decoder.push(&buf[..n]),
+            None => panic!("stream ended without a final frame"),
+        }
+    }
+}
+
+fn expect_err(response: Response, kind: ErrorKind, needle: &str) {
+    match response {
+        Response::Err(e) => {
+            assert_eq!(e.kind, kind, "{}", e.message);
+            assert!(
+                e.message.contains(needle),
+                "`{}` lacks `{needle}`",
+                e.message
+            );
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_frames_get_typed_errors_and_the_connection_goes_on() {
+    let server = TestServer::start(ServerConfig {
+        max_frame_bytes: 64 << 10,
+        ..ServerConfig::default()
+    })
+    .await;
+    let client = server.client().await;
+
+    // A frame announcing more than the maximum, sent in full.
+    let mut oversized = (1u32 << 20).to_be_bytes().to_vec();
+    oversized.extend(std::iter::repeat_n(0u8, 1 << 20));
+    expect_err(
+        raw_exchange(&client, &oversized, true).await,
+        ErrorKind::BadRequest,
+        "exceeds the maximum frame size",
+    );
+    // Garbage that is not MessagePack.
+    expect_err(
+        raw_exchange(&client, &[0, 0, 0, 3, 0xc1, 0xc1, 0xc1], true).await,
+        ErrorKind::BadRequest,
+        "not valid MessagePack",
+    );
+    // Plain garbage bytes: a huge announced length.
+    expect_err(
+        raw_exchange(&client, b"GET / HTTP/1.1\r\n\r\n", true).await,
+        ErrorKind::BadRequest,
+        "exceeds",
+    );
+    // A frame cut short by the end of the stream.
+    expect_err(
+        raw_exchange(&client, &[0, 0, 0, 10, 0x81], true).await,
+        ErrorKind::BadRequest,
+        "ended inside a frame",
+    );
+    // Valid MessagePack, but not a request.
+    let mut frame = Vec::new();
+    encode_frame(&mp(r#"{"type": "dance"}"#), &mut frame);
+    expect_err(
+        raw_exchange(&client, &frame, true).await,
+        ErrorKind::BadRequest,
+        "unknown request type `dance`",
+    );
+    let mut frame = Vec::new();
+    encode_frame(&Value::from(42), &mut frame);
+    expect_err(
+        raw_exchange(&client, &frame, true).await,
+        ErrorKind::BadRequest,
+        "must be a MessagePack map",
+    );
+    // An empty stream.
+    expect_err(
+        raw_exchange(&client, &[], true).await,
+        ErrorKind::BadRequest,
+        "before a request frame",
+    );
+    // Unknown node and wrong argument types, as well-formed requests.
+    let call = |node: &str, args: &str| {
+        let mut out = Vec::new();
+        let request = Request::Call {
+            node: node.into(),
+            args: mp(args),
+            deadline_ms: None,
+            meta: None,
+        };
+        encode_frame(&request.to_value(), &mut out);
+        out
+    };
+    expect_err(
+        raw_exchange(&client, &call("math/nope", "[]"), true).await,
+        ErrorKind::NotFound,
+        "no node `nope`",
+    );
+    expect_err(
+        raw_exchange(&client, &call("nope", "[]"), true).await,
+        ErrorKind::NotFound,
+        "nope",
+    );
+    expect_err(
+        raw_exchange(&client, &call("math/add", r#"["x", 1]"#), true).await,
+        ErrorKind::BadArgs,
+        "parameter `a`",
+    );
+
+    // After all that, the same connection still serves calls.
+    assert_eq!(
+        client.call("math/add", mp("[20, 22]")).await.unwrap(),
+        Value::from(42)
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_past_the_concurrency_limit_are_overloaded_not_queued() {
+    let server = TestServer::start(ServerConfig {
+        max_concurrent_calls: 1,
+        ..ServerConfig::default()
+    })
+    .await;
+    let client = server.client().await;
+    let slow = client
+        .call_with("math/slow-sum", mp("[20, 50]"), CallOpts::default())
+        .await
+        .unwrap();
+    assert!(eventually(5, || server.stats.running_calls() == 1).await);
+    let err = call_err(client.call("math/add", mp("[1, 1]")).await);
+    assert_eq!(err.kind, ErrorKind::Overloaded);
+    assert!(
+        err.message.contains("maximum of 1 calls"),
+        "{}",
+        err.message
+    );
+    assert_eq!(slow.result().await.unwrap(), Value::from(210));
+    assert_eq!(
+        client.call("math/add", mp("[1, 1]")).await.unwrap(),
+        Value::from(2)
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_catalog_and_describe_list_callable_nodes() {
+    let server = TestServer::start(ServerConfig::default()).await;
+    let client = server.client().await;
+    let catalog = client.catalog().await.unwrap();
+    let names: Vec<&str> = catalog.iter().map(|n| n.node.as_str()).collect();
+    assert!(
+        names.contains(&"math/add") && names.contains(&"text/strings/upper"),
+        "{names:?}"
+    );
+    assert!(
+        !names.iter().any(|n| n.contains("make-counter")),
+        "resource functions are not nodes"
+    );
+    let add = client.describe("math/add").await.unwrap();
+    assert_eq!(add.signature(), "math/add: func(a: s64, b: s64) -> s64");
+    assert_eq!(add.params_schema["required"], serde_json::json!(["a", "b"]));
+    let err = client.describe("math/nope").await.unwrap_err();
+    assert_eq!(err.kind(), "not-found");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_fingerprint_is_refused() {
+    let server = TestServer::start(ServerConfig::default()).await;
+    let wrong = "00".repeat(32);
+    let err = Client::connect(&server.addr, Trust::Fingerprint(wrong))
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(err.kind(), "connect");
+    assert!(err.to_string().contains(&server.fingerprint), "{err}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ca_file_is_trusted_for_its_names() {
+    let state = tempfile::tempdir().unwrap();
+    let (identity, _) = ServerIdentity::load_or_generate(state.path()).unwrap();
+    let server = TestServer::start_with(ServerConfig::default(), &identity).await;
+    let ca = Trust::CaFile(state.path().join("cert.pem"));
+    let port = server.addr.rsplit(':').next().unwrap();
+    // The generated certificate names localhost and 127.0.0.1.
+    let client = Client::connect(&format!("localhost:{port}"), ca.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        client.call("math/add", mp("[1, 1]")).await.unwrap(),
+        Value::from(2)
+    );
+    let other = tempfile::tempdir().unwrap();
+    let (_, _) = ServerIdentity::load_or_generate(other.path()).unwrap();
+    let untrusted = Trust::CaFile(other.path().join("cert.pem"));
+    assert!(Client::connect(&server.addr, untrusted).await.is_err());
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_reconnects_after_the_server_restarts() {
+    let state = tempfile::tempdir().unwrap();
+    let (identity, _) = ServerIdentity::load_or_generate(state.path()).unwrap();
+    let first = TestServer::start_with(ServerConfig::default(), &identity).await;
+    let client = first.client().await;
+    assert_eq!(
+        client.call("math/add", mp("[1, 2]")).await.unwrap(),
+        Value::from(3)
+    );
+    let addr = first.addr.clone();
+    first.stop().await;
+    // The same identity on the same port: a restarted server.
+    let config = ServerConfig {
+        listen: addr.parse().unwrap(),
+        ..ServerConfig::default()
+    };
+    let mut registry = Registry::default();
+    registry.insert(
+        runtime()
+            .load_file("math", example("math"), Limits::default())
+            .unwrap(),
+    );
+    let server = Server::bind(&config, &identity, Plugins::new(registry)).unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+    assert_eq!(
+        client.call("math/add", mp("[3, 4]")).await.unwrap(),
+        Value::from(7)
+    );
+    let _ = stop.send(());
+    let _ = task.await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_lets_running_calls_finish() {
+    let server = TestServer::start(ServerConfig::default()).await;
+    let client = server.client().await;
+    let slow = client
+        .call_with("math/slow-sum", mp("[5, 100]"), CallOpts::default())
+        .await
+        .unwrap();
+    assert!(eventually(5, || server.stats.running_calls() == 1).await);
+    let stopping = tokio::spawn(server.stop());
+    let result = slow.result().await;
+    assert_eq!(
+        result.unwrap(),
+        Value::from(15),
+        "the running call finished"
+    );
+    stopping.await.unwrap();
+    assert!(
+        client.call("math/add", mp("[1, 1]")).await.is_err(),
+        "no calls after shutdown"
+    );
+}
