@@ -1,25 +1,48 @@
 #!/usr/bin/env bash
-# The quick start: builds the warden binary and the example plugins from
-# source, shows what the math plugin exports and calls some nodes.
+# The quick start: builds warden and the example plugins from source, serves
+# the plugins over QUIC, and calls some nodes from a second process.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-rustup target add wasm32-wasip2 >/dev/null
+rustup target add wasm32-wasip2 >/dev/null 2>&1 || rustup target add wasm32-wasip2
 echo "==> building the example plugins (wasm32-wasip2)"
 cargo build --quiet --release --target wasm32-wasip2 \
     --manifest-path examples/plugins/Cargo.toml --target-dir target/wasm-plugins
 echo "==> building warden"
-cargo build --quiet -p warden-host --bin warden
+cargo build --quiet -p warden-host --bin warden --example client
 
 warden=target/debug/warden
-plugins=target/wasm-plugins/wasm32-wasip2/release
-run() { echo "\$ warden $*"; "$warden" "$@"; }
+# The directory the server serves: just the example plugins.
+plugins=target/demo-plugins
+mkdir -p "$plugins"
+cp target/wasm-plugins/wasm32-wasip2/release/{math,text}.wasm "$plugins/"
+state=target/demo-state
+port=${WARDEN_DEMO_PORT:-7443}
+addr=127.0.0.1:$port
+show() { echo; echo "\$ warden $*"; "$warden" "$@"; }
 
-run check "$plugins/math.wasm"
+show check "$plugins/math.wasm"
+show run "$plugins/math.wasm" add '{"a":1,"b":2}'
+
 echo
-run run "$plugins/math.wasm" add '{"a":1,"b":2}'
-run run "$plugins/math.wasm" slow-sum '[5, 100]'
-run run "$plugins/text.wasm" strings/upper '["hello, warden"]'
-run run "$plugins/text.wasm" tokenize '["route 66!"]'
+echo "==> serving $plugins on $addr"
+"$warden" serve "$plugins" --listen "$addr" --state-dir "$state" &
+server=$!
+trap 'kill -INT $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+    "$warden" nodes --addr "$addr" --state-dir "$state" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+
+client() { show "$@" --addr "$addr" --state-dir "$state"; }
+client nodes
+client call math/add 1 2
+client call text/strings/upper "hello, warden"
+client call text/tokenize '["route 66!"]'
+client call math/slow-sum 5 200
 # A failing call prints its error kind on stderr and exits non-zero.
-run run "$plugins/math.wasm" divide '[1, 0]' || echo "(exit code $?)"
+client call math/divide 1 0 || echo "(exit status $?)"
+
+echo
+echo "==> the example Rust client (examples/client/main.rs)"
+WARDEN_STATE_DIR=$state target/debug/examples/client "$addr"

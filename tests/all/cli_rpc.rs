@@ -192,3 +192,19 @@ fn a_client_without_a_certificate_to_trust_says_what_to_do() {
         "{err}"
     );
 }
+
+#[test]
+fn serving_a_non_loopback_address_is_refused() {
+    let plugins = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["serve", "--listen", "0.0.0.0:0"])
+        .arg(plugins.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("refusing to listen on 0.0.0.0:0") && err.contains("loopback"),
+        "{err}"
+    );
+}

@@ -35,6 +35,16 @@ pub(crate) struct ServeArgs {
 }
 
 pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
+    if !args.listen.ip().is_loopback() {
+        return Err(Failure::new(
+            "usage",
+            format!(
+                "refusing to listen on {}: callers are not authenticated yet, so Warden \
+                 serves loopback addresses only (e.g. --listen 127.0.0.1:7443)",
+                args.listen
+            ),
+        ));
+    }
     let identity = match (&args.cert, &args.key) {
         (Some(cert), Some(key)) => {
             ServerIdentity::from_files(cert, key).map_err(|e| Failure::new("tls", e.to_string()))?

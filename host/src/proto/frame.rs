@@ -330,6 +330,39 @@ mod tests {
         }
     }
 
+    /// The bytes of PROTOCOL.md's worked example.
+    #[test]
+    fn the_worked_example_in_the_protocol_document_is_exact() {
+        let request = Request::Call {
+            node: "math/add".into(),
+            args: Value::Array(vec![1.into(), 2.into()]),
+            deadline_ms: None,
+            meta: None,
+        };
+        let mut bytes = Vec::new();
+        crate::proto::encode_frame(&request.to_value(), &mut bytes);
+        let expected = "00 00 00 21 83 a4 74 79 70 65 a4 63 61 6c 6c a4 6e 6f 64 65 a8 6d 61 \
+                        74 68 2f 61 64 64 a4 61 72 67 73 92 01 02";
+        assert_eq!(
+            hex(&bytes),
+            expected.split_whitespace().collect::<Vec<_>>().join(" ")
+        );
+        let mut bytes = Vec::new();
+        crate::proto::encode_frame(&Response::Ok(Value::from(3)).to_value(), &mut bytes);
+        assert_eq!(
+            hex(&bytes),
+            "00 00 00 10 82 a4 74 79 70 65 a2 6f 6b a5 76 61 6c 75 65 03"
+        );
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
     #[test]
     fn bad_requests_say_what_is_wrong() {
         let err = Request::from_value(Value::from(1)).unwrap_err();

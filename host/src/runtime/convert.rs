@@ -7,16 +7,16 @@
 //! | f32, f64 | float (an int is accepted) |
 //! | char | str of exactly one Unicode scalar value |
 //! | string | str |
-//! | list<u8> | bin (an array of ints is accepted on input) |
-//! | list<T>, list<T, N> | array (of exactly N) |
+//! | `list<u8>` | bin (an array of ints is accepted on input) |
+//! | `list<T>`, `list<T, N>` | array (of exactly N) |
 //! | tuple | array of exactly that length |
 //! | record | map keyed by field name; missing or unknown fields are errors |
 //! | variant | `"case"` without payload, `{"case": payload}` with one |
 //! | enum | str |
-//! | option<T> | nil or the value; `some(x)` is `[x]` when T is itself an option |
-//! | result<T, E> | `{"ok": T}` or `{"err": E}`, nil for a missing type |
+//! | `option<T>` | nil or the value; `some(x)` is `[x]` when T is itself an option |
+//! | `result<T, E>` | `{"ok": T}` or `{"err": E}`, nil for a missing type |
 //! | flags | array of the set flag names |
-//! | map<K, V> | map |
+//! | `map<K, V>` | map |
 
 use rmpv::Value;
 use wasmtime::component::Val;
