@@ -173,7 +173,7 @@ mod tests {
     #[test]
     fn garbage_and_trailing_bytes_are_malformed() {
         let mut decoder = FrameDecoder::new(100);
-        decoder.push(&[0, 0, 0, 1, 0xc1]); // 0xc1 is never valid MessagePack
+        decoder.push(&[0, 0, 0, 2, 0xa5, 0x61]); // a 5-byte string with 1 byte
         assert!(matches!(
             decoder.next_frame(),
             Err(FrameError::Malformed(_))
@@ -185,7 +185,7 @@ mod tests {
             Err(FrameError::Malformed(_))
         ));
         let mut decoder = FrameDecoder::new(100);
-        decoder.push(&[0, 0, 0, 3, 0x92, 0x01]); // an array cut short
+        decoder.push(&[0, 0, 0, 2, 0x92, 0x01]); // an array cut short inside its frame
         assert!(matches!(
             decoder.next_frame(),
             Err(FrameError::Malformed(_))
