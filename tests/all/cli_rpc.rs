@@ -27,6 +27,7 @@ fn serve() -> Served {
         .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
         .arg(state.path())
         .arg(plugins.path())
+        .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -66,17 +67,24 @@ impl Served {
     }
 
     /// Ctrl-C, then wait (bounded) for a clean exit.
-    fn interrupt(mut self) -> bool {
+    fn interrupt(&mut self) -> Option<std::process::ExitStatus> {
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-INT", &pid]).status().unwrap();
-        for _ in 0..100 {
+        for _ in 0..300 {
             if let Some(status) = self.child.try_wait().unwrap() {
-                return status.success();
+                return Some(status);
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+        None
+    }
+}
+
+impl Drop for Served {
+    /// A failed test must not leave a server running.
+    fn drop(&mut self) {
         let _ = self.child.kill();
-        false
+        let _ = self.child.wait();
     }
 }
 
@@ -131,23 +139,30 @@ fn serve_then_call_nodes_and_describe_from_other_processes() {
 
     let out = server.warden(&["nodes"]);
     let table = text(&out.stdout);
-    assert!(table.starts_with("NODE"), "{table}");
+    assert!(table.starts_with("PLUGIN"), "{table}");
+    assert!(table.contains("NODE"), "{table}");
     assert!(
         table.contains("math/add") && table.contains("func(a: s64, b: s64) -> s64"),
         "{table}"
     );
     assert!(table.contains("text/strings/upper"), "{table}");
     assert!(
-        !table.contains("broken"),
+        !table.contains("broken/"),
         "the broken file is not served: {table}"
+    );
+    assert!(
+        table.contains("failed: ") && table.contains("broken.wasm"),
+        "its failure is shown: {table}"
     );
     let out = server.warden(&["nodes", "--json"]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let nodes = json["nodes"].as_array().unwrap();
+    assert!(nodes.iter().any(|n| n["node"] == "math/divide"));
+    let plugins = json["plugins"].as_array().unwrap();
     assert!(
-        json.as_array()
-            .unwrap()
+        plugins
             .iter()
-            .any(|n| n["node"] == "math/divide")
+            .any(|p| p["name"] == "broken" && p["state"] == "failed")
     );
 
     let out = server.warden(&["describe", "math/add"]);
@@ -174,7 +189,12 @@ fn serve_then_call_nodes_and_describe_from_other_processes() {
         text(&out.stderr)
     );
 
-    assert!(server.interrupt(), "Ctrl-C shuts the server down cleanly");
+    let mut server = server;
+    let status = server.interrupt();
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "Ctrl-C shuts the server down cleanly: {status:?}"
+    );
 }
 
 #[test]

@@ -8,6 +8,7 @@
 mod cli;
 mod cli_rpc;
 mod hostile;
+mod plugin_dir;
 mod python;
 mod rpc;
 mod runtime;

@@ -218,19 +218,19 @@ pub(crate) struct NodesArgs {
 }
 
 pub(crate) fn nodes(args: NodesArgs) -> Result<(), Failure> {
-    let catalog = super::tokio()?.block_on(async {
+    let (catalog, status) = super::tokio()?.block_on(async {
         let client = args.connect.connect().await?;
-        let catalog = client.catalog().await.map_err(Failure::from);
+        let both =
+            async { Ok::<_, ClientError>((client.catalog().await?, client.status().await?)) }.await;
         client.close().await;
-        catalog
+        both.map_err(Failure::from)
     })?;
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&catalog).unwrap_or_default()
-        );
+        let out = serde_json::json!({"nodes": catalog, "plugins": status.plugins});
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
         return Ok(());
     }
+    print_plugins(&status);
     if catalog.is_empty() {
         println!("(no nodes)");
         return Ok(());
@@ -256,6 +256,37 @@ pub(crate) fn nodes(args: NodesArgs) -> Result<(), Failure> {
         println!("{:<width$}  func({}){result}", node.node, params.join(", "));
     }
     Ok(())
+}
+
+fn print_plugins(status: &crate::proto::ServerStatus) {
+    if status.plugins.is_empty() {
+        return;
+    }
+    let width = status
+        .plugins
+        .iter()
+        .map(|p| p.name.len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    println!(
+        "{:<width$}  {:<7}  {:<20}  {:<20}  NODES",
+        "PLUGIN", "STATE", "VERSION", "LOADED"
+    );
+    for p in &status.plugins {
+        println!(
+            "{:<width$}  {:<7}  {:<20}  {:<20}  {}",
+            p.name,
+            p.state,
+            p.version.as_deref().unwrap_or("-"),
+            p.loaded_at.as_deref().unwrap_or("-"),
+            p.nodes
+        );
+        if let Some(error) = &p.error {
+            println!("{:<width$}  failed: {error}", "");
+        }
+    }
+    println!();
 }
 
 /// Arguments of `warden describe`.

@@ -95,12 +95,12 @@ pub fn main() -> ExitCode {
 }
 
 /// Logs go to stderr; `WARDEN_LOG` (or `RUST_LOG`) sets the filter, by default
-/// warnings from the host and guest log lines at info and above.
+/// warnings, the host's own events and guest log lines at info and above.
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = std::env::var("WARDEN_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
-        .unwrap_or_else(|_| "warn,warden::guest=info".into());
+        .unwrap_or_else(|_| "warn,warden_host=info,warden::guest=info".into());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::new(filter))
         .with_writer(std::io::stderr)

@@ -2,18 +2,23 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::Failure;
-use crate::Limits;
-use crate::plugins::{Plugins, Registry};
+use crate::plugins::{CompiledCache, DirConfig, HostConfig, PluginDir, Plugins};
 use crate::rpc::{Server, ServerConfig, ServerIdentity};
 
 /// Arguments of `warden serve`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct ServeArgs {
-    /// The plugin directory: every `NAME.wasm` in it is served as plugin NAME.
+    /// The plugin directory: every `NAME.wasm` in it is served as plugin NAME,
+    /// with `NAME.toml` as its manifest. It is watched: files dropped in,
+    /// replaced or removed take effect while the server runs.
     dir: PathBuf,
+    /// The host config file (default limits for every plugin).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Address to listen on (UDP, QUIC).
     #[arg(long, default_value = "127.0.0.1:7443")]
     listen: SocketAddr,
@@ -64,17 +69,39 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
             "--grace must be a non-negative number of seconds",
         ));
     }
-    let runtime = super::runtime()?;
-    let (registry, failed) =
-        Registry::load_dir(&runtime, &args.dir, &Limits::default()).map_err(|e| {
-            Failure::new(
-                "usage",
-                format!("cannot read plugin directory `{}`: {e}", args.dir.display()),
-            )
-        })?;
-    for (path, error) in &failed {
-        tracing::error!(file = %path.display(), "not serving: {error}");
+    let host = match &args.config {
+        Some(file) => HostConfig::load(file).map_err(|e| Failure::new("config", e.to_string()))?,
+        None => HostConfig::default(),
+    };
+    if !args.dir.is_dir() {
+        return Err(Failure::new(
+            "usage",
+            format!(
+                "plugin directory `{}` does not exist or is not a directory",
+                args.dir.display()
+            ),
+        ));
     }
+    let runtime = super::runtime()?;
+    let cache = CompiledCache::new(args.state_dir.join("cache"), runtime.engine());
+    let plugins = Plugins::default();
+    let dir = Arc::new(PluginDir::new(
+        &args.dir,
+        runtime,
+        Some(cache),
+        DirConfig {
+            host,
+            ..DirConfig::default()
+        },
+        plugins.clone(),
+    ));
+    // The first scan loads everything before the server accepts calls.
+    dir.scan_settled().map_err(|e| {
+        Failure::new(
+            "usage",
+            format!("cannot read plugin directory `{}`: {e}", args.dir.display()),
+        )
+    })?;
     let config = ServerConfig {
         listen: args.listen,
         max_concurrent_calls: args.max_calls,
@@ -83,26 +110,28 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
     };
     let tokio = super::tokio()?;
     tokio.block_on(async move {
-        let plugins: Vec<String> = registry.plugins().map(|p| p.name().to_owned()).collect();
-        let nodes = registry.catalog().len();
-        let server = Server::bind(&config, &identity, Plugins::new(registry))
+        let status = plugins.status();
+        let ready: Vec<&str> = status.plugins.iter().filter(|p| p.state == "ready").map(|p| p.name.as_str()).collect();
+        let failed = status.plugins.iter().filter(|p| p.error.is_some()).count();
+        let nodes = plugins.snapshot().catalog().len();
+        let server = Server::bind(&config, &identity, plugins)
             .map_err(|e| Failure::new("usage", e.to_string()))?;
         eprintln!(
             "warden: serving {nodes} node(s) from {} plugin(s) [{}] on {}",
-            plugins.len(),
-            plugins.join(", "),
+            ready.len(),
+            ready.join(", "),
             server.local_addr()
         );
-        eprintln!(
-            "warden: certificate fingerprint (SHA-256) {}",
-            server.fingerprint()
-        );
-        if !failed.is_empty() {
-            eprintln!(
-                "warden: {} file(s) failed to load; see the log above",
-                failed.len()
-            );
+        eprintln!("warden: certificate fingerprint (SHA-256) {}", server.fingerprint());
+        eprintln!("warden: watching {} for plugins", args.dir.display());
+        if failed > 0 {
+            eprintln!("warden: {failed} plugin file(s) failed to load; see the log above or `warden nodes`");
         }
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let watcher = tokio::spawn(dir.watch(async move {
+            let mut stop_rx = stop_rx;
+            let _ = stop_rx.wait_for(|s| *s).await;
+        }));
         server
             .run(async {
                 let _ = tokio::signal::ctrl_c().await;
@@ -113,6 +142,12 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
                 });
             })
             .await;
+        let _ = stop_tx.send(true);
+        match watcher.await {
+            Ok(Err(e)) => tracing::error!("watching the plugin directory failed: {e}"),
+            Err(e) => tracing::error!("the directory watcher failed: {e}"),
+            Ok(Ok(())) => {}
+        }
         Ok(())
     })
 }

@@ -26,6 +26,9 @@ pub enum Request {
         /// The node's full name.
         node: String,
     },
+    /// `{"type": "status"}`: every plugin's state (served or failed) and the
+    /// compiled cache's counters.
+    Status,
 }
 
 /// A frame the server sends on a request's stream.
@@ -148,11 +151,12 @@ impl Request {
                 })
             }
             "catalog" => Ok(Request::Catalog),
+            "status" => Ok(Request::Status),
             "describe" => Ok(Request::Describe {
                 node: field_str(&map, "describe", "node")?,
             }),
             other => Err(ProtoError(format!(
-                "unknown request type `{other}`; expected `call`, `catalog` or `describe`"
+                "unknown request type `{other}`; expected `call`, `catalog`, `describe` or `status`"
             ))),
         }
     }
@@ -180,6 +184,7 @@ impl Request {
                 Value::Map(map)
             }
             Request::Catalog => Value::Map(vec![entry("type", Value::from("catalog"))]),
+            Request::Status => Value::Map(vec![entry("type", Value::from("status"))]),
             Request::Describe { node } => Value::Map(vec![
                 entry("type", Value::from("describe")),
                 entry("node", Value::from(node.as_str())),

@@ -11,10 +11,12 @@
 mod catalog;
 mod codec;
 mod frame;
+mod status;
 
 pub use catalog::{NodeInfo, ParamInfo};
 pub use codec::{DEFAULT_MAX_FRAME_BYTES, FrameDecoder, FrameError, encode_frame};
 pub use frame::{ProtoError, Request, Response};
+pub use status::{CacheStats, PluginStatus, ServerStatus};
 
 /// The ALPN protocol name of this protocol version.
 pub const ALPN: &[u8] = b"warden/1";

@@ -13,7 +13,9 @@ use tokio::sync::Mutex;
 use super::codes;
 use super::tls::{self, Trust};
 use super::transport::{self, ReadFrameError, read_frame, write_frame};
-use crate::proto::{DEFAULT_MAX_FRAME_BYTES, FrameDecoder, NodeInfo, Request, Response};
+use crate::proto::{
+    DEFAULT_MAX_FRAME_BYTES, FrameDecoder, NodeInfo, Request, Response, ServerStatus,
+};
 use crate::{CallError, ErrorKind};
 
 /// Why a request through the client failed.
@@ -296,6 +298,17 @@ impl Client {
             })
             .await?;
         NodeInfo::from_value(value).map_err(|e| ClientError::Protocol(e.0))
+    }
+
+    /// Every plugin's state (served or failed, with the reason) and the
+    /// compiled cache's counters.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::call`].
+    pub async fn status(&self) -> Result<ServerStatus, ClientError> {
+        let value = self.simple(&Request::Status).await?;
+        ServerStatus::from_value(value).map_err(|e| ClientError::Protocol(e.0))
     }
 
     async fn simple(&self, request: &Request) -> Result<Value, ClientError> {

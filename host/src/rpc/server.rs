@@ -251,6 +251,7 @@ async fn serve_stream(mut send: SendStream, mut recv: RecvStream, shared: Arc<Sh
             let catalog = shared.plugins.snapshot().catalog();
             Response::Ok(Value::Array(catalog.iter().map(|n| n.to_value()).collect()))
         }
+        Ok(Request::Status) => Response::Ok(shared.plugins.status().to_value()),
         Ok(Request::Describe { node }) => match shared.plugins.snapshot().describe(&node) {
             Some(info) => Response::Ok(info.to_value()),
             None => Response::Err(not_found(&node)),
@@ -291,10 +292,28 @@ async fn call(
 ) -> Option<Response> {
     let started = Instant::now();
     let registry = shared.plugins.snapshot();
-    let Some((plugin, name)) = registry.resolve(node) else {
+    let Some((served, name)) = registry.resolve(node) else {
         return Some(Response::Err(not_found(node)));
     };
-    let plugin = plugin.clone();
+    if served.access.is_private(name) {
+        return Some(Response::Err(CallError::new(
+            ErrorKind::Denied,
+            format!("`{node}` is private: only other nodes may call it, through `invoke`"),
+        )));
+    }
+    let _plugin_permit = match served.try_start_call() {
+        Ok(permit) => permit,
+        Err(max) => {
+            return Some(Response::Err(CallError::new(
+                ErrorKind::Overloaded,
+                format!(
+                    "plugin `{}` is running its maximum of {max} concurrent calls; retry later",
+                    served.plugin.name()
+                ),
+            )));
+        }
+    };
+    let plugin = served.plugin.clone();
     let Ok(_permit) = shared.calls.clone().try_acquire_owned() else {
         return Some(Response::Err(CallError::new(
             ErrorKind::Overloaded,

@@ -121,6 +121,46 @@ impl Runtime {
         bytes: &[u8],
         limits: Limits,
     ) -> Result<Plugin, LoadError> {
+        self.check_limits(name, &limits)?;
+        let component = self.compile(name, bytes)?;
+        self.load_component(name, component, limits)
+    }
+
+    /// Validates and compiles a component without instantiating anything.
+    ///
+    /// # Errors
+    ///
+    /// [`LoadError`] when the bytes are not a component wasmtime accepts.
+    pub fn compile(&self, name: &str, bytes: &[u8]) -> Result<Component, LoadError> {
+        super::plugin::check_is_component(name, bytes)?;
+        Component::new(&self.inner.engine, bytes).map_err(|e| LoadError::Compile {
+            plugin: name.to_owned(),
+            reason: format!("{e:#}"),
+        })
+    }
+
+    /// Makes a plugin from a compiled component (e.g. one from a cache).
+    ///
+    /// # Errors
+    ///
+    /// [`LoadError`] when the component's imports cannot be satisfied or the
+    /// limits are above the engine's maximums.
+    pub fn load_component(
+        &self,
+        name: &str,
+        component: Component,
+        limits: Limits,
+    ) -> Result<Plugin, LoadError> {
+        self.check_limits(name, &limits)?;
+        Plugin::new(self.clone(), name, component, limits)
+    }
+
+    /// The engine, for compiled-artifact caches.
+    pub fn engine(&self) -> &wasmtime::Engine {
+        &self.inner.engine
+    }
+
+    fn check_limits(&self, name: &str, limits: &Limits) -> Result<(), LoadError> {
         if limits.memory_bytes > self.inner.config.max_memory_bytes {
             return Err(LoadError::LimitTooHigh {
                 plugin: name.to_owned(),
@@ -129,13 +169,7 @@ impl Runtime {
                 max: self.inner.config.max_memory_bytes,
             });
         }
-        super::plugin::check_is_component(name, bytes)?;
-        let component =
-            Component::new(&self.inner.engine, bytes).map_err(|e| LoadError::Compile {
-                plugin: name.to_owned(),
-                reason: format!("{e:#}"),
-            })?;
-        Plugin::new(self.clone(), name, component, limits)
+        Ok(())
     }
 }
 
