@@ -150,7 +150,7 @@ impl Server {
             }
         }
         tracing::info!(
-            running = connections.len(),
+            connections = connections.len(),
             "shutting down: no new connections or calls"
         );
         self.endpoint.set_server_config(None);

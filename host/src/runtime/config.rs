@@ -32,7 +32,10 @@ pub struct Limits {
     pub table_elements: usize,
     /// Maximum entries in the call's resource table (open handles). Default: 1,024.
     pub resources: usize,
-    /// Maximum bytes a guest may pass to the host in one host call. Default: 16 MiB.
+    /// Maximum bytes the host may allocate for what a guest passes to it in
+    /// one host call or returns from a call. Default: 256 MiB. The dynamic
+    /// value path spends about 32 bytes per list element, so this lets a
+    /// node return an 8 MiB `list<u8>` (the default result cap).
     pub hostcall_fuel: usize,
     /// Maximum size of a call's result, measured as MessagePack. Default: 8 MiB.
     pub max_result_bytes: usize,
@@ -48,7 +51,7 @@ impl Default for Limits {
             timeout: Duration::from_secs(10),
             table_elements: 100_000,
             resources: 1024,
-            hostcall_fuel: 16 << 20,
+            hostcall_fuel: 256 << 20,
             max_result_bytes: 8 << 20,
             max_output_bytes: 64 << 10,
         }

@@ -1,0 +1,287 @@
+//! Benchmark (not a test) of calls in process and over QUIC, each figure
+//! beside a baseline measured in the same run:
+//!
+//! - in process: a fresh instance + call of `math/add` (pooling allocator);
+//! - rpc sequential: p50/p99 of `math/add` over loopback QUIC, 2,000 calls,
+//!   against a bare quinn stream-per-call round trip of the same size;
+//! - rpc concurrent: calls/s with 64 in flight on one connection, 20,000
+//!   calls, against bare quinn with the same concurrency;
+//! - rpc payload: MB/s of a 1 MiB echo through `types/echo/echo-bytes`,
+//!   50 calls, against a bare quinn 1 MiB echo.
+//!
+//! Client and server run in this one process (two tokio worker threads), on
+//! 127.0.0.1 only. Run with `cargo bench --bench rpc`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use rmpv::Value;
+use warden_host::plugins::{Plugins, Registry};
+use warden_host::rpc::{Client, Server, ServerConfig, ServerIdentity, Trust, tls};
+use warden_host::{Limits, Runtime};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn build(workspace: &str) -> PathBuf {
+    let target = root().join("target/wasm-plugins");
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--manifest-path",
+        ])
+        .arg(root().join(workspace).join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", &target)
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "building {workspace} failed");
+    target.join("wasm32-wasip2/release")
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// Prints one figure beside its baseline; `higher_is_better` says which way
+/// the ratio reads.
+fn report(name: &str, unit: &str, value: f64, baseline: f64, target: &str) {
+    let ratio = value / baseline;
+    println!(
+        "{name:<40} {value:>12.1} {unit:<6} baseline {baseline:>12.1} {unit:<6} ratio {ratio:>5.2}  ({target})"
+    );
+    println!(
+        "{{\"bench\":\"{name}\",\"unit\":\"{unit}\",\"value\":{value:.2},\"baseline\":{baseline:.2},\"ratio\":{ratio:.3}}}"
+    );
+}
+
+/// A bare quinn echo server: every bidirectional stream is read to its end
+/// and written back.
+fn bare_server(identity: &ServerIdentity) -> quinn::Endpoint {
+    let crypto =
+        quinn::crypto::rustls::QuicServerConfig::try_from(identity.server_config().unwrap())
+            .unwrap();
+    let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+    let mut transport = quinn::TransportConfig::default();
+    transport.max_concurrent_bidi_streams(1024u32.into());
+    transport.stream_receive_window((4u32 << 20).into());
+    transport.receive_window((32u32 << 20).into());
+    transport.send_window(32 << 20);
+    config.transport_config(Arc::new(transport));
+    let endpoint = quinn::Endpoint::server(config, "127.0.0.1:0".parse().unwrap()).unwrap();
+    let accept = endpoint.clone();
+    tokio::spawn(async move {
+        while let Some(incoming) = accept.accept().await {
+            tokio::spawn(async move {
+                let Ok(conn) = incoming.await else { return };
+                while let Ok((mut send, mut recv)) = conn.accept_bi().await {
+                    tokio::spawn(async move {
+                        let Ok(data) = recv.read_to_end(8 << 20).await else {
+                            return;
+                        };
+                        let _ = send.write_all(&data).await;
+                        let _ = send.finish();
+                    });
+                }
+            });
+        }
+    });
+    endpoint
+}
+
+async fn bare_client(addr: std::net::SocketAddr, fingerprint: &str) -> quinn::Connection {
+    let tls = tls::client_config(&Trust::Fingerprint(fingerprint.to_owned())).unwrap();
+    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls).unwrap();
+    let mut config = quinn::ClientConfig::new(Arc::new(crypto));
+    let mut transport = quinn::TransportConfig::default();
+    transport.stream_receive_window((4u32 << 20).into());
+    transport.receive_window((32u32 << 20).into());
+    transport.send_window(32 << 20);
+    config.transport_config(Arc::new(transport));
+    let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+    endpoint.set_default_client_config(config);
+    endpoint.connect(addr, "localhost").unwrap().await.unwrap()
+}
+
+async fn bare_round_trip(conn: &quinn::Connection, payload: &[u8]) -> usize {
+    let (mut send, mut recv) = conn.open_bi().await.unwrap();
+    send.write_all(payload).await.unwrap();
+    send.finish().unwrap();
+    recv.read_to_end(8 << 20).await.unwrap().len()
+}
+
+fn main() {
+    let examples = build("examples/plugins");
+    let tests = build("tests/plugins");
+    let runtime = Runtime::new().unwrap();
+    let math = runtime
+        .load_file("math", examples.join("math.wasm"), Limits::default())
+        .unwrap();
+    let types = runtime
+        .load_file("types", tests.join("types.wasm"), Limits::default())
+        .unwrap();
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    println!(
+        "warden benchmarks ({} CPUs, client and server in one process, 127.0.0.1)",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!();
+
+    tokio.block_on(async {
+        // In process: fresh instance + call, against a call that does
+        // nothing but convert arguments (no wasm).
+        let args = Value::Array(vec![1.into(), 2.into()]);
+        for _ in 0..200 {
+            math.call("add", args.clone(), Default::default())
+                .await
+                .unwrap();
+        }
+        let mut times = Vec::with_capacity(2000);
+        for _ in 0..2000 {
+            let started = Instant::now();
+            math.call("add", args.clone(), Default::default())
+                .await
+                .unwrap();
+            times.push(started.elapsed());
+        }
+        times.sort();
+        let mut base = Vec::with_capacity(2000);
+        for _ in 0..2000 {
+            let started = Instant::now();
+            let _ = math.call("nope", args.clone(), Default::default()).await;
+            base.push(started.elapsed());
+        }
+        base.sort();
+        report(
+            "in-process fresh instance + call p50",
+            "us",
+            percentile(&times, 0.5).as_secs_f64() * 1e6,
+            percentile(&base, 0.5).as_secs_f64() * 1e6,
+            "target <= 10 us; baseline: lookup only",
+        );
+
+        // The servers.
+        let state = tempfile::tempdir().unwrap();
+        let (identity, _) = ServerIdentity::load_or_generate(state.path()).unwrap();
+        let mut registry = Registry::default();
+        registry.insert(math.clone());
+        registry.insert(types.clone());
+        let config = ServerConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            max_concurrent_calls: 1000,
+            ..ServerConfig::default()
+        };
+        let server = Server::bind(&config, &identity, Plugins::new(registry)).unwrap();
+        let addr = server.local_addr();
+        let fingerprint = server.fingerprint().to_owned();
+        tokio::spawn(server.run(std::future::pending()));
+        let bare = bare_server(&identity);
+        let bare_addr = bare.local_addr().unwrap();
+
+        let client = Client::connect(&addr.to_string(), Trust::Fingerprint(fingerprint.clone()))
+            .await
+            .unwrap();
+        let conn = bare_client(bare_addr, &fingerprint).await;
+        let request_size = 40; // about the size of a math/add request frame
+
+        // Sequential latency.
+        for _ in 0..200 {
+            client.call("math/add", args.clone()).await.unwrap();
+            bare_round_trip(&conn, &[7u8; 40]).await;
+        }
+        let mut warden = Vec::with_capacity(2000);
+        let mut quinn_rt = Vec::with_capacity(2000);
+        for _ in 0..2000 {
+            let started = Instant::now();
+            client.call("math/add", args.clone()).await.unwrap();
+            warden.push(started.elapsed());
+            let started = Instant::now();
+            bare_round_trip(&conn, &[7u8; 40][..request_size]).await;
+            quinn_rt.push(started.elapsed());
+        }
+        warden.sort();
+        quinn_rt.sort();
+        for (label, p) in [("p50", 0.5), ("p99", 0.99)] {
+            report(
+                &format!("rpc sequential math/add {label}"),
+                "us",
+                percentile(&warden, p).as_secs_f64() * 1e6,
+                percentile(&quinn_rt, p).as_secs_f64() * 1e6,
+                "target p50 <= 1.5x bare quinn",
+            );
+        }
+
+        // Concurrency: 20,000 calls, 64 in flight.
+        let calls = 20_000;
+        let started = Instant::now();
+        futures::stream::iter(0..calls)
+            .map(|_| {
+                let client = client.clone();
+                let args = args.clone();
+                async move { client.call("math/add", args).await.unwrap() }
+            })
+            .buffer_unordered(64)
+            .for_each(|_| async {})
+            .await;
+        let warden_rate = calls as f64 / started.elapsed().as_secs_f64();
+        let started = Instant::now();
+        futures::stream::iter(0..calls)
+            .map(|_| {
+                let conn = conn.clone();
+                async move { bare_round_trip(&conn, &[7u8; 40]).await }
+            })
+            .buffer_unordered(64)
+            .for_each(|_| async {})
+            .await;
+        let quinn_rate = calls as f64 / started.elapsed().as_secs_f64();
+        report(
+            "rpc concurrent (64 in flight) calls/s",
+            "call/s",
+            warden_rate,
+            quinn_rate,
+            "target >= 0.8x bare quinn",
+        );
+
+        // Payload: 1 MiB echo, 50 calls each.
+        let mib = vec![0x5au8; 1 << 20];
+        let echo_args = Value::Array(vec![Value::Binary(mib.clone())]);
+        client
+            .call("types/echo/echo-bytes", echo_args.clone())
+            .await
+            .unwrap();
+        let started = Instant::now();
+        for _ in 0..50 {
+            let back = client
+                .call("types/echo/echo-bytes", echo_args.clone())
+                .await
+                .unwrap();
+            assert_eq!(back.as_slice().map(<[u8]>::len), Some(1 << 20));
+        }
+        let warden_mbs = 50.0 * 1.048576 / started.elapsed().as_secs_f64();
+        let started = Instant::now();
+        for _ in 0..50 {
+            assert_eq!(bare_round_trip(&conn, &mib).await, 1 << 20);
+        }
+        let quinn_mbs = 50.0 * 1.048576 / started.elapsed().as_secs_f64();
+        report(
+            "rpc 1 MiB echo",
+            "MB/s",
+            warden_mbs,
+            quinn_mbs,
+            "target >= 0.7x bare quinn",
+        );
+    });
+}
