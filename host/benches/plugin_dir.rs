@@ -9,7 +9,6 @@
 //! per figure. Uses no network.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,23 +22,13 @@ fn root() -> PathBuf {
         .to_path_buf()
 }
 
+#[path = "../../tests/build_plugins.rs"]
+mod build_plugins;
+
 /// Builds the example plugins and returns math.wasm's bytes.
 fn math_bytes() -> Vec<u8> {
-    let target = root().join("target/wasm-plugins");
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args([
-            "build",
-            "--release",
-            "--target",
-            "wasm32-wasip2",
-            "--manifest-path",
-        ])
-        .arg(root().join("examples/plugins/Cargo.toml"))
-        .env("CARGO_TARGET_DIR", &target)
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "building the example plugins failed");
-    std::fs::read(target.join("wasm32-wasip2/release/math.wasm")).expect("math.wasm was built")
+    let dir = build_plugins::build_wasm_workspace(&root(), "examples/plugins");
+    std::fs::read(dir.join("math.wasm")).expect("math.wasm was built")
 }
 
 /// A copy of a component with a distinct content hash: a custom section

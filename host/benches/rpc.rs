@@ -13,7 +13,6 @@
 //! 127.0.0.1 only. Run with `cargo bench --bench rpc`.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -30,22 +29,11 @@ fn root() -> PathBuf {
         .to_path_buf()
 }
 
+#[path = "../../tests/build_plugins.rs"]
+mod build_plugins;
+
 fn build(workspace: &str) -> PathBuf {
-    let target = root().join("target/wasm-plugins");
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args([
-            "build",
-            "--release",
-            "--target",
-            "wasm32-wasip2",
-            "--manifest-path",
-        ])
-        .arg(root().join(workspace).join("Cargo.toml"))
-        .env("CARGO_TARGET_DIR", &target)
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "building {workspace} failed");
-    target.join("wasm32-wasip2/release")
+    build_plugins::build_wasm_workspace(&root(), workspace)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 
 use warden_host::{Limits, Plugin, Runtime};
@@ -15,9 +14,12 @@ pub(crate) fn root() -> PathBuf {
         .to_path_buf()
 }
 
+#[path = "../build_plugins.rs"]
+mod build_plugins;
+
 /// Where all wasm plugins are built, shared by the tests and the README's commands.
 pub(crate) fn wasm_target_dir() -> PathBuf {
-    root().join("target").join("wasm-plugins")
+    build_plugins::wasm_target_dir(&root())
 }
 
 /// Builds the wasm32-wasip2 workspace at `workspace` (relative to the root)
@@ -29,28 +31,7 @@ fn build_workspace(workspace: &str) -> PathBuf {
     if let Some(dir) = built.get(workspace) {
         return dir.clone();
     }
-    let manifest = root().join(workspace).join("Cargo.toml");
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args([
-            "build",
-            "--release",
-            "--target",
-            "wasm32-wasip2",
-            "--manifest-path",
-        ])
-        .arg(&manifest)
-        .env("CARGO_TARGET_DIR", wasm_target_dir())
-        .env_remove("CARGO_BUILD_TARGET")
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .status()
-        .expect("cargo runs");
-    assert!(
-        status.success(),
-        "building {} failed (is the wasm32-wasip2 target installed? `rustup target add wasm32-wasip2`)",
-        manifest.display()
-    );
-    let dir = wasm_target_dir().join("wasm32-wasip2").join("release");
+    let dir = build_plugins::build_wasm_workspace(&root(), workspace);
     built.insert(workspace.to_owned(), dir.clone());
     dir
 }
