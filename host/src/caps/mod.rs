@@ -1,12 +1,31 @@
-//! Host implementations of the `warden:node` WIT interfaces.
+//! Host implementations of the `warden:node` WIT interfaces and the grants
+//! that allow them.
 //!
-//! `log` and `progress` are linked for every plugin. `kv`, `blobs` and
-//! `invoke` are declared in `wit/` and arrive with the capability grants.
+//! - [`Grants`] and [`Capabilities`]: what a plugin was given; checked when
+//!   it loads (an ungranted import fails the load, naming the manifest line
+//!   to add) and again on every host call.
+//! - `log` and `progress` (always granted), [`KvStore`] (`kv`),
+//!   [`BlobStore`] (`blobs`) and [`Invoker`] (`invoke`).
+//! - WASI directories and environment variables from the grants are set up
+//!   per call in the runtime's call state.
+
+mod blobs;
+mod grants;
+mod host;
+mod invoke;
+mod kv;
+
+use std::path::Path;
 
 use wasmtime::component::{HasSelf, Linker};
 
 use crate::runtime::CallState;
-use crate::runtime::{CallEvent, LogLevel};
+
+pub use blobs::{BlobReader, BlobRef, BlobStore, BlobWriter, DEFAULT_MAX_BLOB_BYTES, REF_PREFIX};
+pub use grants::{BlobsGrant, Capabilities, DirGrant, Grants, INTERFACES, pattern_matches};
+pub(crate) use grants::{check, invoke_allowed};
+pub use invoke::{InvokeFuture, Invoker, MAX_INVOKE_DEPTH};
+pub use kv::{KvStore, MAX_KEY_BYTES, MAX_LISTED_KEYS, MAX_VALUE_BYTES};
 
 /// Bindings generated from `wit/`, the single source of truth.
 #[allow(missing_docs, unreachable_pub, clippy::all)]
@@ -14,68 +33,80 @@ pub(crate) mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "warden:node/host",
+        imports: {
+            "warden:node/kv": async,
+            "warden:node/blobs": async,
+            "warden:node/invoke": async,
+        },
     });
 }
 
-use bindings::warden::node::{log, progress};
+/// Why a capability call failed; the guest receives it as
+/// `warden:node/types.error`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CapError {
+    /// The operation was not granted.
+    #[error("denied: {0}")]
+    Denied(String),
+    /// The key, blob or node does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// A size or count limit was reached.
+    #[error("quota exceeded: {0}")]
+    QuotaExceeded(String),
+    /// An argument is malformed.
+    #[error("invalid: {0}")]
+    Invalid(String),
+    /// The host failed.
+    #[error("failed: {0}")]
+    Failed(String),
+}
 
-/// The `warden:node` interfaces whose names a component may import, with the
-/// grant each needs (`None`: always granted).
-pub const INTERFACES: [(&str, Option<&str>); 6] = [
-    ("log", None),
-    ("progress", None),
-    ("types", None),
-    ("kv", Some("kv = true")),
-    ("blobs", Some("blobs = \"read\"")),
-    ("invoke", Some("invoke = [\"plugin/*\"]")),
-];
+/// The host's stores: the key-value database and the blob directory, both
+/// under the state directory.
+#[derive(Debug, Clone)]
+pub struct Stores {
+    /// `STATE/kv.redb`.
+    pub kv: KvStore,
+    /// `STATE/blobs/`.
+    pub blobs: BlobStore,
+}
 
-/// The longest log or progress message kept; longer ones are cut.
-const MAX_MESSAGE_BYTES: usize = 64 << 10;
+impl Stores {
+    /// Opens (or creates) the stores in `state_dir`.
+    ///
+    /// # Errors
+    ///
+    /// When a store cannot be opened, with the path and the reason.
+    pub fn open(state_dir: &Path) -> Result<Stores, String> {
+        std::fs::create_dir_all(state_dir).map_err(|e| {
+            format!(
+                "cannot create the state directory `{}`: {e}",
+                state_dir.display()
+            )
+        })?;
+        Ok(Stores {
+            kv: KvStore::open(&state_dir.join("kv.redb"))?,
+            blobs: BlobStore::open(&state_dir.join("blobs"))?,
+        })
+    }
+}
 
 pub(crate) fn add_to_linker(linker: &mut Linker<CallState>) -> anyhow::Result<()> {
+    use bindings::warden::node::{blobs, invoke, kv, log, progress, types};
+    let link = |e: wasmtime::Error, iface: &str| {
+        anyhow::anyhow!("failed to link warden:node/{iface}: {e:#}")
+    };
     log::add_to_linker::<CallState, HasSelf<CallState>>(linker, |s| s)
-        .map_err(|e| anyhow::anyhow!("failed to link warden:node/log: {e:#}"))?;
+        .map_err(|e| link(e, "log"))?;
     progress::add_to_linker::<CallState, HasSelf<CallState>>(linker, |s| s)
-        .map_err(|e| anyhow::anyhow!("failed to link warden:node/progress: {e:#}"))?;
+        .map_err(|e| link(e, "progress"))?;
+    types::add_to_linker::<CallState, HasSelf<CallState>>(linker, |s| s)
+        .map_err(|e| link(e, "types"))?;
+    kv::add_to_linker::<CallState, HasSelf<CallState>>(linker, |s| s).map_err(|e| link(e, "kv"))?;
+    blobs::add_to_linker::<CallState, HasSelf<CallState>>(linker, |s| s)
+        .map_err(|e| link(e, "blobs"))?;
+    invoke::add_to_linker::<CallState, HasSelf<CallState>>(linker, |s| s)
+        .map_err(|e| link(e, "invoke"))?;
     Ok(())
-}
-
-fn truncate(mut message: String) -> String {
-    if message.len() > MAX_MESSAGE_BYTES {
-        let mut cut = MAX_MESSAGE_BYTES;
-        while !message.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        message.truncate(cut);
-        message.push('…');
-    }
-    message
-}
-
-impl log::Host for CallState {
-    fn log(&mut self, level: log::Level, message: String) {
-        let level = match level {
-            log::Level::Trace => LogLevel::Trace,
-            log::Level::Debug => LogLevel::Debug,
-            log::Level::Info => LogLevel::Info,
-            log::Level::Warn => LogLevel::Warn,
-            log::Level::Error => LogLevel::Error,
-        };
-        CallState::log(self, level, &truncate(message));
-    }
-}
-
-impl progress::Host for CallState {
-    fn report(&mut self, fraction: f32, message: String) {
-        let fraction = if fraction.is_nan() {
-            0.0
-        } else {
-            fraction.clamp(0.0, 1.0)
-        };
-        self.emit(CallEvent::Progress {
-            fraction,
-            message: truncate(message),
-        });
-    }
 }

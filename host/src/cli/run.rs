@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::Failure;
+use crate::caps::{Capabilities, Stores};
+use crate::plugins::Manifest;
 use crate::{CallEvent, CallOptions, Limits};
 
 /// Arguments of `warden run`.
@@ -24,11 +26,21 @@ pub(crate) struct RunArgs {
     /// Memory limit of the call, in MiB.
     #[arg(long, value_name = "MIB")]
     memory: Option<usize>,
+    /// Where the key-value and blob stores are, for a plugin whose manifest
+    /// (`FILE.toml` beside `FILE.wasm`) grants `kv` or `blobs`.
+    #[arg(long, value_name = "DIR", default_value_os_t = crate::rpc::default_state_dir())]
+    state_dir: PathBuf,
 }
 
 pub(crate) fn run(args: RunArgs) -> Result<(), Failure> {
     let call_args = super::client::parse_args(&args.args)?;
-    let mut limits = Limits::default();
+    let toml = args.file.with_extension("toml");
+    let manifest = if toml.is_file() {
+        Manifest::load(&toml).map_err(|e| Failure::new("config", e.to_string()))?
+    } else {
+        Manifest::default()
+    };
+    let mut limits = manifest.limits.apply(&Limits::default());
     if let Some(secs) = args.timeout {
         if !(secs.is_finite() && secs > 0.0) {
             return Err(Failure::new(
@@ -43,7 +55,21 @@ pub(crate) fn run(args: RunArgs) -> Result<(), Failure> {
     }
     let runtime = super::runtime()?;
     let name = super::plugin_name(&args.file);
-    let plugin = runtime.load_file(&name, &args.file, limits)?;
+    let grants = manifest.grants;
+    let stores = if grants.kv || grants.blobs.is_some() {
+        Some(Stores::open(&args.state_dir).map_err(|e| Failure::new("state", e))?)
+    } else {
+        None
+    };
+    let bytes = std::fs::read(&args.file).map_err(|e| {
+        Failure::new(
+            "usage",
+            format!("cannot read `{}`: {e}", args.file.display()),
+        )
+    })?;
+    let component = runtime.compile(&name, &bytes)?;
+    let caps = Capabilities::new(grants, stores, Some(toml));
+    let plugin = runtime.load_granted(&name, component, limits, caps)?;
     let options = CallOptions::with_events(|event| {
         if let CallEvent::Progress { fraction, message } = event {
             let mut err = std::io::stderr().lock();

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::Failure;
+use crate::caps::Stores;
 use crate::plugins::{CompiledCache, DirConfig, HostConfig, PluginDir, Plugins};
 use crate::rpc::{Server, ServerConfig, ServerIdentity};
 
@@ -82,6 +83,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
             ),
         ));
     }
+    let stores = Stores::open(&args.state_dir).map_err(|e| Failure::new("state", e))?;
     let runtime = super::runtime()?;
     let cache = CompiledCache::new(args.state_dir.join("cache"), runtime.engine());
     let plugins = Plugins::default();
@@ -91,6 +93,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
         Some(cache),
         DirConfig {
             host,
+            stores: Some(stores),
             ..DirConfig::default()
         },
         plugins.clone(),

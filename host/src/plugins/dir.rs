@@ -29,6 +29,7 @@ use std::time::{Duration, SystemTime};
 use super::cache::{CacheOutcome, CompiledCache};
 use super::manifest::{HostConfig, Manifest};
 use super::registry::{Failed, Plugins, Served};
+use crate::caps::{Capabilities, Stores};
 use crate::proto::CacheStats;
 use crate::{Limits, Runtime};
 
@@ -42,6 +43,9 @@ pub struct DirConfig {
     pub rescan: Duration,
     /// Host-wide defaults (limits) that manifests override.
     pub host: HostConfig,
+    /// The key-value and blob stores granted plugins use; without them,
+    /// `kv` and `blobs` calls fail with `failed`.
+    pub stores: Option<Stores>,
 }
 
 impl Default for DirConfig {
@@ -50,6 +54,7 @@ impl Default for DirConfig {
             quiet: Duration::from_millis(100),
             rescan: Duration::from_secs(2),
             host: HostConfig::default(),
+            stores: None,
         }
     }
 }
@@ -253,9 +258,9 @@ impl PluginDir {
                 ),
             ));
         }
+        let toml = self.toml_path(name);
         let manifest = match files.toml {
             Some(_) => {
-                let toml = self.toml_path(name);
                 // The manifest error names the file itself.
                 Manifest::load(&toml).map_err(|e| Failed {
                     file: toml.clone(),
@@ -276,7 +281,12 @@ impl PluginDir {
         .map_err(|e| fail(&wasm, e.to_string()))?;
         let plugin = self
             .runtime
-            .load_component(name, component, limits)
+            .load_granted(
+                name,
+                component,
+                limits,
+                Capabilities::new(manifest.grants, self.config.stores.clone(), Some(toml)),
+            )
             .map_err(|e| fail(&wasm, e.to_string()))?;
         let mut served = Served::new(plugin).with_max_calls(limits_config.max_concurrent_calls);
         served.version = manifest

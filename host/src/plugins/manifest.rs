@@ -23,7 +23,6 @@
 //! private = ["helper"]           # nodes callable only by other nodes
 //! ```
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -31,6 +30,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 
 use crate::Limits;
+pub use crate::caps::{BlobsGrant, DirGrant, Grants, pattern_matches};
 
 /// A plugin manifest.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -70,6 +70,9 @@ pub struct LimitsConfig {
     /// Most data a guest may pass to the host in one host call.
     #[serde(default, deserialize_with = "size")]
     pub hostcall_fuel: Option<usize>,
+    /// Bytes the plugin may keep in its key-value store: a size or bytes.
+    #[serde(default, deserialize_with = "size")]
+    pub kv_quota: Option<usize>,
 }
 
 impl LimitsConfig {
@@ -88,6 +91,9 @@ impl LimitsConfig {
         if let Some(f) = self.hostcall_fuel {
             limits.hostcall_fuel = f;
         }
+        if let Some(q) = self.kv_quota {
+            limits.kv_quota_bytes = q as u64;
+        }
         limits
     }
 
@@ -99,6 +105,7 @@ impl LimitsConfig {
             max_concurrent_calls: over.max_concurrent_calls.or(self.max_concurrent_calls),
             max_result: over.max_result.or(self.max_result),
             hostcall_fuel: over.hostcall_fuel.or(self.hostcall_fuel),
+            kv_quota: over.kv_quota.or(self.kv_quota),
         }
     }
 
@@ -114,49 +121,6 @@ impl LimitsConfig {
         }
         Ok(())
     }
-}
-
-/// Capabilities a plugin is granted. The defaults grant nothing.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Grants {
-    /// The private key-value store (`warden:node/kv`).
-    #[serde(default)]
-    pub kv: bool,
-    /// Content-addressed blobs (`warden:node/blobs`).
-    pub blobs: Option<BlobsGrant>,
-    /// Node patterns the plugin may call (`warden:node/invoke`), e.g. `"text/*"`.
-    #[serde(default)]
-    pub invoke: Vec<String>,
-    /// Environment variables the guest sees.
-    #[serde(default)]
-    pub env: BTreeMap<String, String>,
-    /// Host directories the guest may open.
-    #[serde(default)]
-    pub dirs: Vec<DirGrant>,
-}
-
-/// How much of the blob store a plugin may use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum BlobsGrant {
-    /// `get` and `stat` only.
-    Read,
-    /// `put` as well.
-    ReadWrite,
-}
-
-/// A host directory mapped into the guest.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DirGrant {
-    /// The directory on the host; relative paths are relative to the manifest.
-    pub host: PathBuf,
-    /// Where the guest sees it, an absolute path like `/data`.
-    pub guest: String,
-    /// Whether the guest may write. Default: read-only.
-    #[serde(default)]
-    pub write: bool,
 }
 
 /// Who may call a plugin's nodes.
@@ -176,21 +140,6 @@ impl Access {
     /// Whether node `name` (inside the plugin) is private.
     pub fn is_private(&self, name: &str) -> bool {
         self.private.iter().any(|p| pattern_matches(p, name))
-    }
-}
-
-/// Matches `*` (any run of characters, `/` included) and literal text.
-pub fn pattern_matches(pattern: &str, name: &str) -> bool {
-    match pattern.split_once('*') {
-        None => pattern == name,
-        Some((head, tail)) => {
-            let Some(rest) = name.strip_prefix(head) else {
-                return false;
-            };
-            (0..=rest.len())
-                .filter(|&i| rest.is_char_boundary(i))
-                .any(|i| pattern_matches(tail, &rest[i..]))
-        }
     }
 }
 

@@ -11,6 +11,7 @@
 
 mod cache;
 mod dir;
+mod invoke;
 mod manifest;
 mod registry;
 

@@ -331,6 +331,8 @@ async fn call(
             let _ = tx.try_send(event_frame(event));
         })),
         deadline: deadline_ms.map(|ms| started + Duration::from_millis(ms)),
+        invoker: Some(Arc::new(shared.plugins.clone())),
+        chain: Vec::new(),
     };
     let running = plugin.call(name, args, options);
     tokio::pin!(running);

@@ -42,6 +42,9 @@ pub struct Limits {
     /// How much of a call's stdout and stderr is kept for the log and for
     /// panic messages. Default: 64 KiB each; output past it is dropped.
     pub max_output_bytes: usize,
+    /// Bytes (keys plus values) the plugin may keep in its key-value store.
+    /// Default: 64 MiB.
+    pub kv_quota_bytes: u64,
 }
 
 impl Default for Limits {
@@ -54,6 +57,7 @@ impl Default for Limits {
             hostcall_fuel: 256 << 20,
             max_result_bytes: 8 << 20,
             max_output_bytes: 64 << 10,
+            kv_quota_bytes: 64 << 20,
         }
     }
 }

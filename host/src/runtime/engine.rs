@@ -12,6 +12,7 @@ use super::config::{Limits, RuntimeConfig};
 use super::error::LoadError;
 use super::plugin::Plugin;
 use super::state::CallState;
+use crate::caps::Capabilities;
 
 /// The sandbox runtime: one engine with the pooling allocator, an epoch ticker
 /// thread, and a linker with WASI and the `warden:node` host interfaces.
@@ -151,8 +152,25 @@ impl Runtime {
         component: Component,
         limits: Limits,
     ) -> Result<Plugin, LoadError> {
+        self.load_granted(name, component, limits, Capabilities::default())
+    }
+
+    /// Makes a plugin from a compiled component with capabilities: the grants
+    /// from its manifest and the host's stores.
+    ///
+    /// # Errors
+    ///
+    /// As [`Runtime::load_component`], and [`LoadError::NotGranted`] when the
+    /// component imports a `warden:node` interface `caps` does not grant.
+    pub fn load_granted(
+        &self,
+        name: &str,
+        component: Component,
+        limits: Limits,
+        caps: Capabilities,
+    ) -> Result<Plugin, LoadError> {
         self.check_limits(name, &limits)?;
-        Plugin::new(self.clone(), name, component, limits)
+        Plugin::new(self.clone(), name, component, limits, caps)
     }
 
     /// The engine, for compiled-artifact caches.

@@ -47,6 +47,31 @@ pub enum LoadError {
         /// What to do about it.
         hint: String,
     },
+    /// The component imports a `warden:node` interface its manifest does not grant.
+    #[error(
+        "plugin `{plugin}` imports `{import}` but is not granted `{grant}`: add `{line}` under \
+         `[grants]` in {manifest} if it should have it"
+    )]
+    NotGranted {
+        /// The plugin.
+        plugin: String,
+        /// The import, e.g. `warden:node/kv@0.1.0`.
+        import: String,
+        /// The grant's name, e.g. `kv`.
+        grant: String,
+        /// The manifest line that grants it, e.g. `kv = true`.
+        line: String,
+        /// The manifest file (or where it would be).
+        manifest: String,
+    },
+    /// A grant cannot be honoured (e.g. a granted directory does not exist).
+    #[error("plugin `{plugin}` cannot be given its grants: {reason}")]
+    BadGrant {
+        /// The plugin.
+        plugin: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// Linking failed for another reason.
     #[error("plugin `{plugin}` cannot be linked: {reason}")]
     Link {

@@ -14,6 +14,7 @@ use super::engine::Runtime;
 use super::error::LoadError;
 use super::reflect::{self, ImportDesc, NodeDesc, NodeEntry};
 use super::state::{CallState, LogLevel};
+use crate::caps::{Capabilities, Invoker};
 use crate::{CallError, ErrorKind};
 
 /// Something that happens while a call runs, delivered to the caller.
@@ -47,6 +48,12 @@ pub struct CallOptions {
     pub events: Option<EventSink>,
     /// A deadline earlier than the plugin's timeout, e.g. the caller's.
     pub deadline: Option<Instant>,
+    /// Routes the node's `invoke` calls to other nodes; without one they
+    /// fail with `failed`.
+    pub invoker: Option<Arc<dyn Invoker>>,
+    /// Full names of the nodes whose `invoke` led to this call, outermost
+    /// first; empty for a call from outside.
+    pub chain: Vec<String>,
 }
 
 impl CallOptions {
@@ -54,7 +61,7 @@ impl CallOptions {
     pub fn with_events(sink: impl Fn(CallEvent) + Send + Sync + 'static) -> Self {
         CallOptions {
             events: Some(Arc::new(sink)),
-            deadline: None,
+            ..CallOptions::default()
         }
     }
 }
@@ -86,6 +93,7 @@ struct PluginInner {
     by_name: HashMap<String, usize>,
     imports: Vec<ImportDesc>,
     limits: Limits,
+    caps: Arc<Capabilities>,
 }
 
 impl Plugin {
@@ -94,10 +102,11 @@ impl Plugin {
         name: &str,
         component: Component,
         limits: Limits,
+        caps: Capabilities,
     ) -> Result<Plugin, LoadError> {
         let engine = &runtime.inner.engine;
         let imports = reflect::imports(engine, &component);
-        check_imports(name, &imports)?;
+        crate::caps::check(name, &imports, &caps)?;
         let pre = runtime
             .inner
             .linker
@@ -118,6 +127,7 @@ impl Plugin {
                 by_name,
                 imports,
                 limits,
+                caps: Arc::new(caps),
             }),
         })
     }
@@ -141,6 +151,11 @@ impl Plugin {
     /// The node called `name` (`f` or `iface/f`).
     pub fn node(&self, name: &str) -> Option<&NodeDesc> {
         self.entry(name).map(|n| &n.desc)
+    }
+
+    /// What the plugin was granted.
+    pub fn capabilities(&self) -> &Capabilities {
+        &self.inner.caps
     }
 
     /// What the component imports.
@@ -184,8 +199,11 @@ impl Plugin {
             self.inner.name.clone(),
             node.desc.name.as_str().into(),
             limits,
-            options.events,
-        );
+            self.inner.caps.clone(),
+            options,
+            deadline,
+        )
+        .map_err(|e| CallError::new(ErrorKind::Internal, e))?;
         let mut store = Store::new(&self.inner.runtime.inner.engine, state);
         store.limiter(|s| &mut s.limiter);
         store.set_hostcall_fuel(limits.hostcall_fuel);
@@ -540,40 +558,6 @@ pub(crate) fn check_is_component(name: &str, bytes: &[u8]) -> Result<(), LoadErr
             reason: format!("unknown WebAssembly layer {layer}"),
         }),
     }
-}
-
-/// Fails early, with a useful message, for `warden:node` imports the host
-/// does not provide yet, and for unknown `warden:` interfaces.
-fn check_imports(name: &str, imports: &[ImportDesc]) -> Result<(), LoadError> {
-    for import in imports {
-        let Some(rest) = import.name.strip_prefix("warden:node/") else {
-            continue;
-        };
-        let iface = rest.split('@').next().unwrap_or(rest);
-        match crate::caps::INTERFACES.iter().find(|(n, _)| *n == iface) {
-            Some((_, None)) => {}
-            Some((_, Some(grant))) => {
-                return Err(LoadError::UnsatisfiedImport {
-                    plugin: name.to_owned(),
-                    import: import.name.clone(),
-                    hint: format!(
-                        "it needs the `{iface}` grant (`{grant}` in the plugin's manifest), \
-                         and this runtime does not provide `{iface}` yet"
-                    ),
-                });
-            }
-            None => {
-                return Err(LoadError::UnsatisfiedImport {
-                    plugin: name.to_owned(),
-                    import: import.name.clone(),
-                    hint: format!(
-                        "`warden:node` has no interface `{iface}`; rebuild the plugin against this host's warden-guest"
-                    ),
-                });
-            }
-        }
-    }
-    Ok(())
 }
 
 fn link_error(name: &str, imports: &[ImportDesc], error: &wasmtime::Error) -> LoadError {

@@ -2,14 +2,16 @@
 //! output capture and who to tell about progress and log lines.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use serde::Serialize;
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Engine, ResourceLimiter};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 
 use super::output::Capture;
-use super::plugin::{CallEvent, EventSink};
+use super::plugin::{CallEvent, CallOptions, EventSink};
+use crate::caps::{Capabilities, Invoker};
 
 /// Severity of a guest log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -51,28 +53,64 @@ pub(crate) struct CallState {
     pub(crate) timed_out: bool,
     pub(crate) stdout: Capture,
     pub(crate) stderr: Capture,
+    /// What the plugin was granted.
+    pub(crate) caps: Arc<Capabilities>,
+    /// Routes `invoke` calls; `None` outside a server.
+    pub(crate) invoker: Option<Arc<dyn Invoker>>,
+    /// Full names of the calls that led here, this one last.
+    pub(crate) chain: Vec<String>,
+    /// When the call (and everything it invokes) must end.
+    pub(crate) deadline: Instant,
+    /// The plugin's key-value quota in bytes.
+    pub(crate) kv_quota: u64,
+    /// The largest blob `blobs.get` returns into this call.
+    pub(crate) max_blob_get: usize,
 }
 
 impl CallState {
+    /// The state of one call of `plugin`'s `node`.
+    ///
+    /// Fails when a granted directory cannot be opened.
     pub(crate) fn new(
         plugin: Arc<str>,
         node: Arc<str>,
         limits: &super::Limits,
-        events: Option<EventSink>,
-    ) -> Self {
+        caps: Arc<Capabilities>,
+        options: CallOptions,
+        deadline: Instant,
+    ) -> Result<Self, String> {
         let stdout = Capture::new(limits.max_output_bytes);
         let stderr = Capture::new(limits.max_output_bytes);
-        // No preopens, no env, no network: capabilities are granted explicitly.
-        let wasi = WasiCtx::builder()
-            .stdout(stdout.clone())
+        // No network; directories and variables only as granted.
+        let mut wasi = WasiCtx::builder();
+        wasi.stdout(stdout.clone())
             .stderr(stderr.clone())
             .allow_ip_name_lookup(false)
             .allow_tcp(false)
-            .allow_udp(false)
-            .build();
+            .allow_udp(false);
+        for (key, value) in &caps.grants.env {
+            wasi.env(key, value);
+        }
+        for dir in &caps.grants.dirs {
+            let perms = if dir.write {
+                FsPerms::ReadWrite
+            } else {
+                FsPerms::ReadOnly
+            };
+            wasi.preopened_dir(&dir.host, &dir.guest, perms)
+                .map_err(|e| {
+                    format!(
+                        "cannot open granted directory `{}` for `{plugin}`: {e:#}",
+                        dir.host.display()
+                    )
+                })?;
+        }
+        let wasi = wasi.build();
+        let mut chain = options.chain;
+        chain.push(format!("{plugin}/{node}"));
         let mut table = ResourceTable::new();
         table.set_max_capacity(limits.resources);
-        CallState {
+        Ok(CallState {
             wasi,
             table,
             limiter: CallLimiter {
@@ -84,11 +122,17 @@ impl CallState {
             },
             plugin,
             node,
-            events,
+            events: options.events,
             timed_out: false,
             stdout,
             stderr,
-        }
+            caps,
+            invoker: options.invoker,
+            chain,
+            deadline,
+            kv_quota: limits.kv_quota_bytes,
+            max_blob_get: limits.memory_bytes,
+        })
     }
 
     /// Sends a log line to the host's tracing output and to the caller.

@@ -1,0 +1,331 @@
+//! `warden:node/blobs`: immutable content-addressed blobs, one file per blob
+//! under `STATE/blobs`, named by its BLAKE3 hash.
+//!
+//! A blob is written to a temporary file, synced and renamed into place, so
+//! a crash never leaves a partial blob under a real name. Reads check the
+//! hash, so a corrupted file is reported instead of returned.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::CapError;
+
+/// The prefix of every blob reference.
+pub const REF_PREFIX: &str = "blake3:";
+
+/// The default largest blob: 1 GiB.
+pub const DEFAULT_MAX_BLOB_BYTES: u64 = 1 << 30;
+
+/// The host's blob store. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct BlobStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    dir: PathBuf,
+    max_blob: u64,
+    temp_counter: AtomicU64,
+}
+
+/// A validated blob reference: 32 hash bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlobRef([u8; 32]);
+
+impl BlobRef {
+    /// Parses `blake3:` followed by 64 lowercase hex digits.
+    ///
+    /// # Errors
+    ///
+    /// A message saying what a reference looks like.
+    pub fn parse(text: &str) -> Result<BlobRef, String> {
+        let bad = || {
+            format!(
+                "`{text}` is not a blob reference: expected `blake3:` and 64 lowercase hex digits"
+            )
+        };
+        let hex = text.strip_prefix(REF_PREFIX).ok_or_else(bad)?;
+        if hex.len() != 64
+            || !hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            return Err(bad());
+        }
+        let mut bytes = [0u8; 32];
+        for (i, byte) in bytes.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+        }
+        Ok(BlobRef(bytes))
+    }
+
+    fn hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+impl std::fmt::Display for BlobRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{REF_PREFIX}{}", self.hex())
+    }
+}
+
+impl BlobStore {
+    /// Opens (or creates) the store in `dir`.
+    ///
+    /// # Errors
+    ///
+    /// When the directory cannot be created.
+    pub fn open(dir: &Path) -> Result<BlobStore, String> {
+        std::fs::create_dir_all(dir.join("tmp"))
+            .map_err(|e| format!("cannot create the blob store `{}`: {e}", dir.display()))?;
+        Ok(BlobStore {
+            inner: Arc::new(Inner {
+                dir: dir.to_owned(),
+                max_blob: DEFAULT_MAX_BLOB_BYTES,
+                temp_counter: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// The largest blob accepted, in bytes.
+    pub fn max_blob_bytes(&self) -> u64 {
+        self.inner.max_blob
+    }
+
+    fn path(&self, r: &BlobRef) -> PathBuf {
+        let hex = r.hex();
+        self.inner.dir.join(&hex[..2]).join(&hex[2..])
+    }
+
+    /// Stores `data`; its reference.
+    pub(crate) fn put(&self, data: &[u8]) -> Result<BlobRef, CapError> {
+        let mut writer = self.writer()?;
+        writer.write(data)?;
+        writer.finish()
+    }
+
+    /// Starts a streamed upload.
+    ///
+    /// # Errors
+    ///
+    /// When the temporary file cannot be created.
+    pub fn writer(&self) -> Result<BlobWriter, CapError> {
+        let n = self.inner.temp_counter.fetch_add(1, Ordering::Relaxed);
+        let temp = self
+            .inner
+            .dir
+            .join("tmp")
+            .join(format!("{}-{n}", std::process::id()));
+        let file = File::create(&temp).map_err(|e| failed("create a temporary blob file", e))?;
+        Ok(BlobWriter {
+            store: self.clone(),
+            file: Some(file),
+            temp,
+            hasher: blake3::Hasher::new(),
+            size: 0,
+        })
+    }
+
+    /// The size of blob `r`, or `None` when it is not stored.
+    pub(crate) fn stat(&self, r: &BlobRef) -> Result<Option<u64>, CapError> {
+        match std::fs::metadata(self.path(r)) {
+            Ok(meta) => Ok(Some(meta.len())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(failed("read a blob's size", e)),
+        }
+    }
+
+    /// Opens blob `r` for reading; its size and a reader that checks the
+    /// hash when it reaches the end.
+    ///
+    /// # Errors
+    ///
+    /// `not-found` when it is not stored.
+    pub fn reader(&self, r: &BlobRef) -> Result<(u64, BlobReader), CapError> {
+        let file = match File::open(self.path(r)) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(CapError::NotFound(format!("no blob `{r}` is stored here")));
+            }
+            Err(e) => return Err(failed("open a blob", e)),
+        };
+        let size = file
+            .metadata()
+            .map_err(|e| failed("read a blob's size", e))?
+            .len();
+        Ok((
+            size,
+            BlobReader {
+                file,
+                hasher: blake3::Hasher::new(),
+                expected: *r,
+            },
+        ))
+    }
+
+    /// The bytes of blob `r` if it has at most `max` bytes.
+    pub(crate) fn get(&self, r: &BlobRef, max: usize) -> Result<Vec<u8>, CapError> {
+        let (size, mut reader) = self.reader(r)?;
+        if size > max as u64 {
+            return Err(CapError::QuotaExceeded(format!(
+                "blob `{r}` has {size} bytes, more than this call may take in at once \
+                 ({max} bytes)"
+            )));
+        }
+        let mut data = Vec::with_capacity(size as usize);
+        let mut chunk = vec![0u8; 256 << 10];
+        loop {
+            let n = reader.read_chunk(&mut chunk)?;
+            if n == 0 {
+                break;
+            }
+            data.extend_from_slice(&chunk[..n]);
+            if data.len() as u64 > size {
+                return Err(CapError::Failed(format!(
+                    "blob `{r}` changed while it was read"
+                )));
+            }
+        }
+        Ok(data)
+    }
+}
+
+fn failed(what: &str, e: impl std::fmt::Display) -> CapError {
+    CapError::Failed(format!("the blob store could not {what}: {e}"))
+}
+
+/// A blob being written: hashes as it goes, renamed into place by
+/// [`BlobWriter::finish`], deleted when dropped unfinished.
+#[derive(Debug)]
+pub struct BlobWriter {
+    store: BlobStore,
+    file: Option<File>,
+    temp: PathBuf,
+    hasher: blake3::Hasher,
+    size: u64,
+}
+
+impl BlobWriter {
+    /// Appends `data`.
+    ///
+    /// # Errors
+    ///
+    /// `quota-exceeded` past the store's largest blob; `failed` on I/O errors.
+    pub fn write(&mut self, data: &[u8]) -> Result<(), CapError> {
+        self.size += data.len() as u64;
+        if self.size > self.store.inner.max_blob {
+            return Err(CapError::QuotaExceeded(format!(
+                "the blob is larger than the host's limit of {} bytes",
+                self.store.inner.max_blob
+            )));
+        }
+        self.hasher.update(data);
+        let file = self
+            .file
+            .as_mut()
+            .ok_or_else(|| CapError::Failed("the blob was already finished".into()))?;
+        file.write_all(data).map_err(|e| failed("write a blob", e))
+    }
+
+    /// Bytes written so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Syncs the blob and moves it into place; its reference.
+    ///
+    /// # Errors
+    ///
+    /// `failed` on I/O errors.
+    pub fn finish(mut self) -> Result<BlobRef, CapError> {
+        let file = self
+            .file
+            .take()
+            .ok_or_else(|| CapError::Failed("the blob was already finished".into()))?;
+        file.sync_all().map_err(|e| failed("sync a blob", e))?;
+        drop(file);
+        let r = BlobRef(*self.hasher.finalize().as_bytes());
+        let path = self.store.path(&r);
+        if path.exists() {
+            // Same content, same name: the stored copy is kept.
+            let _ = std::fs::remove_file(&self.temp);
+            return Ok(r);
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| failed("create a blob directory", e))?;
+        }
+        std::fs::rename(&self.temp, &path).map_err(|e| failed("store a blob", e))?;
+        Ok(r)
+    }
+}
+
+impl Drop for BlobWriter {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
+}
+
+/// Reads a stored blob and checks its hash at the end.
+#[derive(Debug)]
+pub struct BlobReader {
+    file: File,
+    hasher: blake3::Hasher,
+    expected: BlobRef,
+}
+
+impl BlobReader {
+    /// Reads the next bytes into `buf`; 0 at the end, after the hash matched.
+    ///
+    /// # Errors
+    ///
+    /// `failed` on I/O errors or when the content does not match its hash.
+    pub fn read_chunk(&mut self, buf: &mut [u8]) -> Result<usize, CapError> {
+        let n = self.file.read(buf).map_err(|e| failed("read a blob", e))?;
+        if n == 0 {
+            if self.hasher.finalize().as_bytes() != &self.expected.0 {
+                return Err(CapError::Failed(format!(
+                    "blob `{}` is corrupted on disk (its content does not match its hash)",
+                    self.expected
+                )));
+            }
+            return Ok(0);
+        }
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blobs_round_trip_and_corruption_is_caught() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path()).unwrap();
+        let r = store.put(b"hello").unwrap();
+        assert_eq!(
+            r.to_string(),
+            format!("blake3:{}", blake3::hash(b"hello").to_hex())
+        );
+        assert_eq!(BlobRef::parse(&r.to_string()), Ok(r));
+        assert_eq!(store.put(b"hello").unwrap(), r);
+        assert_eq!(store.stat(&r).unwrap(), Some(5));
+        assert_eq!(store.get(&r, 100).unwrap(), b"hello");
+        assert!(matches!(store.get(&r, 2), Err(CapError::QuotaExceeded(_))));
+        std::fs::write(store.path(&r), b"jello").unwrap();
+        assert!(matches!(store.get(&r, 100), Err(CapError::Failed(m)) if m.contains("corrupted")));
+        assert!(BlobRef::parse("blake3:XYZ").is_err());
+        assert!(BlobRef::parse(&format!("sha256:{}", "0".repeat(64))).is_err());
+        let missing = BlobRef::parse(&format!("blake3:{}", "0".repeat(64))).unwrap();
+        assert_eq!(store.stat(&missing).unwrap(), None);
+        assert!(matches!(store.get(&missing, 1), Err(CapError::NotFound(_))));
+    }
+}

@@ -1,0 +1,176 @@
+//! What an operator grants a plugin, and the check at load time that a
+//! component imports only what it was granted.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::Stores;
+use crate::runtime::{ImportDesc, LoadError};
+
+/// Capabilities a plugin is granted (the `[grants]` table of its manifest).
+/// The defaults grant nothing: a plugin without a manifest gets `log` and
+/// `progress` only.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grants {
+    /// The private key-value store (`warden:node/kv`).
+    #[serde(default)]
+    pub kv: bool,
+    /// Content-addressed blobs (`warden:node/blobs`).
+    pub blobs: Option<BlobsGrant>,
+    /// Node patterns the plugin may call (`warden:node/invoke`), e.g. `"text/*"`.
+    #[serde(default)]
+    pub invoke: Vec<String>,
+    /// Environment variables the guest sees.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Host directories the guest may open.
+    #[serde(default)]
+    pub dirs: Vec<DirGrant>,
+}
+
+/// How much of the blob store a plugin may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BlobsGrant {
+    /// `get` and `stat` only.
+    Read,
+    /// `put` as well.
+    ReadWrite,
+}
+
+/// A host directory mapped into the guest.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirGrant {
+    /// The directory on the host; relative paths are relative to the manifest.
+    pub host: PathBuf,
+    /// Where the guest sees it, an absolute path like `/data`.
+    pub guest: String,
+    /// Whether the guest may write. Default: read-only.
+    #[serde(default)]
+    pub write: bool,
+}
+
+/// Everything a loaded plugin may use besides computing: its grants, the
+/// host's stores those grants refer to, and where the grants came from.
+#[derive(Debug, Clone, Default)]
+pub struct Capabilities {
+    /// What the operator granted.
+    pub grants: Grants,
+    /// The host's key-value and blob stores; `None` on a host without a
+    /// state directory, where `kv` and `blobs` calls fail with `failed`.
+    pub stores: Option<Stores>,
+    /// The manifest the grants came from, named in load errors.
+    pub manifest: Option<PathBuf>,
+}
+
+impl Capabilities {
+    /// Grants `grants` from the manifest `manifest`, using `stores`.
+    pub fn new(grants: Grants, stores: Option<Stores>, manifest: Option<PathBuf>) -> Self {
+        Capabilities {
+            grants,
+            stores,
+            manifest,
+        }
+    }
+
+    /// Whether the grants allow the `warden:node` interface `iface`.
+    fn allows(&self, iface: &str) -> bool {
+        match iface {
+            "kv" => self.grants.kv,
+            "blobs" => self.grants.blobs.is_some(),
+            "invoke" => !self.grants.invoke.is_empty(),
+            _ => true,
+        }
+    }
+}
+
+/// The `warden:node` interfaces a component may import, with the manifest
+/// line that grants each (`None`: always granted).
+pub const INTERFACES: [(&str, Option<&str>); 6] = [
+    ("log", None),
+    ("progress", None),
+    ("types", None),
+    ("kv", Some("kv = true")),
+    ("blobs", Some("blobs = \"read\"")),
+    ("invoke", Some("invoke = [\"plugin/*\"]")),
+];
+
+/// Refuses a component that imports a `warden:node` interface its grants do
+/// not allow, or one this host does not know, and checks that granted
+/// directories exist.
+pub(crate) fn check(
+    plugin: &str,
+    imports: &[ImportDesc],
+    caps: &Capabilities,
+) -> Result<(), LoadError> {
+    for import in imports {
+        let Some(rest) = import.name.strip_prefix("warden:node/") else {
+            continue;
+        };
+        let iface = rest.split('@').next().unwrap_or(rest);
+        match INTERFACES.iter().find(|(n, _)| *n == iface) {
+            Some((_, None)) => {}
+            Some((_, Some(line))) if !caps.allows(iface) => {
+                let manifest = caps.manifest.as_deref().map_or_else(
+                    || format!("{plugin}.toml beside {plugin}.wasm"),
+                    |p| p.display().to_string(),
+                );
+                return Err(LoadError::NotGranted {
+                    plugin: plugin.to_owned(),
+                    import: import.name.clone(),
+                    grant: iface.to_owned(),
+                    line: (*line).to_owned(),
+                    manifest,
+                });
+            }
+            Some(_) => {}
+            None => {
+                return Err(LoadError::UnsatisfiedImport {
+                    plugin: plugin.to_owned(),
+                    import: import.name.clone(),
+                    hint: format!(
+                        "`warden:node` has no interface `{iface}`; rebuild the plugin against \
+                         this host's warden-guest"
+                    ),
+                });
+            }
+        }
+    }
+    for dir in &caps.grants.dirs {
+        if !dir.host.is_dir() {
+            return Err(LoadError::BadGrant {
+                plugin: plugin.to_owned(),
+                reason: format!(
+                    "granted directory `{}` (guest `{}`) does not exist or is not a directory",
+                    dir.host.display(),
+                    dir.guest
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Whether one of `patterns` matches the full node name `node`.
+pub(crate) fn invoke_allowed(patterns: &[String], node: &str) -> bool {
+    patterns.iter().any(|p| pattern_matches(p, node))
+}
+
+/// Matches `*` (any run of characters, `/` included) and literal text.
+pub fn pattern_matches(pattern: &str, name: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == name,
+        Some((head, tail)) => {
+            let Some(rest) = name.strip_prefix(head) else {
+                return false;
+            };
+            (0..=rest.len())
+                .filter(|&i| rest.is_char_boundary(i))
+                .any(|i| pattern_matches(tail, &rest[i..]))
+        }
+    }
+}
