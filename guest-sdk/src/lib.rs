@@ -89,6 +89,9 @@
 #[doc(hidden)]
 pub use wit_bindgen as __wit_bindgen;
 
+/// MessagePack values, for [`invoke::call_value`].
+pub use rmpv;
+
 #[allow(missing_docs, unreachable_pub, clippy::all)]
 mod bindings {
     wit_bindgen::generate!({
@@ -261,5 +264,29 @@ pub mod invoke {
     /// [`Error::Failed`] when the callee fails.
     pub fn call(node: &str, args: &[u8]) -> Result<Vec<u8>, Error> {
         super::imports::invoke::call(node, args)
+    }
+
+    /// Calls `node` with `args` in order and decodes its result: the same as
+    /// [`call`] without handling MessagePack yourself.
+    ///
+    /// ```ignore
+    /// use warden_guest::rmpv::Value;
+    /// let sum = warden_guest::invoke::call_value("math/add", &[Value::from(2), Value::from(3)])?;
+    /// assert_eq!(sum.as_i64(), Some(5));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`call`], and [`Error::Invalid`] when the result is not MessagePack.
+    pub fn call_value(node: &str, args: &[rmpv::Value]) -> Result<rmpv::Value, Error> {
+        let mut encoded = Vec::new();
+        rmpv::encode::write_value(&mut encoded, &rmpv::Value::Array(args.to_vec()))
+            .map_err(|e| Error::Invalid(format!("cannot encode the arguments: {e}")))?;
+        let result = call(node, &encoded)?;
+        rmpv::decode::read_value(&mut result.as_slice()).map_err(|e| {
+            Error::Invalid(format!(
+                "`{node}` returned something that is not MessagePack: {e}"
+            ))
+        })
     }
 }

@@ -9,7 +9,10 @@
 //! - [`runtime`]: the wasmtime engine (pooling allocator, epoch ticker), loading a
 //!   component, reflecting its exports into [`NodeDesc`]s, converting MessagePack
 //!   values to and from WIT values, and invoking a node with per-call limits.
-//! - [`caps`]: the host side of the `warden:node` WIT interfaces (`log`, `progress`).
+//! - [`caps`]: the host side of the `warden:node` WIT interfaces (`log`,
+//!   `progress`, `kv`, `blobs`, `invoke`) and the grants that allow them.
+//! - [`access`]: caller identities (tokens), what each may call, and guards on
+//!   incoming connections.
 //! - [`ErrorKind`]: the error kinds shared by the runtime, the wire protocol and
 //!   the CLI.
 //! - `cli`: the `warden` command line, a thin front end over the library.
@@ -31,6 +34,8 @@
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "server")]
+pub mod access;
 #[cfg(feature = "server")]
 pub mod caps;
 #[cfg(feature = "server")]

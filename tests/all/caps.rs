@@ -44,20 +44,21 @@ impl Host {
         self
     }
 
-    /// Loads the directory once; the stores are open while `self` lives.
-    pub(crate) fn load(&self) {
+    /// Loads the directory once; returns the stores, open while `self` lives.
+    pub(crate) fn load(&self) -> Stores {
         let stores = Stores::open(self.state.path()).unwrap();
         let dir = PluginDir::new(
             self.dir.path(),
             runtime().clone(),
             None,
             DirConfig {
-                stores: Some(stores),
+                stores: Some(stores.clone()),
                 ..DirConfig::default()
             },
             self.plugins.clone(),
         );
         dir.scan_settled().unwrap();
+        stores
     }
 
     pub(crate) fn failure(&self, plugin: &str) -> Option<String> {

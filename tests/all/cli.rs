@@ -157,3 +157,42 @@ fn run_failures_print_the_error_kind_and_exit_non_zero() {
         stderr(&out)
     );
 }
+
+#[test]
+fn serve_refuses_a_public_address_without_an_access_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let out = warden(&[
+        "serve",
+        dir.path().to_str().unwrap(),
+        "--listen",
+        "0.0.0.0:0",
+        "--state-dir",
+        state.path().to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("error[usage]: refusing to listen on 0.0.0.0:0") && err.contains("[access]"),
+        "{err}"
+    );
+}
+
+#[test]
+fn token_prints_a_token_and_the_config_lines_with_its_hash() {
+    let out = warden(&["token", "alice", "--nodes", "math/*"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let token = stdout(&out).trim().to_owned();
+    assert!(token.starts_with("wdn_") && token.len() == 68, "{token}");
+    let err = stderr(&out);
+    let hash = warden_host::access::hash_token(&token);
+    assert!(
+        err.contains("[[access.callers]]")
+            && err.contains("name = \"alice\"")
+            && err.contains(&format!("token_sha256 = \"{hash}\""))
+            && err.contains("nodes = [\"math/*\"]"),
+        "{err}"
+    );
+    let again = warden(&["token", "alice"]);
+    assert_ne!(stdout(&again).trim(), token, "tokens are random");
+}

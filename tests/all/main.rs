@@ -5,6 +5,7 @@
 
 #![allow(missing_docs)]
 
+mod access;
 mod caps;
 mod cli;
 mod cli_rpc;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::Failure;
-use crate::rpc::{CallOpts, Client, ClientError, Event, Trust, tls};
+use crate::rpc::{CallOpts, Client, ClientError, ConnectOpts, Event, Trust, tls};
 
 /// How to reach and trust the server.
 #[derive(Debug, clap::Args)]
@@ -23,6 +23,10 @@ pub(crate) struct ConnectArgs {
     /// `--ca`, the client trusts the certificate that server keeps there.
     #[arg(long, global = true, value_name = "DIR", default_value_os_t = crate::rpc::default_state_dir())]
     state_dir: PathBuf,
+    /// The caller token to present (servers with an access config need one
+    /// for what anonymous callers may not do).
+    #[arg(long, global = true, env = "WARDEN_TOKEN", hide_env_values = true)]
+    token: Option<String>,
 }
 
 impl ConnectArgs {
@@ -47,8 +51,11 @@ impl ConnectArgs {
         Ok(Trust::Fingerprint(fp))
     }
 
-    async fn connect(&self) -> Result<Client, Failure> {
-        Client::connect(&self.addr, self.trust()?)
+    pub(crate) async fn connect(&self) -> Result<Client, Failure> {
+        let opts = ConnectOpts {
+            token: self.token.clone(),
+        };
+        Client::connect_with(&self.addr, self.trust()?, opts)
             .await
             .map_err(Failure::from)
     }

@@ -3,10 +3,12 @@
 //! Every command prints results on stdout and failures on stderr as
 //! `error[KIND]: message`, exiting non-zero, so scripts can tell kinds apart.
 
+mod blob;
 mod check;
 mod client;
 mod run;
 mod serve;
+mod token;
 
 use std::process::ExitCode;
 
@@ -34,6 +36,10 @@ enum Command {
     Nodes(client::NodesArgs),
     /// Print a node's signature and JSON Schemas.
     Describe(client::DescribeArgs),
+    /// Upload or download a blob.
+    Blob(blob::BlobArgs),
+    /// Make a caller token and print the host config lines for it.
+    Token(token::TokenArgs),
 }
 
 /// A failure to report as `error[KIND]: message`.
@@ -84,6 +90,8 @@ pub fn main() -> ExitCode {
         Command::Call(args) => client::call(args),
         Command::Nodes(args) => client::nodes(args),
         Command::Describe(args) => client::describe(args),
+        Command::Blob(args) => blob::run(args),
+        Command::Token(args) => token::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

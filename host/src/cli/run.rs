@@ -63,7 +63,7 @@ pub(crate) fn run(args: RunArgs) -> Result<(), Failure> {
     };
     let bytes = std::fs::read(&args.file).map_err(|e| {
         Failure::new(
-            "usage",
+            "load",
             format!("cannot read `{}`: {e}", args.file.display()),
         )
     })?;

@@ -41,16 +41,6 @@ pub(crate) struct ServeArgs {
 }
 
 pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
-    if !args.listen.ip().is_loopback() {
-        return Err(Failure::new(
-            "usage",
-            format!(
-                "refusing to listen on {}: callers are not authenticated yet, so Warden \
-                 serves loopback addresses only (e.g. --listen 127.0.0.1:7443)",
-                args.listen
-            ),
-        ));
-    }
     let identity = match (&args.cert, &args.key) {
         (Some(cert), Some(key)) => {
             ServerIdentity::from_files(cert, key).map_err(|e| Failure::new("tls", e.to_string()))?
@@ -74,6 +64,18 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
         Some(file) => HostConfig::load(file).map_err(|e| Failure::new("config", e.to_string()))?,
         None => HostConfig::default(),
     };
+    if !args.listen.ip().is_loopback() && host.access.is_none() {
+        return Err(Failure::new(
+            "usage",
+            format!(
+                "refusing to listen on {}: without an `[access]` table in the host config \
+                 (--config) every caller could call every node, so Warden then serves loopback \
+                 addresses only (e.g. --listen 127.0.0.1:7443). `warden token NAME` makes a \
+                 caller token and prints the config lines",
+                args.listen
+            ),
+        ));
+    }
     if !args.dir.is_dir() {
         return Err(Failure::new(
             "usage",
@@ -87,6 +89,21 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
     let runtime = super::runtime()?;
     let cache = CompiledCache::new(args.state_dir.join("cache"), runtime.engine());
     let plugins = Plugins::default();
+    let access = host.access.clone();
+    let access_line = match &access {
+        None => "open to every local connection (no `[access]` in the host config)".to_owned(),
+        Some(a) => format!(
+            "{} caller(s) with tokens; anonymous callers may call {}",
+            a.callers.len(),
+            if a.anonymous.is_empty() {
+                "nothing".to_owned()
+            } else {
+                a.anonymous.join(", ")
+            }
+        ),
+    };
+    let connections = host.connections.clone();
+    let blobs = stores.blobs.clone();
     let dir = Arc::new(PluginDir::new(
         &args.dir,
         runtime,
@@ -109,6 +126,9 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
         listen: args.listen,
         max_concurrent_calls: args.max_calls,
         shutdown_grace: Duration::from_secs_f64(args.grace),
+        access,
+        connections,
+        blobs: Some(blobs),
         ..ServerConfig::default()
     };
     let tokio = super::tokio()?;
@@ -127,6 +147,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
         );
         eprintln!("warden: certificate fingerprint (SHA-256) {}", server.fingerprint());
         eprintln!("warden: watching {} for plugins", args.dir.display());
+        eprintln!("warden: access: {access_line}");
         if failed > 0 {
             eprintln!("warden: {failed} plugin file(s) failed to load; see the log above or `warden nodes`");
         }

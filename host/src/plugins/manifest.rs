@@ -30,6 +30,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 
 use crate::Limits;
+use crate::access::{AccessConfig, ConnectionLimits};
 pub use crate::caps::{BlobsGrant, DirGrant, Grants, pattern_matches};
 
 /// A plugin manifest.
@@ -150,6 +151,12 @@ pub struct HostConfig {
     /// Default limits of every plugin; a manifest's `[limits]` overrides them.
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// Callers and what they may call. Absent: the host is open to every
+    /// connection and serves loopback addresses only.
+    pub access: Option<AccessConfig>,
+    /// Guards on incoming connections.
+    #[serde(default)]
+    pub connections: ConnectionLimits,
 }
 
 /// A manifest or config file that could not be used: names the file and
@@ -235,6 +242,10 @@ impl HostConfig {
         let text = std::fs::read_to_string(file).map_err(|e| error(format!("cannot read: {e}")))?;
         let config: HostConfig = toml::from_str(&text).map_err(|e| error(toml_message(&e)))?;
         config.limits.validate().map_err(error)?;
+        if let Some(access) = &config.access {
+            access.validate().map_err(error)?;
+        }
+        config.connections.validate().map_err(error)?;
         Ok(config)
     }
 }

@@ -4,7 +4,8 @@ use rmpv::Value;
 
 use crate::{CallError, ErrorKind};
 
-/// A request: the first and only frame a client sends on a stream.
+/// A request: the first frame a client sends on a stream (for `blob-put`,
+/// the blob's bytes follow as `bin` frames).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {
     /// `{"type": "call", "node": .., "args": .., "deadline_ms"?: .., "meta"?: ..}`
@@ -29,6 +30,26 @@ pub enum Request {
     /// `{"type": "status"}`: every plugin's state (served or failed) and the
     /// compiled cache's counters.
     Status,
+    /// `{"type": "hello", "token": s}`: identifies the connection's caller;
+    /// answered with `ok {"caller": name}` or `err unauthenticated`.
+    Hello {
+        /// The caller's secret token.
+        token: String,
+    },
+    /// `{"type": "blob-put", "size"?: n}`: uploads a blob. The client then
+    /// sends its bytes as MessagePack `bin` frames and finishes the stream;
+    /// the answer is `ok {"ref": s, "size": n}`.
+    BlobPut {
+        /// The announced size, checked against the limit up front and
+        /// against the bytes received at the end.
+        size: Option<u64>,
+    },
+    /// `{"type": "blob-get", "ref": s}`: downloads a blob as `item` frames
+    /// holding `bin` chunks, then `ok {"ref": s, "size": n}`.
+    BlobGet {
+        /// The blob reference, `blake3:` and 64 hex digits.
+        reference: String,
+    },
 }
 
 /// A frame the server sends on a request's stream.
@@ -155,8 +176,23 @@ impl Request {
             "describe" => Ok(Request::Describe {
                 node: field_str(&map, "describe", "node")?,
             }),
+            "hello" => Ok(Request::Hello {
+                token: field_str(&map, "hello", "token")?,
+            }),
+            "blob-put" => Ok(Request::BlobPut {
+                size: match get(&map, "size") {
+                    None | Some(Value::Nil) => None,
+                    Some(v) => Some(v.as_u64().ok_or_else(|| {
+                        ProtoError("`blob-put` frame: `size` must be a non-negative integer".into())
+                    })?),
+                },
+            }),
+            "blob-get" => Ok(Request::BlobGet {
+                reference: field_str(&map, "blob-get", "ref")?,
+            }),
             other => Err(ProtoError(format!(
-                "unknown request type `{other}`; expected `call`, `catalog`, `describe` or `status`"
+                "unknown request type `{other}`; expected `call`, `catalog`, `describe`, \
+                 `status`, `hello`, `blob-put` or `blob-get`"
             ))),
         }
     }
@@ -188,6 +224,21 @@ impl Request {
             Request::Describe { node } => Value::Map(vec![
                 entry("type", Value::from("describe")),
                 entry("node", Value::from(node.as_str())),
+            ]),
+            Request::Hello { token } => Value::Map(vec![
+                entry("type", Value::from("hello")),
+                entry("token", Value::from(token.as_str())),
+            ]),
+            Request::BlobPut { size } => {
+                let mut map = vec![entry("type", Value::from("blob-put"))];
+                if let Some(size) = size {
+                    map.push(entry("size", Value::from(*size)));
+                }
+                Value::Map(map)
+            }
+            Request::BlobGet { reference } => Value::Map(vec![
+                entry("type", Value::from("blob-get")),
+                entry("ref", Value::from(reference.as_str())),
             ]),
         }
     }
@@ -307,6 +358,14 @@ mod tests {
             Request::Catalog,
             Request::Describe {
                 node: "math/add".into(),
+            },
+            Request::Hello {
+                token: "wdn_x".into(),
+            },
+            Request::BlobPut { size: Some(7) },
+            Request::BlobPut { size: None },
+            Request::BlobGet {
+                reference: "blake3:00".into(),
             },
         ];
         for r in requests {

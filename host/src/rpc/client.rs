@@ -92,6 +92,50 @@ pub struct CallOpts {
     pub meta: Option<Value>,
 }
 
+/// Options of a connection.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectOpts {
+    /// The caller's token, presented in a `hello` request on every
+    /// (re)connection. Servers with an access config need it for anything
+    /// their anonymous callers may not do.
+    pub token: Option<String>,
+}
+
+/// A stored blob: its reference and size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobInfo {
+    /// `blake3:` and 64 hex digits.
+    pub reference: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+impl BlobInfo {
+    fn from_value(value: &Value) -> Result<BlobInfo, ClientError> {
+        let field = |key: &str| {
+            value
+                .as_map()
+                .and_then(|m| m.iter().find(|(k, _)| k.as_str() == Some(key)))
+                .map(|(_, v)| v)
+        };
+        match (
+            field("ref").and_then(Value::as_str),
+            field("size").and_then(Value::as_u64),
+        ) {
+            (Some(reference), Some(size)) => Ok(BlobInfo {
+                reference: reference.to_owned(),
+                size,
+            }),
+            _ => Err(ClientError::Protocol(
+                "a blob answer needs `ref` and `size`".into(),
+            )),
+        }
+    }
+}
+
+/// Bytes per `bin` frame of an upload.
+const UPLOAD_CHUNK: usize = 1 << 20;
+
 /// A connection to a Warden server.
 ///
 /// Cheap to share (`Arc` it or clone it); calls from many tasks run
@@ -109,6 +153,7 @@ struct Inner {
     server_name: String,
     connection: Mutex<Option<Connection>>,
     max_frame: usize,
+    token: Option<String>,
 }
 
 impl Client {
@@ -134,6 +179,20 @@ impl Client {
     /// # }
     /// ```
     pub async fn connect(addr: &str, trust: Trust) -> Result<Client, ClientError> {
+        Self::connect_with(addr, trust, ConnectOpts::default()).await
+    }
+
+    /// Connects like [`Client::connect`] with options, e.g. a caller token.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::connect`], and [`ClientError::Call`] with kind
+    /// `unauthenticated` when the server knows no caller with the token.
+    pub async fn connect_with(
+        addr: &str,
+        trust: Trust,
+        opts: ConnectOpts,
+    ) -> Result<Client, ClientError> {
         let connect_err = |reason: String| ClientError::Connect {
             addr: addr.to_owned(),
             reason,
@@ -167,6 +226,7 @@ impl Client {
                 server_name: host.to_owned(),
                 connection: Mutex::new(None),
                 max_frame: DEFAULT_MAX_FRAME_BYTES,
+                token: opts.token,
             }),
         };
         client.connection().await?;
@@ -194,8 +254,38 @@ impl Client {
             .await
             .map_err(|_| connect_err("timed out after 10 s".into()))?
             .map_err(|e| connect_err(e.to_string()))?;
+        if let Some(token) = &self.inner.token {
+            self.hello(&connection, token).await?;
+        }
         *slot = Some(connection.clone());
         Ok(connection)
+    }
+
+    /// Presents the caller's token on a fresh connection.
+    async fn hello(&self, connection: &Connection, token: &str) -> Result<(), ClientError> {
+        let (mut send, recv) = connection
+            .open_bi()
+            .await
+            .map_err(|e| ClientError::ConnectionLost(e.to_string()))?;
+        let request = Request::Hello {
+            token: token.to_owned(),
+        };
+        write_frame(&mut send, &request.to_value())
+            .await
+            .map_err(ClientError::ConnectionLost)?;
+        let _ = send.finish();
+        self.stream(send, recv).result().await.map(drop)
+    }
+
+    fn stream(&self, send: SendStream, recv: RecvStream) -> CallStream {
+        CallStream {
+            _send: send,
+            recv,
+            decoder: FrameDecoder::new(self.inner.max_frame),
+            result: None,
+            done: false,
+            give_up: None,
+        }
     }
 
     /// Opens a stream and sends `request` on it, reconnecting once if the
@@ -313,16 +403,96 @@ impl Client {
 
     async fn simple(&self, request: &Request) -> Result<Value, ClientError> {
         let (send, recv) = self.open(request).await?;
-        CallStream {
-            _send: send,
-            recv,
-            decoder: FrameDecoder::new(self.inner.max_frame),
-            result: None,
-            done: false,
-            give_up: None,
+        self.stream(send, recv).result().await
+    }
+
+    /// Uploads a blob read from `data` in chunks (never all in memory) and
+    /// returns its reference. `size`, when known, lets the server refuse a
+    /// blob over its limit before any byte is sent.
+    ///
+    /// # Errors
+    ///
+    /// `unauthenticated` / `denied` without the caller's blob permission,
+    /// `resource-limit` over the server's limit, [`ClientError::Protocol`]
+    /// when `data` fails to read; otherwise as [`Client::call`].
+    pub async fn put_blob(
+        &self,
+        mut data: impl tokio::io::AsyncRead + Unpin,
+        size: Option<u64>,
+    ) -> Result<BlobInfo, ClientError> {
+        use tokio::io::AsyncReadExt;
+        let connection = self.connection().await?;
+        let (mut send, recv) = connection
+            .open_bi()
+            .await
+            .map_err(|e| ClientError::ConnectionLost(e.to_string()))?;
+        write_frame(&mut send, &Request::BlobPut { size }.to_value())
+            .await
+            .map_err(ClientError::ConnectionLost)?;
+        let mut chunk = vec![0u8; UPLOAD_CHUNK];
+        loop {
+            let mut filled = 0;
+            while filled < chunk.len() {
+                let n = data.read(&mut chunk[filled..]).await.map_err(|e| {
+                    ClientError::Protocol(format!("reading the blob to upload failed: {e}"))
+                })?;
+                if n == 0 {
+                    break;
+                }
+                filled += n;
+            }
+            if filled == 0 {
+                break;
+            }
+            let frame = Value::Binary(chunk[..filled].to_vec());
+            if write_frame(&mut send, &frame).await.is_err() {
+                // The server stopped reading: its answer says why.
+                break;
+            }
         }
-        .result()
-        .await
+        let _ = send.finish();
+        let value = self.stream(send, recv).result().await?;
+        BlobInfo::from_value(&value)
+    }
+
+    /// Downloads blob `reference` into `out`, chunk by chunk.
+    ///
+    /// # Errors
+    ///
+    /// `not-found` when the server does not store it, `denied` without the
+    /// caller's blob permission, [`ClientError::Protocol`] when `out` fails
+    /// or the server sends something else; otherwise as [`Client::call`].
+    pub async fn get_blob(
+        &self,
+        reference: &str,
+        mut out: impl tokio::io::AsyncWrite + Unpin,
+    ) -> Result<BlobInfo, ClientError> {
+        use tokio::io::AsyncWriteExt;
+        let request = Request::BlobGet {
+            reference: reference.to_owned(),
+        };
+        let (send, recv) = self.open(&request).await?;
+        let mut stream = self.stream(send, recv);
+        let mut received = 0u64;
+        while let Some(event) = stream.next().await {
+            if let Event::Item(Value::Binary(chunk)) = event {
+                received += chunk.len() as u64;
+                out.write_all(&chunk).await.map_err(|e| {
+                    ClientError::Protocol(format!("writing the downloaded blob failed: {e}"))
+                })?;
+            }
+        }
+        out.flush().await.map_err(|e| {
+            ClientError::Protocol(format!("writing the downloaded blob failed: {e}"))
+        })?;
+        let info = BlobInfo::from_value(&stream.result().await?)?;
+        if info.size != received {
+            return Err(ClientError::Protocol(format!(
+                "the server announced {} bytes but sent {received}",
+                info.size
+            )));
+        }
+        Ok(info)
     }
 
     /// Opens a bare stream, for tests that speak the protocol byte by byte.

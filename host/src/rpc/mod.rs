@@ -10,7 +10,7 @@ mod server;
 pub mod tls;
 mod transport;
 
-pub use client::{CallOpts, CallStream, Client, ClientError, Event};
+pub use client::{BlobInfo, CallOpts, CallStream, Client, ClientError, ConnectOpts, Event};
 #[cfg(feature = "server")]
 pub use server::{Server, ServerConfig, ServerError, ServerStats};
 pub use tls::{ServerIdentity, TlsError, Trust};
@@ -43,4 +43,10 @@ pub mod codes {
     pub const BAD_REQUEST: u32 = 3;
     /// The server is shutting down (connection close code).
     pub const SHUTDOWN: u32 = 4;
+    /// The client's address is refused by the server's allow or deny list
+    /// (connection close code; the reason names the rule).
+    pub const IP_REFUSED: u32 = 5;
+    /// The server or the client's address has its maximum of connections
+    /// open (connection close code).
+    pub const CONNECTION_LIMIT: u32 = 6;
 }

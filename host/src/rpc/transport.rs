@@ -52,6 +52,9 @@ pub(crate) async fn read_frame(
                 decoder.finish().map_err(ReadFrameError::Frame)?;
                 return Ok(None);
             }
+            Err(quinn::ReadError::ConnectionLost(e)) => {
+                return Err(ReadFrameError::Stream(e.to_string()));
+            }
             Err(e) => return Err(ReadFrameError::Stream(e.to_string())),
         }
     }

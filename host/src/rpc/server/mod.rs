@@ -1,23 +1,33 @@
 //! The QUIC server: one bidirectional stream per request, calls run
 //! concurrently up to a limit, progress and log frames streamed while a node
 //! runs, cancellation when the client stops reading.
+//!
+//! - this module: binding, accepting connections through the guards,
+//!   graceful shutdown;
+//! - `stream`: one request stream, the caller's identity, dispatch;
+//! - `call`: one `call` request; `blobs`: blob uploads and downloads.
+
+mod blobs;
+mod call;
+mod stream;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use quinn::{Connection, Endpoint, Incoming, RecvStream, SendStream, VarInt};
-use rmpv::Value;
-use tokio::sync::{Semaphore, mpsc, watch};
+use quinn::{Connection, Endpoint, Incoming, VarInt};
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 use super::codes;
 use super::tls::{ServerIdentity, TlsError};
-use super::transport::{self, ReadFrameError, read_frame, write_frame};
+use super::transport;
+use crate::access::{AccessConfig, ConnectionGuard, ConnectionLimits, Identity};
+use crate::caps::BlobStore;
 use crate::plugins::Plugins;
-use crate::proto::{DEFAULT_MAX_FRAME_BYTES, FrameDecoder, FrameError, Request, Response};
-use crate::{CallError, CallEvent, CallOptions, ErrorKind};
+use crate::proto::DEFAULT_MAX_FRAME_BYTES;
+use stream::Conn;
 
 /// Settings of a [`Server`].
 #[derive(Debug, Clone)]
@@ -33,6 +43,12 @@ pub struct ServerConfig {
     /// How long running calls may take to finish after shutdown begins.
     /// Default: 10 s; calls still running then are cancelled.
     pub shutdown_grace: Duration,
+    /// Callers and what they may call; `None`: open to every connection.
+    pub access: Option<AccessConfig>,
+    /// Guards on incoming connections.
+    pub connections: ConnectionLimits,
+    /// The blob store callers upload to and download from; `None`: no blobs.
+    pub blobs: Option<BlobStore>,
 }
 
 impl Default for ServerConfig {
@@ -42,6 +58,9 @@ impl Default for ServerConfig {
             max_concurrent_calls: 512,
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
             shutdown_grace: Duration::from_secs(10),
+            access: None,
+            connections: ConnectionLimits::default(),
+            blobs: None,
         }
     }
 }
@@ -52,6 +71,9 @@ pub enum ServerError {
     /// The certificate or key was refused.
     #[error(transparent)]
     Tls(#[from] TlsError),
+    /// The access or connection settings are invalid.
+    #[error("invalid server settings: {0}")]
+    Config(String),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -76,6 +98,9 @@ struct Shared {
     calls: Arc<Semaphore>,
     max_calls: usize,
     max_frame: usize,
+    access: Option<Arc<AccessConfig>>,
+    guard: Arc<ConnectionGuard>,
+    blobs: Option<BlobStore>,
 }
 
 impl Server {
@@ -89,6 +114,10 @@ impl Server {
         identity: &ServerIdentity,
         plugins: Plugins,
     ) -> Result<Server, ServerError> {
+        if let Some(access) = &config.access {
+            access.validate().map_err(ServerError::Config)?;
+        }
+        let guard = ConnectionGuard::new(&config.connections).map_err(ServerError::Config)?;
         let tls = identity.server_config()?;
         let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls)
             .map_err(|e| TlsError::Config(e.to_string()))?;
@@ -106,6 +135,9 @@ impl Server {
                 calls: Arc::new(Semaphore::new(config.max_concurrent_calls)),
                 max_calls: config.max_concurrent_calls,
                 max_frame: config.max_frame_bytes,
+                access: config.access.clone().map(Arc::new),
+                guard,
+                blobs: config.blobs.clone(),
             }),
             fingerprint: identity.fingerprint(),
             grace: config.shutdown_grace,
@@ -180,6 +212,11 @@ impl ServerStats {
     pub fn running_calls(&self) -> usize {
         self.shared.max_calls - self.shared.calls.available_permits()
     }
+
+    /// Connections open right now.
+    pub fn open_connections(&self) -> usize {
+        self.shared.guard.open_connections()
+    }
 }
 
 async fn serve_connection(
@@ -188,6 +225,7 @@ async fn serve_connection(
     mut stop: watch::Receiver<bool>,
 ) {
     let remote = incoming.remote_address();
+    let admitted = shared.guard.admit(remote.ip());
     let connection = match incoming.await {
         Ok(c) => c,
         Err(e) => {
@@ -195,14 +233,29 @@ async fn serve_connection(
             return;
         }
     };
+    let _slot = match admitted {
+        Ok(slot) => slot,
+        Err(refusal) => {
+            // Closed after the handshake so the client learns why.
+            tracing::warn!(%remote, "connection refused: {}", refusal.reason);
+            connection.close(VarInt::from_u32(refusal.code), refusal.reason.as_bytes());
+            return;
+        }
+    };
     tracing::debug!(%remote, "connected");
+    let conn = Arc::new(Conn {
+        identity: std::sync::RwLock::new(match &shared.access {
+            None => Identity::Open,
+            Some(access) => Identity::Anonymous(Arc::new(access.anonymous.clone())),
+        }),
+    });
     let mut streams = JoinSet::new();
     loop {
         tokio::select! {
             _ = stop.changed() => break,
             stream = connection.accept_bi() => match stream {
                 Ok((send, recv)) => {
-                    streams.spawn(serve_stream(send, recv, shared.clone()));
+                    streams.spawn(stream::serve_stream(send, recv, shared.clone(), conn.clone()));
                 }
                 Err(e) => {
                     tracing::debug!(%remote, "connection ended: {e}");
@@ -219,176 +272,5 @@ async fn serve_connection(
 fn close_if_stopping(connection: &Connection, stop: &watch::Receiver<bool>) {
     if *stop.borrow() {
         connection.close(VarInt::from_u32(codes::SHUTDOWN), b"server shutting down");
-    }
-}
-
-async fn serve_stream(mut send: SendStream, mut recv: RecvStream, shared: Arc<Shared>) {
-    let mut decoder = FrameDecoder::new(shared.max_frame);
-    let request = match read_frame(&mut recv, &mut decoder).await {
-        Ok(Some(value)) => {
-            Request::from_value(value).map_err(|e| CallError::new(ErrorKind::BadRequest, e.0))
-        }
-        Ok(None) => Err(CallError::new(
-            ErrorKind::BadRequest,
-            "the stream ended before a request frame",
-        )),
-        Err(ReadFrameError::Frame(e)) => {
-            let code = match e {
-                FrameError::TooLarge { .. } => codes::FRAME_TOO_LARGE,
-                _ => codes::BAD_REQUEST,
-            };
-            let _ = recv.stop(VarInt::from_u32(code));
-            Err(CallError::new(ErrorKind::BadRequest, e.to_string()))
-        }
-        Err(ReadFrameError::Stream(e)) => {
-            tracing::debug!("request stream failed: {e}");
-            return;
-        }
-    };
-    let response = match request {
-        Err(e) => Response::Err(e),
-        Ok(Request::Catalog) => {
-            let catalog = shared.plugins.snapshot().catalog();
-            Response::Ok(Value::Array(catalog.iter().map(|n| n.to_value()).collect()))
-        }
-        Ok(Request::Status) => Response::Ok(shared.plugins.status().to_value()),
-        Ok(Request::Describe { node }) => match shared.plugins.snapshot().describe(&node) {
-            Some(info) => Response::Ok(info.to_value()),
-            None => Response::Err(not_found(&node)),
-        },
-        Ok(Request::Call {
-            node,
-            args,
-            deadline_ms,
-            meta: _,
-        }) => match call(&mut send, &mut recv, &shared, &node, args, deadline_ms).await {
-            Some(response) => response,
-            None => return, // cancelled: the stream was reset
-        },
-    };
-    if write_frame(&mut send, &response.to_value()).await.is_ok() && send.finish().is_ok() {
-        // Wait until the client has the whole answer, so a connection closed
-        // at shutdown does not cut it off.
-        let _ = tokio::time::timeout(Duration::from_secs(5), send.stopped()).await;
-    }
-}
-
-fn not_found(node: &str) -> CallError {
-    CallError::new(
-        ErrorKind::NotFound,
-        format!("no node `{node}` is served here; `warden nodes` lists them"),
-    )
-}
-
-/// Runs one call, streaming its events. Returns the final frame, or `None`
-/// when the client cancelled (the stream has been reset then).
-async fn call(
-    send: &mut SendStream,
-    recv: &mut RecvStream,
-    shared: &Shared,
-    node: &str,
-    args: Value,
-    deadline_ms: Option<u64>,
-) -> Option<Response> {
-    let started = Instant::now();
-    let registry = shared.plugins.snapshot();
-    let Some((served, name)) = registry.resolve(node) else {
-        return Some(Response::Err(not_found(node)));
-    };
-    if served.access.is_private(name) {
-        return Some(Response::Err(CallError::new(
-            ErrorKind::Denied,
-            format!("`{node}` is private: only other nodes may call it, through `invoke`"),
-        )));
-    }
-    let _plugin_permit = match served.try_start_call() {
-        Ok(permit) => permit,
-        Err(max) => {
-            return Some(Response::Err(CallError::new(
-                ErrorKind::Overloaded,
-                format!(
-                    "plugin `{}` is running its maximum of {max} concurrent calls; retry later",
-                    served.plugin.name()
-                ),
-            )));
-        }
-    };
-    let plugin = served.plugin.clone();
-    let Ok(_permit) = shared.calls.clone().try_acquire_owned() else {
-        return Some(Response::Err(CallError::new(
-            ErrorKind::Overloaded,
-            format!(
-                "the server is running its maximum of {} calls; retry later",
-                shared.max_calls
-            ),
-        )));
-    };
-    // Progress and log events are lossy past a bounded buffer, so a guest
-    // that reports faster than the client reads cannot grow the host's memory.
-    let (tx, mut rx) = mpsc::channel::<Response>(256);
-    let options = CallOptions {
-        events: Some(Arc::new(move |event| {
-            let _ = tx.try_send(event_frame(event));
-        })),
-        deadline: deadline_ms.map(|ms| started + Duration::from_millis(ms)),
-        invoker: Some(Arc::new(shared.plugins.clone())),
-        chain: Vec::new(),
-    };
-    let running = plugin.call(name, args, options);
-    tokio::pin!(running);
-    let stopped = send.stopped();
-    tokio::pin!(stopped);
-    let reset = async {
-        match recv.received_reset().await {
-            Ok(Some(_)) | Err(_) => {}
-            // Finished normally: no reset can come any more.
-            Ok(None) => std::future::pending().await,
-        }
-    };
-    tokio::pin!(reset);
-    let outcome = loop {
-        tokio::select! {
-            biased;
-            result = &mut running => break Some(result),
-            Some(event) = rx.recv() => {
-                if write_frame(send, &event.to_value()).await.is_err() {
-                    break None;
-                }
-            }
-            _ = &mut stopped => break None,
-            () = &mut reset => break None,
-        }
-    };
-    let Some(result) = outcome else {
-        tracing::debug!(node, "call cancelled by the client");
-        let _ = send.reset(VarInt::from_u32(codes::CANCELLED));
-        return None;
-    };
-    // Events sent before the result go out before it.
-    while let Ok(event) = rx.try_recv() {
-        if write_frame(send, &event.to_value()).await.is_err() {
-            return None;
-        }
-    }
-    let elapsed = started.elapsed();
-    Some(match result {
-        Ok(value) => {
-            tracing::debug!(node, ?elapsed, "call ok");
-            Response::Ok(value)
-        }
-        Err(e) => {
-            tracing::debug!(node, ?elapsed, kind = %e.kind, "call failed: {}", e.message);
-            Response::Err(e)
-        }
-    })
-}
-
-fn event_frame(event: CallEvent) -> Response {
-    match event {
-        CallEvent::Progress { fraction, message } => Response::Progress { fraction, message },
-        CallEvent::Log { level, message } => Response::Log {
-            level: level.as_str().to_owned(),
-            message,
-        },
     }
 }
