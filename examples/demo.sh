@@ -12,10 +12,12 @@ echo "==> building warden"
 cargo build --quiet -p warden-host --bin warden --example client
 
 warden=target/debug/warden
-# The directory the server serves: just the example plugins.
+# The directory the server serves: the example plugins, with the manifests
+# that grant notes its key-value store and blobs, and pipeline its invokes.
 plugins=target/demo-plugins
 mkdir -p "$plugins"
-cp target/wasm-plugins/wasm32-wasip2/release/{math,text}.wasm "$plugins/"
+cp target/wasm-plugins/wasm32-wasip2/release/{math,text,notes,pipeline}.wasm "$plugins/"
+cp examples/plugins/notes/notes.toml examples/plugins/pipeline/pipeline.toml "$plugins/"
 state=target/demo-state
 port=${WARDEN_DEMO_PORT:-7443}
 addr=127.0.0.1:$port
@@ -42,6 +44,15 @@ client call text/tokenize '["route 66!"]'
 client call math/slow-sum 5 200
 # A failing call prints its error kind on stderr and exits non-zero.
 client call math/divide 1 0 || echo "(exit status $?)"
+# pipeline calls text and math nodes through `invoke` (its manifest grants them).
+client call pipeline/headline "nodes calling nodes"
+# notes keeps notes in its private key-value store; data travels as blobs.
+client call notes/save groceries "eggs, milk"
+echo; echo "\$ warden blob put README.md"
+ref=$("$warden" blob put README.md --addr "$addr" --state-dir "$state")
+echo "$ref"
+client call notes/attach groceries "$ref"
+client call notes/index
 
 echo
 echo "==> the example Rust client (examples/client/main.rs)"
