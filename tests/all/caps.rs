@@ -432,24 +432,49 @@ async fn the_notes_and_pipeline_examples_work_with_their_manifests_and_not_witho
     host.add("math", &example("math"), "")
         .add("text", &example("text"), "")
         .add("notes", &example("notes"), &example_manifest("notes"))
-        .add("pipeline", &example("pipeline"), &example_manifest("pipeline"))
+        .add(
+            "pipeline",
+            &example("pipeline"),
+            &example_manifest("pipeline"),
+        )
         .add("bare-pipeline", &example("pipeline"), "")
-        .add("read-only-notes", &example("notes"), "[grants]\nkv = true\nblobs = \"read\"\n");
+        .add(
+            "read-only-notes",
+            &example("notes"),
+            "[grants]\nkv = true\nblobs = \"read\"\n",
+        );
     let stores = host.load();
-    assert!(host.failure("notes").is_none(), "{:?}", host.failure("notes"));
+    assert!(
+        host.failure("notes").is_none(),
+        "{:?}",
+        host.failure("notes")
+    );
     let bare = host.failure("bare-pipeline").unwrap();
-    assert!(bare.contains("warden:node/invoke") && bare.contains("invoke = "), "{bare}");
+    assert!(
+        bare.contains("warden:node/invoke") && bare.contains("invoke = "),
+        "{bare}"
+    );
 
-    host.ok("notes/save", r#"["groceries", "eggs, milk"]"#).await;
+    host.ok("notes/save", r#"["groceries", "eggs, milk"]"#)
+        .await;
     host.ok("notes/save", r#"["ideas", "a plugin host"]"#).await;
-    assert_eq!(host.ok("notes/get", r#"["groceries"]"#).await, Value::from("eggs, milk"));
+    assert_eq!(
+        host.ok("notes/get", r#"["groceries"]"#).await,
+        Value::from("eggs, milk")
+    );
     let mut writer = stores.blobs.writer().unwrap();
     writer.write(b"a picture of eggs").unwrap();
     let picture = writer.finish().unwrap().to_string();
-    assert_eq!(host.ok("notes/attach", &format!(r#"["groceries", "{picture}"]"#)).await, Value::from(17));
+    assert_eq!(
+        host.ok("notes/attach", &format!(r#"["groceries", "{picture}"]"#))
+            .await,
+        Value::from(17)
+    );
     assert_eq!(
         host.ok("notes/index", "[]").await,
-        mp(r#"[{"title": "groceries", "attachment-size": 17}, {"title": "ideas", "attachment-size": null}]"#)
+        mp(
+            r#"[{"title": "groceries", "attachment-size": 17}, {"title": "ideas", "attachment-size": null}]"#
+        )
     );
     let archive = host.ok("notes/archive", "[]").await;
     let reference = warden_host::caps::BlobRef::parse(archive.as_str().unwrap()).unwrap();
@@ -457,14 +482,26 @@ async fn the_notes_and_pipeline_examples_work_with_their_manifests_and_not_witho
     let mut buf = vec![0u8; 4096];
     let n = reader.read_chunk(&mut buf).unwrap();
     let text = String::from_utf8_lossy(&buf[..n]);
-    assert!(text.contains("# groceries\n\neggs, milk") && text.contains("# ideas"), "{text}");
-    assert_eq!(host.ok("notes/delete", r#"["ideas"]"#).await, Value::from(true));
+    assert!(
+        text.contains("# groceries\n\neggs, milk") && text.contains("# ideas"),
+        "{text}"
+    );
+    assert_eq!(
+        host.ok("notes/delete", r#"["ideas"]"#).await,
+        Value::from(true)
+    );
     let denied = host.refused("read-only-notes/archive", "[]").await;
-    assert!(denied.contains("denied") && denied.contains("read-write"), "{denied}");
+    assert!(
+        denied.contains("denied") && denied.contains("read-write"),
+        "{denied}"
+    );
 
     assert_eq!(
         host.ok("pipeline/headline", r#"["hello big world"]"#).await,
         mp(r#"{"title": "HELLO BIG WORLD", "words": 3}"#)
     );
-    assert_eq!(host.ok("pipeline/total", "[[1, 2, 3, 4]]").await, Value::from(10));
+    assert_eq!(
+        host.ok("pipeline/total", "[[1, 2, 3, 4]]").await,
+        Value::from(10)
+    );
 }
