@@ -505,3 +505,38 @@ async fn the_notes_and_pipeline_examples_work_with_their_manifests_and_not_witho
         Value::from(10)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invoked_node_shares_the_callers_deadline_and_a_trap_comes_back_as_an_error() {
+    let host = Host::new();
+    host.add("hostile", &test_plugin("hostile"), "[limits]\ntimeout = \"60s\"\n")
+        .add(
+            "impatient",
+            &caps(),
+            "[grants]\nkv = true\nblobs = \"read\"\ninvoke = [\"hostile/*\"]\n[limits]\ntimeout = \"300ms\"\n",
+        );
+    host.load();
+    let none = msgpack(&mp("[]"));
+    // hostile/spin would run for 60 s on its own; the chain's deadline is 300 ms.
+    let spun = host
+        .call("impatient/call", &format!(r#"["hostile/spin", {none}]"#))
+        .await;
+    let e = spun.expect_err("spinning forever cannot succeed");
+    assert!(
+        (e.kind == ErrorKind::Timeout)
+            || (e.kind == ErrorKind::NodeError && e.message.contains("deadline")),
+        "{e}"
+    );
+    // A callee that traps is an error value for the caller, which goes on.
+    let boom = host
+        .refused(
+            "impatient/call",
+            &format!(r#"["hostile/boom", {}]"#, msgpack(&mp(r#"["kaboom"]"#))),
+        )
+        .await;
+    assert!(boom.contains("Failed") && boom.contains("kaboom"), "{boom}");
+    let fine = host
+        .ok("impatient/call", &format!(r#"["hostile/fine", {none}]"#))
+        .await;
+    assert!(unpack(&fine).as_str().is_some());
+}
