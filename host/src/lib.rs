@@ -53,5 +53,6 @@ pub mod runtime;
 pub use kind::{CallError, ErrorKind, UnknownErrorKind};
 #[cfg(feature = "server")]
 pub use runtime::{
-    CallEvent, CallOptions, Limits, LoadError, LogLevel, NodeDesc, Plugin, Runtime, RuntimeConfig,
+    CallEvent, CallOptions, Limits, LoadError, LogLevel, NodeDesc, NodeKind, Plugin, Runtime,
+    RuntimeConfig, StreamIo,
 };

@@ -85,6 +85,10 @@ pub(crate) struct CallArgs {
     /// Do not show progress.
     #[arg(long, short)]
     quiet: bool,
+    /// For a channel node: send each line of stdin (JSON, else a string) as
+    /// a message; the input ends at end of file.
+    #[arg(long)]
+    stdin: bool,
     #[command(flatten)]
     connect: ConnectArgs,
 }
@@ -144,22 +148,51 @@ async fn run_call(
         deadline,
         meta: None,
     };
-    let mut stream = client.call_with(&args.node, call_args, opts).await?;
+    let (mut stream, feeding) = if args.stdin {
+        let (sender, stream) = client.channel(&args.node, call_args, opts).await?;
+        (stream, Some(tokio::spawn(feed_stdin(sender))))
+    } else {
+        (client.call_with(&args.node, call_args, opts).await?, None)
+    };
     let mut bar = ProgressBar::new(args.quiet);
+    let mut items = 0u64;
     while let Some(event) = stream.next().await {
         match event {
             Event::Progress { fraction, message } => bar.show(fraction, &message),
             Event::Log { level, message } => bar.line(&format!("[{level}] {message}")),
             Event::Item(v) => {
                 bar.clear();
+                items += 1;
                 println!("{}", crate::json::from_msgpack(&v));
             }
         }
     }
     bar.clear();
+    if let Some(feeding) = feeding {
+        feeding.abort();
+    }
     let value = stream.result().await?;
-    println!("{}", crate::json::from_msgpack(&value));
+    // A stream's items were its output; its final value is nil.
+    if items == 0 || !value.is_nil() {
+        println!("{}", crate::json::from_msgpack(&value));
+    }
     Ok(())
+}
+
+/// Sends each line of stdin (JSON, else a string) to a channel node.
+async fn feed_stdin(mut sender: crate::rpc::ChannelSender) {
+    use tokio::io::AsyncBufReadExt;
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let value = match serde_json::from_str::<serde_json::Value>(&line) {
+            Ok(json) => crate::json::to_msgpack(&json),
+            Err(_) => rmpv::Value::from(line.as_str()),
+        };
+        if sender.send(value).await.is_err() {
+            return;
+        }
+    }
+    sender.finish();
 }
 
 /// Progress on stderr: a redrawn bar on a terminal, plain lines otherwise.

@@ -76,7 +76,32 @@ pub(crate) fn run(args: RunArgs) -> Result<(), Failure> {
             let _ = writeln!(err, "[{:>3.0}%] {message}", fraction * 100.0);
         }
     });
-    let result = super::tokio()?.block_on(plugin.call(&args.node, call_args, options))?;
-    println!("{}", crate::json::from_msgpack(&result));
-    Ok(())
+    let streams = plugin
+        .node(&args.node)
+        .is_some_and(|n| n.kind != crate::NodeKind::Call);
+    if !streams {
+        let result = super::tokio()?.block_on(plugin.call(&args.node, call_args, options))?;
+        println!("{}", crate::json::from_msgpack(&result));
+        return Ok(());
+    }
+    // A stream node: one JSON value per line as the items arrive.
+    super::tokio()?.block_on(async {
+        let (items, mut received) = tokio::sync::mpsc::channel(16);
+        let io = crate::StreamIo {
+            items,
+            inputs: None,
+        };
+        let call = plugin.call_stream(&args.node, call_args, options, io);
+        tokio::pin!(call);
+        let result = loop {
+            tokio::select! {
+                result = &mut call => break result,
+                Some(item) = received.recv() => println!("{}", crate::json::from_msgpack(&item)),
+            }
+        };
+        while let Ok(item) = received.try_recv() {
+            println!("{}", crate::json::from_msgpack(&item));
+        }
+        result.map(drop).map_err(Failure::from)
+    })
 }

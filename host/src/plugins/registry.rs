@@ -227,6 +227,11 @@ fn node_info(plugin: &str, desc: &NodeDesc) -> NodeInfo {
         docs: desc.docs.clone(),
         params_schema: desc.params_schema.clone(),
         result_schema: desc.result_schema.clone(),
+        kind: desc.kind.as_str().to_owned(),
+        item: desc.item.clone(),
+        item_schema: desc.item_schema.clone(),
+        input: desc.input.clone(),
+        input_schema: desc.input_schema.clone(),
     }
 }
 

@@ -20,6 +20,26 @@ pub struct NodeInfo {
     pub params_schema: Json,
     /// JSON Schema of a successful result.
     pub result_schema: Json,
+    /// `call` (one result), `stream` (items, then the result) or `channel`
+    /// (the caller sends items too). Absent in older servers: `call`.
+    #[serde(default = "call_kind")]
+    pub kind: String,
+    /// For `stream` and `channel` nodes: the WIT type of each item sent back.
+    #[serde(default)]
+    pub item: Option<String>,
+    /// JSON Schema of one item.
+    #[serde(default)]
+    pub item_schema: Option<Json>,
+    /// For `channel` nodes: the WIT type of each message the caller sends.
+    #[serde(default)]
+    pub input: Option<String>,
+    /// JSON Schema of one input message.
+    #[serde(default)]
+    pub input_schema: Option<Json>,
+}
+
+fn call_kind() -> String {
+    "call".into()
 }
 
 /// One parameter of a node.

@@ -244,6 +244,34 @@ impl Request {
     }
 }
 
+/// Reads one input message of a channel call: after the `call` request the
+/// client sends `{"type": "item", "value": v}` frames, then finishes.
+///
+/// # Errors
+///
+/// [`ProtoError`] when the frame is not an `item` frame.
+pub fn parse_input(frame: Value) -> Result<Value, ProtoError> {
+    let mut map = take_map(frame)?;
+    let ty = frame_type(&map)?;
+    if ty != "item" {
+        return Err(ProtoError(format!(
+            "after a `call` request a channel node takes `item` frames, got `{ty}`"
+        )));
+    }
+    Ok(map
+        .iter()
+        .position(|(k, _)| k.as_str() == Some("value"))
+        .map_or(Value::Nil, |i| map.swap_remove(i).1))
+}
+
+/// An input message of a channel call as a frame.
+pub fn input_frame(value: Value) -> Value {
+    Value::Map(vec![
+        entry("type", Value::from("item")),
+        entry("value", value),
+    ])
+}
+
 impl Response {
     /// Whether this is the last frame of its stream (`ok` or `err`).
     pub fn is_final(&self) -> bool {

@@ -15,7 +15,7 @@ mod status;
 
 pub use catalog::{NodeInfo, ParamInfo};
 pub use codec::{DEFAULT_MAX_FRAME_BYTES, FrameDecoder, FrameError, encode_frame};
-pub use frame::{ProtoError, Request, Response};
+pub use frame::{ProtoError, Request, Response, input_frame, parse_input};
 pub use status::{CacheStats, PluginStatus, ServerStatus};
 
 /// The ALPN protocol name of this protocol version.

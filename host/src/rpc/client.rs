@@ -274,10 +274,14 @@ impl Client {
             .await
             .map_err(ClientError::ConnectionLost)?;
         let _ = send.finish();
-        self.stream(send, recv).result().await.map(drop)
+        self.call_stream(send, recv).result().await.map(drop)
     }
 
-    fn stream(&self, send: SendStream, recv: RecvStream) -> CallStream {
+    fn call_stream(&self, send: SendStream, recv: RecvStream) -> CallStream {
+        self.stream_of(Some(send), recv)
+    }
+
+    fn stream_of(&self, send: Option<SendStream>, recv: RecvStream) -> CallStream {
         CallStream {
             _send: send,
             recv,
@@ -347,7 +351,7 @@ impl Client {
         };
         let (send, recv) = self.open(&request).await?;
         Ok(CallStream {
-            _send: send,
+            _send: Some(send),
             recv,
             decoder: FrameDecoder::new(self.inner.max_frame),
             result: None,
@@ -358,6 +362,64 @@ impl Client {
                 .deadline
                 .map(|d| tokio::time::Instant::now() + d + Duration::from_secs(2)),
         })
+    }
+
+    /// Calls a stream node and returns its items as a [`futures::Stream`]:
+    /// each `Ok` item as it arrives, then nothing after the end, or one `Err`
+    /// when the call failed (after the items already sent). Progress and log
+    /// events are skipped; use [`Client::call_with`] and [`CallStream::next`]
+    /// to see them. Dropping the stream cancels the call.
+    ///
+    /// # Errors
+    ///
+    /// When the request cannot be sent.
+    pub async fn stream(
+        &self,
+        node: &str,
+        args: Value,
+    ) -> Result<impl futures::Stream<Item = Result<Value, ClientError>> + Send + 'static, ClientError>
+    {
+        Ok(self
+            .call_with(node, args, CallOpts::default())
+            .await?
+            .into_items())
+    }
+
+    /// Opens a channel to a channel node: send it messages with the
+    /// [`ChannelSender`] while reading its answers from the [`CallStream`]
+    /// (`Event::Item`s, then the result). [`ChannelSender::finish`] ends the
+    /// input; dropping the `CallStream` cancels the call.
+    ///
+    /// # Errors
+    ///
+    /// When the request cannot be sent.
+    pub async fn channel(
+        &self,
+        node: &str,
+        args: Value,
+        opts: CallOpts,
+    ) -> Result<(ChannelSender, CallStream), ClientError> {
+        let request = Request::Call {
+            node: node.to_owned(),
+            args,
+            deadline_ms: opts
+                .deadline
+                .map(|d| d.as_millis().min(u64::MAX as u128) as u64),
+            meta: opts.meta,
+        };
+        let connection = self.connection().await?;
+        let (mut send, recv) = connection
+            .open_bi()
+            .await
+            .map_err(|e| ClientError::ConnectionLost(e.to_string()))?;
+        write_frame(&mut send, &request.to_value())
+            .await
+            .map_err(ClientError::ConnectionLost)?;
+        let mut stream = self.stream_of(None, recv);
+        stream.give_up = opts
+            .deadline
+            .map(|d| tokio::time::Instant::now() + d + Duration::from_secs(2));
+        Ok((ChannelSender { send }, stream))
     }
 
     /// Every node the server serves.
@@ -403,7 +465,7 @@ impl Client {
 
     async fn simple(&self, request: &Request) -> Result<Value, ClientError> {
         let (send, recv) = self.open(request).await?;
-        self.stream(send, recv).result().await
+        self.call_stream(send, recv).result().await
     }
 
     /// Uploads a blob read from `data` in chunks (never all in memory) and
@@ -451,7 +513,7 @@ impl Client {
             }
         }
         let _ = send.finish();
-        let value = self.stream(send, recv).result().await?;
+        let value = self.call_stream(send, recv).result().await?;
         BlobInfo::from_value(&value)
     }
 
@@ -472,7 +534,7 @@ impl Client {
             reference: reference.to_owned(),
         };
         let (send, recv) = self.open(&request).await?;
-        let mut stream = self.stream(send, recv);
+        let mut stream = self.call_stream(send, recv);
         let mut received = 0u64;
         while let Some(event) = stream.next().await {
             if let Event::Item(Value::Binary(chunk)) = event {
@@ -521,7 +583,7 @@ impl Client {
 /// Dropping it before the result arrived cancels the call on the server,
 /// which interrupts the node.
 pub struct CallStream {
-    _send: SendStream,
+    _send: Option<SendStream>,
     recv: RecvStream,
     decoder: FrameDecoder,
     result: Option<Result<Value, ClientError>>,
@@ -585,6 +647,51 @@ impl CallStream {
         self.result
             .take()
             .unwrap_or_else(|| Err(ClientError::Protocol("no result".into())))
+    }
+}
+
+impl CallStream {
+    /// The call's items as a [`futures::Stream`] (see [`Client::stream`]).
+    pub fn into_items(
+        self,
+    ) -> impl futures::Stream<Item = Result<Value, ClientError>> + Send + 'static {
+        futures::stream::unfold(Some(self), |state| async move {
+            let mut stream = state?;
+            while let Some(event) = stream.next().await {
+                if let Event::Item(item) = event {
+                    return Some((Ok(item), Some(stream)));
+                }
+            }
+            match stream.result().await {
+                Ok(_) => None,
+                Err(e) => Some((Err(e), None)),
+            }
+        })
+    }
+}
+
+/// The sending half of a channel call (see [`Client::channel`]).
+pub struct ChannelSender {
+    send: SendStream,
+}
+
+impl ChannelSender {
+    /// Sends one message to the node. Waits while the node is behind
+    /// (QUIC flow control).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::ConnectionLost`] when the call has ended or the
+    /// connection broke.
+    pub async fn send(&mut self, message: Value) -> Result<(), ClientError> {
+        write_frame(&mut self.send, &crate::proto::input_frame(message))
+            .await
+            .map_err(ClientError::ConnectionLost)
+    }
+
+    /// Ends the input: the node's `finish` runs and the call ends.
+    pub fn finish(mut self) {
+        let _ = self.send.finish();
     }
 }
 

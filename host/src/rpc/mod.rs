@@ -10,7 +10,9 @@ mod server;
 pub mod tls;
 mod transport;
 
-pub use client::{BlobInfo, CallOpts, CallStream, Client, ClientError, ConnectOpts, Event};
+pub use client::{
+    BlobInfo, CallOpts, CallStream, ChannelSender, Client, ClientError, ConnectOpts, Event,
+};
 #[cfg(feature = "server")]
 pub use server::{Server, ServerConfig, ServerError, ServerStats};
 pub use tls::{ServerIdentity, TlsError, Trust};

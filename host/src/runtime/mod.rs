@@ -18,13 +18,15 @@ mod plugin;
 mod reflect;
 mod schema;
 mod state;
+mod streaming;
 mod wit_type;
 
 pub use config::{Limits, RuntimeConfig};
 pub use engine::Runtime;
 pub use error::LoadError;
 pub use plugin::{CallEvent, CallOptions, EventSink, Plugin};
-pub use reflect::{ImportDesc, NodeDesc, ParamDesc};
+pub use reflect::{ImportDesc, NodeDesc, NodeKind, ParamDesc};
 pub use state::LogLevel;
+pub use streaming::StreamIo;
 
 pub(crate) use state::CallState;

@@ -12,8 +12,9 @@ use super::config::Limits;
 use super::convert::{self, ConvError};
 use super::engine::Runtime;
 use super::error::LoadError;
-use super::reflect::{self, ImportDesc, NodeDesc, NodeEntry};
+use super::reflect::{self, ImportDesc, NodeDesc, NodeEntry, Shape};
 use super::state::{CallState, LogLevel};
+use super::streaming::{self, Pump, RunError, StreamIo};
 use crate::caps::{Capabilities, Invoker};
 use crate::{CallError, ErrorKind};
 
@@ -34,6 +35,14 @@ pub enum CallEvent {
         /// The line.
         message: String,
     },
+}
+
+/// How a node's run ended.
+enum Ran {
+    /// A call node's result value, to convert.
+    Result(Option<Val>),
+    /// A stream or channel node's final value.
+    Streamed(Value),
 }
 
 /// Receives a call's [`CallEvent`]s, on the thread running the call. It must
@@ -168,7 +177,10 @@ impl Plugin {
     }
 
     /// Calls node `name` with `args` (a map by parameter name, or an array in
-    /// order) in a fresh instance and returns its result.
+    /// order) in a fresh instance and returns its result. A stream node's
+    /// items (and a channel node's answers to no input) come back as one
+    /// array, within the result cap; [`Plugin::call_stream`] hands them on
+    /// one by one instead.
     ///
     /// Dropping the returned future cancels the call; the guest is interrupted
     /// at its next epoch tick.
@@ -182,6 +194,35 @@ impl Plugin {
         name: &str,
         args: Value,
         options: CallOptions,
+    ) -> Result<Value, CallError> {
+        self.call_inner(name, args, options, None).await
+    }
+
+    /// Calls node `name` like [`Plugin::call`], handing each item of a
+    /// stream or channel node to `io.items` as it is produced (the final
+    /// value is then nil) and feeding a channel node `io.inputs`. The guest
+    /// produces the next item only when `io.items` has room, and the whole
+    /// exchange counts against the call's deadline.
+    ///
+    /// # Errors
+    ///
+    /// As [`Plugin::call`]; an error after some items ends the stream.
+    pub async fn call_stream(
+        &self,
+        name: &str,
+        args: Value,
+        options: CallOptions,
+        io: StreamIo,
+    ) -> Result<Value, CallError> {
+        self.call_inner(name, args, options, Some(io)).await
+    }
+
+    async fn call_inner(
+        &self,
+        name: &str,
+        args: Value,
+        options: CallOptions,
+        io: Option<StreamIo>,
     ) -> Result<Value, CallError> {
         let node = self.entry(name).ok_or_else(|| self.not_found(name))?;
         if let Some(why) = &node.desc.not_callable {
@@ -217,20 +258,25 @@ impl Plugin {
             Ok(UpdateDeadline::Yield(1))
         });
 
-        let mut results = vec![Val::Bool(false); usize::from(node.result.is_some())];
-        let outcome = self.run(&mut store, node, &params, &mut results).await;
+        let full = format!("{}/{}", self.inner.name, node.desc.name);
+        let pump = Pump::new(io, limits.max_result_bytes, deadline, full);
+        let outcome = self.run(&mut store, node, &params, pump).await;
         let stderr = self.flush_output(&store);
-        if let Err(error) = outcome {
-            let mut error = self.classify(&store, node, error, &stderr);
-            if error.kind == ErrorKind::Timeout && callers_deadline {
-                error.message = format!(
-                    "`{}/{}` did not finish before the caller's deadline",
-                    self.inner.name, node.desc.name
-                );
+        match outcome {
+            Ok(Ran::Result(val)) => self.convert_result(node, val.as_ref()),
+            Ok(Ran::Streamed(value)) => Ok(value),
+            Err(RunError::Call(e)) => Err(e),
+            Err(RunError::Wasm(error)) => {
+                let mut error = self.classify(&store, node, error, &stderr);
+                if error.kind == ErrorKind::Timeout && callers_deadline {
+                    error.message = format!(
+                        "`{}/{}` did not finish before the caller's deadline",
+                        self.inner.name, node.desc.name
+                    );
+                }
+                Err(error)
             }
-            return Err(error);
         }
-        self.convert_result(node, results.first())
     }
 
     async fn run(
@@ -238,13 +284,37 @@ impl Plugin {
         store: &mut Store<CallState>,
         node: &NodeEntry,
         params: &[Val],
-        results: &mut [Val],
-    ) -> wasmtime::Result<()> {
+        mut pump: Pump,
+    ) -> Result<Ran, RunError> {
         let instance = self.inner.pre.instantiate_async(&mut *store).await?;
         let func = instance
             .get_func(&mut *store, node.export)
             .ok_or_else(|| wasmtime::format_err!("export `{}` disappeared", node.desc.name))?;
-        func.call_async(&mut *store, params, results).await
+        let mut results = vec![Val::Bool(false); usize::from(node.result.is_some())];
+        func.call_async(&mut *store, params, &mut results).await?;
+        let handle = results.pop();
+        match (&node.shape, handle) {
+            (Shape::Call, result) => return Ok(Ran::Result(result)),
+            (Shape::Stream { next, returns }, Some(handle)) => {
+                streaming::run_stream(store, &instance, *next, returns, handle, &mut pump).await?;
+            }
+            (
+                Shape::Channel {
+                    send,
+                    finish,
+                    input,
+                    output,
+                },
+                Some(handle),
+            ) => {
+                streaming::run_channel(
+                    store, &instance, *send, *finish, input, output, handle, &mut pump,
+                )
+                .await?;
+            }
+            (_, None) => return Err(wasmtime::format_err!("a stream node returned nothing").into()),
+        }
+        Ok(Ran::Streamed(pump.finish()))
     }
 
     fn not_found(&self, name: &str) -> CallError {

@@ -6,7 +6,7 @@ use wasmtime::Engine;
 use wasmtime::component::types::{ComponentFunc, ComponentItem, Type};
 use wasmtime::component::{Component, ComponentExportIndex};
 
-use super::{schema, wit_type};
+use super::{schema, streaming, wit_type};
 
 /// What a caller needs to know about one node: its name, signature, docs and
 /// JSON Schemas.
@@ -28,6 +28,42 @@ pub struct NodeDesc {
     pub result_schema: Json,
     /// `None` when the node can be called; otherwise why it cannot be.
     pub not_callable: Option<String>,
+    /// How the node answers: one result, a stream of items, or a channel.
+    pub kind: NodeKind,
+    /// For `stream` and `channel` nodes: the WIT type of each item it sends.
+    pub item: Option<String>,
+    /// JSON Schema of one item.
+    pub item_schema: Option<Json>,
+    /// For `channel` nodes: the WIT type of each message it receives.
+    pub input: Option<String>,
+    /// JSON Schema of one input message.
+    pub input_schema: Option<Json>,
+}
+
+/// How a node answers a call.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeKind {
+    /// One result (`ok`) per call.
+    #[default]
+    Call,
+    /// A sequence of `item`s, then `ok`: the function returns a resource
+    /// with `next: func() -> option<T>` (or `result<option<T>, E>`).
+    Stream,
+    /// Items both ways: the function returns a resource with
+    /// `send: func(msg: I) -> list<O>` and optionally `finish: func() -> list<O>`.
+    Channel,
+}
+
+impl NodeKind {
+    /// `call`, `stream` or `channel`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeKind::Call => "call",
+            NodeKind::Stream => "stream",
+            NodeKind::Channel => "channel",
+        }
+    }
 }
 
 /// One parameter of a node.
@@ -57,6 +93,28 @@ pub(crate) struct NodeEntry {
     pub(crate) export: ComponentExportIndex,
     pub(crate) params: Vec<(String, Type)>,
     pub(crate) result: Option<Type>,
+    pub(crate) shape: Shape,
+}
+
+/// What calling a node involves besides its export.
+pub(crate) enum Shape {
+    /// Call once, convert the result.
+    Call,
+    /// Call, then `next` on the returned resource until it says `none`.
+    Stream {
+        next: ComponentExportIndex,
+        /// The `option<T>` (or `result<option<T>, E>`) that `next` returns.
+        returns: Type,
+    },
+    /// Call, then `send` each input to the returned resource; `finish` at the end.
+    Channel {
+        send: ComponentExportIndex,
+        finish: Option<ComponentExportIndex>,
+        /// The type of `send`'s message parameter.
+        input: Type,
+        /// The `list<O>` that `send` and `finish` return.
+        output: Type,
+    },
 }
 
 impl NodeEntry {
@@ -82,13 +140,21 @@ pub(crate) fn nodes(engine: &Engine, component: &Component) -> Vec<NodeEntry> {
                     continue;
                 };
                 let prefix = short_interface_name(name);
-                for (fname, fext) in instance.exports(engine) {
-                    let ComponentItem::ComponentFunc(func) = fext.ty else {
-                        continue;
-                    };
-                    if let Some(export) = component.get_export_index(Some(&instance_index), fname) {
-                        out.push(entry(format!("{prefix}/{fname}"), &func, export));
+                let funcs: Vec<(&str, ComponentFunc, ComponentExportIndex)> = instance
+                    .exports(engine)
+                    .filter_map(|(fname, fext)| match fext.ty {
+                        ComponentItem::ComponentFunc(func) => component
+                            .get_export_index(Some(&instance_index), fname)
+                            .map(|export| (fname, func, export)),
+                        _ => None,
+                    })
+                    .collect();
+                for (fname, func, export) in &funcs {
+                    let mut node = entry(format!("{prefix}/{fname}"), func, *export);
+                    if let Some(Type::Own(resource)) = node.result.clone() {
+                        streaming::attach(&mut node, &resource, &funcs);
                     }
+                    out.push(node);
                 }
             }
             _ => {}
@@ -164,10 +230,16 @@ fn entry(name: String, func: &ComponentFunc, export: ComponentExportIndex) -> No
             params_schema: schema::of_params(&params),
             result_schema,
             not_callable,
+            kind: NodeKind::Call,
+            item: None,
+            item_schema: None,
+            input: None,
+            input_schema: None,
         },
         export,
         params,
         result,
+        shape: Shape::Call,
     }
 }
 

@@ -1,7 +1,9 @@
 //! One `call` request: permission checks, concurrency limits, the node's
-//! events streamed as frames, cancellation when the client goes away.
+//! events and items streamed as frames, a channel node's input read from the
+//! client, cancellation when the client goes away.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use quinn::{RecvStream, SendStream, VarInt};
@@ -11,23 +13,39 @@ use tokio::sync::mpsc;
 use super::Shared;
 use super::stream::not_found;
 use crate::access::Identity;
-use crate::proto::Response;
+use crate::proto::{FrameDecoder, Response, parse_input};
 use crate::rpc::codes;
-use crate::rpc::transport::write_frame;
-use crate::{CallError, CallEvent, CallOptions, ErrorKind};
+use crate::rpc::transport::{ReadFrameError, read_frame, write_frame};
+use crate::{CallError, CallEvent, CallOptions, ErrorKind, NodeKind, StreamIo};
 
-/// Runs one call, streaming its events. Returns the final frame, or `None`
-/// when the client cancelled (the stream has been reset then).
+/// Items a stream node may produce ahead of the client. With QUIC's flow
+/// control this bounds what a slow reader makes the host hold.
+const ITEM_BUFFER: usize = 16;
+
+/// What the client asked for.
+pub(super) struct CallRequest {
+    pub(super) node: String,
+    pub(super) args: Value,
+    pub(super) deadline_ms: Option<u64>,
+}
+
+/// The request's stream.
+pub(super) struct Io<'s> {
+    pub(super) send: &'s mut SendStream,
+    pub(super) recv: &'s mut RecvStream,
+    pub(super) decoder: &'s mut FrameDecoder,
+}
+
+/// Runs one call, streaming its events and items. Returns the final frame,
+/// or `None` when the client cancelled (the stream has been reset then).
 pub(super) async fn call(
-    send: &mut SendStream,
-    recv: &mut RecvStream,
+    io: Io<'_>,
     shared: &Shared,
     identity: &Identity,
-    node: &str,
-    args: Value,
-    deadline_ms: Option<u64>,
+    request: CallRequest,
 ) -> Option<Response> {
     let started = Instant::now();
+    let node = request.node.as_str();
     let registry = shared.plugins.snapshot();
     let Some((served, name)) = registry.resolve(node) else {
         return Some(Response::Err(not_found(node)));
@@ -63,6 +81,7 @@ pub(super) async fn call(
             ),
         )));
     };
+    let kind = plugin.node(name).map_or(NodeKind::Call, |n| n.kind);
     // Progress and log events are lossy past a bounded buffer, so a guest
     // that reports faster than the client reads cannot grow the host's memory.
     let (tx, mut rx) = mpsc::channel::<Response>(256);
@@ -70,15 +89,42 @@ pub(super) async fn call(
         events: Some(Arc::new(move |event| {
             let _ = tx.try_send(event_frame(event));
         })),
-        deadline: deadline_ms.map(|ms| started + Duration::from_millis(ms)),
+        deadline: request
+            .deadline_ms
+            .map(|ms| started + Duration::from_millis(ms)),
         invoker: Some(Arc::new(shared.plugins.clone())),
         chain: Vec::new(),
     };
-    let running = plugin.call(name, args, options);
+    // Items are not lossy: the node waits for room instead.
+    let (items_tx, mut items_rx) = mpsc::channel::<Value>(ITEM_BUFFER);
+    let (mut inputs_tx, inputs_rx) = if kind == NodeKind::Channel {
+        let (tx, rx) = mpsc::channel::<Value>(ITEM_BUFFER);
+        (Some(tx), Some(rx))
+    } else {
+        (None, None)
+    };
+    let stream_io = StreamIo {
+        items: items_tx,
+        inputs: inputs_rx,
+    };
+    let running = plugin.call_stream(name, request.args, options, stream_io);
     tokio::pin!(running);
-    let stopped = send.stopped();
-    tokio::pin!(stopped);
-    let reset = async {
+
+    let Io {
+        send,
+        recv,
+        decoder,
+    } = io;
+    // A channel node reads the client's side; any other watches it for a reset.
+    let (reset_recv, mut input_recv) = if kind == NodeKind::Channel {
+        (None, Some(recv))
+    } else {
+        (Some(recv), None)
+    };
+    let reset = async move {
+        let Some(recv) = reset_recv else {
+            return std::future::pending().await;
+        };
         match recv.received_reset().await {
             Ok(Some(_)) | Err(_) => {}
             // Finished normally: no reset can come any more.
@@ -86,17 +132,67 @@ pub(super) async fn call(
         }
     };
     tokio::pin!(reset);
+    let stopped = send.stopped();
+    tokio::pin!(stopped);
+    // An input read from the client, waiting for room in the node's queue.
+    let mut pending: Option<Value> = None;
     let outcome = loop {
-        tokio::select! {
+        let reading = pending.is_none() && inputs_tx.is_some() && input_recv.is_some();
+        let queue = inputs_tx.clone();
+        let mut close_inputs = false;
+        let step = tokio::select! {
             biased;
-            result = &mut running => break Some(result),
+            result = &mut running => Some(Some(result)),
             Some(event) = rx.recv() => {
                 if write_frame(send, &event.to_value()).await.is_err() {
-                    break None;
+                    Some(None)
+                } else {
+                    None
                 }
             }
-            _ = &mut stopped => break None,
-            () = &mut reset => break None,
+            Some(item) = items_rx.recv() => {
+                shared.items_sent.fetch_add(1, Ordering::Relaxed);
+                if write_frame(send, &Response::Item(item).to_value()).await.is_err() {
+                    Some(None)
+                } else {
+                    None
+                }
+            }
+            permit = async { queue?.reserve_owned().await.ok() }, if pending.is_some() => {
+                match (permit, pending.take()) {
+                    (Some(permit), Some(value)) => {
+                        permit.send(value);
+                    }
+                    // The node stopped taking input; it ends on its own.
+                    _ => close_inputs = true,
+                }
+                None
+            }
+            frame = read_input(&mut input_recv, decoder), if reading => match frame {
+                Ok(Some(value)) => {
+                    pending = Some(value);
+                    None
+                }
+                // The client finished its side: the input ends.
+                Ok(None) => {
+                    close_inputs = true;
+                    None
+                }
+                Err(Some(e)) => {
+                    // Dropping the call below stops the node.
+                    tracing::debug!(node, "bad input frame: {}", e.message);
+                    return Some(Response::Err(e));
+                }
+                Err(None) => Some(None),
+            },
+            _ = &mut stopped => Some(None),
+            () = &mut reset => Some(None),
+        };
+        if close_inputs {
+            inputs_tx = None;
+        }
+        if let Some(end) = step {
+            break end;
         }
     };
     let Some(result) = outcome else {
@@ -104,9 +200,18 @@ pub(super) async fn call(
         let _ = send.reset(VarInt::from_u32(codes::CANCELLED));
         return None;
     };
-    // Events sent before the result go out before it.
+    // Events and items sent before the result go out before it.
     while let Ok(event) = rx.try_recv() {
         if write_frame(send, &event.to_value()).await.is_err() {
+            return None;
+        }
+    }
+    while let Ok(item) = items_rx.try_recv() {
+        shared.items_sent.fetch_add(1, Ordering::Relaxed);
+        if write_frame(send, &Response::Item(item).to_value())
+            .await
+            .is_err()
+        {
             return None;
         }
     }
@@ -121,6 +226,26 @@ pub(super) async fn call(
             Response::Err(e)
         }
     })
+}
+
+/// The client's next input message. `Err(None)`: the stream failed (reset).
+async fn read_input(
+    recv: &mut Option<&mut RecvStream>,
+    decoder: &mut FrameDecoder,
+) -> Result<Option<Value>, Option<CallError>> {
+    let Some(recv) = recv.as_mut() else {
+        return std::future::pending().await;
+    };
+    match read_frame(recv, decoder).await {
+        Ok(Some(frame)) => parse_input(frame)
+            .map(Some)
+            .map_err(|e| Some(CallError::new(ErrorKind::BadRequest, e.0))),
+        Ok(None) => Ok(None),
+        Err(ReadFrameError::Frame(e)) => {
+            Err(Some(CallError::new(ErrorKind::BadRequest, e.to_string())))
+        }
+        Err(ReadFrameError::Stream(_)) => Err(None),
+    }
 }
 
 fn event_frame(event: CallEvent) -> Response {

@@ -14,6 +14,7 @@ mod stream;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use quinn::{Connection, Endpoint, Incoming, VarInt};
@@ -101,6 +102,8 @@ struct Shared {
     access: Option<Arc<AccessConfig>>,
     guard: Arc<ConnectionGuard>,
     blobs: Option<BlobStore>,
+    /// Stream items written to clients since the server started.
+    items_sent: AtomicU64,
 }
 
 impl Server {
@@ -138,6 +141,7 @@ impl Server {
                 access: config.access.clone().map(Arc::new),
                 guard,
                 blobs: config.blobs.clone(),
+                items_sent: AtomicU64::new(0),
             }),
             fingerprint: identity.fingerprint(),
             grace: config.shutdown_grace,
@@ -211,6 +215,14 @@ impl ServerStats {
     /// Calls running right now.
     pub fn running_calls(&self) -> usize {
         self.shared.max_calls - self.shared.calls.available_permits()
+    }
+
+    /// Stream items written to clients since the server started. A stream
+    /// node produces at most a small buffer (16 items) ahead of this count.
+    pub fn items_sent(&self) -> u64 {
+        self.shared
+            .items_sent
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Connections open right now.

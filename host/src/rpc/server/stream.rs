@@ -94,15 +94,17 @@ pub(super) async fn serve_stream(
             deadline_ms,
             meta: _,
         }) => {
-            let called = super::call::call(
-                &mut send,
-                &mut recv,
-                &shared,
-                &identity,
-                &node,
+            let io = super::call::Io {
+                send: &mut send,
+                recv: &mut recv,
+                decoder: &mut decoder,
+            };
+            let request = super::call::CallRequest {
+                node,
                 args,
                 deadline_ms,
-            );
+            };
+            let called = super::call::call(io, &shared, &identity, request);
             match called.await {
                 Some(response) => response,
                 None => return, // cancelled: the stream was reset
