@@ -9,7 +9,7 @@ use warden_host::ErrorKind;
 use warden_host::access::{AccessConfig, CallerConfig, ConnectionLimits, hash_token};
 use warden_host::caps::BlobsGrant;
 use warden_host::rpc::{
-    Client, ClientError, ConnectOpts, Server, ServerConfig, ServerIdentity, Trust,
+    Client, ClientError, ConnectOpts, Server, ServerConfig, ServerIdentity, ServerStats, Trust,
 };
 
 use crate::caps::Host;
@@ -39,17 +39,18 @@ fn access() -> AccessConfig {
 }
 
 /// A server over a plugin directory with manifests.
-struct Served {
+pub(crate) struct Served {
     _host: Host,
     addr: String,
     fingerprint: String,
+    pub(crate) stats: ServerStats,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     _tls: tempfile::TempDir,
 }
 
 impl Served {
-    async fn start(config: ServerConfig) -> Served {
+    pub(crate) async fn start(config: ServerConfig) -> Served {
         let host = Host::new();
         let grants = "[grants]\nkv = true\nblobs = \"read\"\ninvoke = [\"math/*\"]\n";
         host.add("math", &example("math"), "")
@@ -63,7 +64,9 @@ impl Served {
                 "vault",
                 &test_plugin("caps"),
                 &format!("{grants}[access]\nprivate = [\"secret\"]\n"),
-            );
+            )
+            .add("streams", &example("streams"), "")
+            .add("streamy", &test_plugin("streamy"), "");
         // Callers and plugins share one blob store, as in `warden serve`.
         let stores = host.load();
         let tls = tempfile::tempdir().unwrap();
@@ -76,6 +79,7 @@ impl Served {
         let server = Server::bind(&config, &identity, host.plugins.clone()).unwrap();
         let addr = server.local_addr().to_string();
         let fingerprint = server.fingerprint().to_owned();
+        let stats = server.stats();
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(server.run(async {
             let _ = stopped.await;
@@ -84,13 +88,14 @@ impl Served {
             _host: host,
             addr,
             fingerprint,
+            stats,
             stop: Some(stop),
             task: Some(task),
             _tls: tls,
         }
     }
 
-    async fn client(&self, token: Option<&str>) -> Result<Client, ClientError> {
+    pub(crate) async fn client(&self, token: Option<&str>) -> Result<Client, ClientError> {
         let opts = ConnectOpts {
             token: token.map(str::to_owned),
         };
@@ -102,7 +107,7 @@ impl Served {
         .await
     }
 
-    async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

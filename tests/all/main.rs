@@ -14,5 +14,6 @@ mod plugin_dir;
 mod python;
 mod rpc;
 mod runtime;
+mod streams;
 mod support;
 mod values;
