@@ -40,6 +40,8 @@ pub mod access;
 pub mod caps;
 #[cfg(feature = "server")]
 pub mod cli;
+#[cfg(feature = "server")]
+pub mod jobs;
 pub mod json;
 mod kind;
 #[cfg(feature = "server")]

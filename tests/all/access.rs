@@ -12,6 +12,10 @@ use warden_host::rpc::{
     Client, ClientError, ConnectOpts, Server, ServerConfig, ServerIdentity, ServerStats, Trust,
 };
 
+use std::sync::Arc;
+
+use warden_host::jobs::Jobs;
+
 use crate::caps::Host;
 use crate::support::{example, mp, test_plugin};
 
@@ -44,6 +48,7 @@ pub(crate) struct Served {
     addr: String,
     fingerprint: String,
     pub(crate) stats: ServerStats,
+    pub(crate) jobs: Jobs,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     _tls: tempfile::TempDir,
@@ -51,7 +56,13 @@ pub(crate) struct Served {
 
 impl Served {
     pub(crate) async fn start(config: ServerConfig) -> Served {
-        let host = Host::new();
+        Self::start_in(Arc::new(tempfile::tempdir().unwrap()), config).await
+    }
+
+    /// A server on the state directory `state`, with jobs: a restart when
+    /// another server used it before.
+    pub(crate) async fn start_in(state: Arc<tempfile::TempDir>, config: ServerConfig) -> Served {
+        let host = Host::with_state(state);
         let grants = "[grants]\nkv = true\nblobs = \"read\"\ninvoke = [\"math/*\"]\n";
         host.add("math", &example("math"), "")
             .add("text", &example("text"), "")
@@ -66,14 +77,17 @@ impl Served {
                 &format!("{grants}[access]\nprivate = [\"secret\"]\n"),
             )
             .add("streams", &example("streams"), "")
+            .add("recorder", &test_plugin("caps"), grants)
             .add("streamy", &test_plugin("streamy"), "");
         // Callers and plugins share one blob store, as in `warden serve`.
         let stores = host.load();
         let tls = tempfile::tempdir().unwrap();
         let (identity, _) = ServerIdentity::load_or_generate(tls.path()).unwrap();
+        let jobs = Jobs::open(&host.state.path().join("jobs.redb"), host.plugins.clone()).unwrap();
         let config = ServerConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
             blobs: Some(stores.blobs),
+            jobs: Some(jobs.clone()),
             ..config
         };
         let server = Server::bind(&config, &identity, host.plugins.clone()).unwrap();
@@ -89,6 +103,7 @@ impl Served {
             addr,
             fingerprint,
             stats,
+            jobs,
             stop: Some(stop),
             task: Some(task),
             _tls: tls,
@@ -114,6 +129,7 @@ impl Served {
         if let Some(task) = self.task.take() {
             let _ = tokio::time::timeout(Duration::from_secs(20), task).await;
         }
+        self.jobs.shutdown();
     }
 }
 

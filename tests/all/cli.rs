@@ -159,26 +159,6 @@ fn run_failures_print_the_error_kind_and_exit_non_zero() {
 }
 
 #[test]
-fn serve_refuses_a_public_address_without_an_access_config() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = tempfile::tempdir().unwrap();
-    let out = warden(&[
-        "serve",
-        dir.path().to_str().unwrap(),
-        "--listen",
-        "0.0.0.0:0",
-        "--state-dir",
-        state.path().to_str().unwrap(),
-    ]);
-    assert!(!out.status.success());
-    let err = stderr(&out);
-    assert!(
-        err.contains("error[usage]: refusing to listen on 0.0.0.0:0") && err.contains("[access]"),
-        "{err}"
-    );
-}
-
-#[test]
 fn token_prints_a_token_and_the_config_lines_with_its_hash() {
     let out = warden(&["token", "alice", "--nodes", "math/*"]);
     assert!(out.status.success(), "{}", stderr(&out));

@@ -18,15 +18,26 @@ struct Served {
 /// for the line that names its address.
 fn serve() -> Served {
     let plugins = tempfile::tempdir().unwrap();
-    for name in ["math", "text"] {
+    for name in ["math", "text", "streams"] {
         std::fs::copy(example(name), plugins.path().join(format!("{name}.wasm"))).unwrap();
     }
     std::fs::write(plugins.path().join("broken.wasm"), b"not wasm").unwrap();
     let state = tempfile::tempdir().unwrap();
+    let (child, addr) = spawn_server(state.path(), plugins.path());
+    Served {
+        child,
+        addr,
+        state,
+        _plugins: plugins,
+    }
+}
+
+/// Starts `warden serve` and returns it with the address it printed.
+fn spawn_server(state: &std::path::Path, plugins: &std::path::Path) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
         .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
-        .arg(state.path())
-        .arg(plugins.path())
+        .arg(state)
+        .arg(plugins)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -48,15 +59,20 @@ fn serve() -> Served {
             println!("server: {line}");
         }
     });
-    Served {
-        child,
-        addr,
-        state,
-        _plugins: plugins,
-    }
+    (child, addr)
 }
 
 impl Served {
+    /// Kills the server without warning (SIGKILL) and starts it again on the
+    /// same state directory and plugins.
+    fn crash_and_restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let (child, addr) = spawn_server(self.state.path(), self._plugins.path());
+        self.child = child;
+        self.addr = addr;
+    }
+
     fn warden(&self, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_warden"))
             .args(args)
@@ -224,7 +240,87 @@ fn serving_a_non_loopback_address_is_refused() {
     assert!(!out.status.success());
     let err = text(&out.stderr);
     assert!(
-        err.contains("refusing to listen on 0.0.0.0:0") && err.contains("loopback"),
+        err.contains("refusing to listen on 0.0.0.0:0")
+            && err.contains("loopback")
+            && err.contains("[access]"),
         "{err}"
+    );
+}
+
+#[test]
+fn streams_print_one_line_per_item_and_stdin_feeds_a_channel() {
+    let served = serve();
+    let out = served.warden(&["call", "-q", "streams/counter/count", "3", "0"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "1\n2\n3\n");
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args([
+            "call",
+            "--stdin",
+            "streams/chat/echo",
+            "> ",
+            "--addr",
+            &served.addr,
+            "--state-dir",
+        ])
+        .arg(served.state.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"hello\n\"quoted\"\n").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "\"> hello\"\n\"> quoted\"\n\"bye after 2 message(s)\"\n"
+    );
+}
+
+#[test]
+fn a_job_running_when_the_host_crashes_is_reported_failed_after_the_restart() {
+    let mut served = serve();
+    let quick = served.warden(&["submit", "math/add", "1", "2"]);
+    assert!(quick.status.success(), "{}", text(&quick.stderr));
+    let quick_id = text(&quick.stdout).trim().to_owned();
+    let out = served.warden(&["job", &quick_id, "--wait", "20", "--keep"]);
+    assert_eq!(text(&out.stdout), "3\n", "{}", text(&out.stderr));
+
+    // 300 steps of 100 ms: still running when the host is killed.
+    let slow = served.warden(&["submit", "math/slow-sum", "300", "100"]);
+    let slow_id = text(&slow.stdout).trim().to_owned();
+    let mut running = false;
+    for _ in 0..250 {
+        let out = served.warden(&["job", &slow_id]);
+        if text(&out.stderr).contains("error[running]") {
+            running = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(40));
+    }
+    assert!(running, "the slow job never ran");
+    served.crash_and_restart();
+
+    let out = served.warden(&["job", &slow_id]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("error[internal]") && err.contains("host stopped while the job was running"),
+        "{err}"
+    );
+    // The finished job kept with --keep is still there, and is removed once fetched.
+    let out = served.warden(&["job", &quick_id]);
+    assert_eq!(text(&out.stdout), "3\n", "{}", text(&out.stderr));
+    let out = served.warden(&["job", &quick_id]);
+    assert!(
+        text(&out.stderr).contains("error[not-found]"),
+        "{}",
+        text(&out.stderr)
     );
 }

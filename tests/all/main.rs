@@ -10,6 +10,7 @@ mod caps;
 mod cli;
 mod cli_rpc;
 mod hostile;
+mod jobs;
 mod plugin_dir;
 mod python;
 mod rpc;

@@ -6,6 +6,7 @@
 mod blob;
 mod check;
 mod client;
+mod jobs;
 mod run;
 mod serve;
 mod token;
@@ -36,6 +37,12 @@ enum Command {
     Nodes(client::NodesArgs),
     /// Print a node's signature and JSON Schemas.
     Describe(client::DescribeArgs),
+    /// Start a call in the background and print its job id.
+    Submit(jobs::SubmitArgs),
+    /// Print a job's result (or its state while it runs).
+    Job(jobs::JobArgs),
+    /// Cancel a job.
+    Cancel(jobs::CancelArgs),
     /// Upload or download a blob.
     Blob(blob::BlobArgs),
     /// Make a caller token and print the host config lines for it.
@@ -91,6 +98,9 @@ pub fn main() -> ExitCode {
         Command::Nodes(args) => client::nodes(args),
         Command::Describe(args) => client::describe(args),
         Command::Blob(args) => blob::run(args),
+        Command::Submit(args) => jobs::submit(args),
+        Command::Job(args) => jobs::job(args),
+        Command::Cancel(args) => jobs::cancel(args),
         Command::Token(args) => token::run(args),
     };
     match result {

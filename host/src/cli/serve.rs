@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::Failure;
 use crate::caps::Stores;
+use crate::jobs::Jobs;
 use crate::plugins::{CompiledCache, DirConfig, HostConfig, PluginDir, Plugins};
 use crate::rpc::{Server, ServerConfig, ServerIdentity};
 
@@ -137,6 +138,13 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
         let ready: Vec<&str> = status.plugins.iter().filter(|p| p.state == "ready").map(|p| p.name.as_str()).collect();
         let failed = status.plugins.iter().filter(|p| p.error.is_some()).count();
         let nodes = plugins.snapshot().catalog().len();
+        // Jobs start (re-queued ones at once) inside the async runtime.
+        let jobs = Jobs::open(&args.state_dir.join("jobs.redb"), plugins.clone())
+            .map_err(|e| Failure::new("state", e))?;
+        let config = ServerConfig {
+            jobs: Some(jobs.clone()),
+            ..config
+        };
         let server = Server::bind(&config, &identity, plugins)
             .map_err(|e| Failure::new("usage", e.to_string()))?;
         eprintln!(
@@ -166,6 +174,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
                 });
             })
             .await;
+        jobs.shutdown();
         let _ = stop_tx.send(true);
         match watcher.await {
             Ok(Err(e)) => tracing::error!("watching the plugin directory failed: {e}"),

@@ -44,6 +44,32 @@ pub enum Request {
         /// against the bytes received at the end.
         size: Option<u64>,
     },
+    /// `{"type": "submit", "node": s, "args": v, "callback"?: s}`: starts a
+    /// job; answered at once with the job (`ok` with its record).
+    Submit {
+        /// The node's full name.
+        node: String,
+        /// Its arguments.
+        args: Value,
+        /// A node to call with the outcome.
+        callback: Option<String>,
+    },
+    /// `{"type": "job", "id": s, "wait_ms"?: n, "keep"?: bool}`: a job's
+    /// state and, once finished, its result (the job is then removed unless
+    /// `keep`). `wait_ms` waits that long for it to finish.
+    Job {
+        /// The job's id.
+        id: String,
+        /// How long to wait for the job to finish.
+        wait_ms: Option<u64>,
+        /// Keep a finished job after returning it.
+        keep: bool,
+    },
+    /// `{"type": "cancel", "id": s}`: cancels a job that has not finished.
+    Cancel {
+        /// The job's id.
+        id: String,
+    },
     /// `{"type": "blob-get", "ref": s}`: downloads a blob as `item` frames
     /// holding `bin` chunks, then `ok {"ref": s, "size": n}`.
     BlobGet {
@@ -190,9 +216,38 @@ impl Request {
             "blob-get" => Ok(Request::BlobGet {
                 reference: field_str(&map, "blob-get", "ref")?,
             }),
+            "submit" => {
+                let node = field_str(&map, "submit", "node")?;
+                let callback = match get(&map, "callback") {
+                    None | Some(Value::Nil) => None,
+                    Some(_) => Some(field_str(&map, "submit", "callback")?),
+                };
+                let args = map
+                    .iter()
+                    .position(|(k, _)| k.as_str() == Some("args"))
+                    .map_or(Value::Nil, |i| map.swap_remove(i).1);
+                Ok(Request::Submit {
+                    node,
+                    args,
+                    callback,
+                })
+            }
+            "job" => Ok(Request::Job {
+                id: field_str(&map, "job", "id")?,
+                wait_ms: match get(&map, "wait_ms") {
+                    None | Some(Value::Nil) => None,
+                    Some(v) => Some(v.as_u64().ok_or_else(|| {
+                        ProtoError("`job` frame: `wait_ms` must be a non-negative integer".into())
+                    })?),
+                },
+                keep: get(&map, "keep").and_then(Value::as_bool).unwrap_or(false),
+            }),
+            "cancel" => Ok(Request::Cancel {
+                id: field_str(&map, "cancel", "id")?,
+            }),
             other => Err(ProtoError(format!(
                 "unknown request type `{other}`; expected `call`, `catalog`, `describe`, \
-                 `status`, `hello`, `blob-put` or `blob-get`"
+                 `status`, `hello`, `blob-put`, `blob-get`, `submit`, `job` or `cancel`"
             ))),
         }
     }
@@ -236,6 +291,38 @@ impl Request {
                 }
                 Value::Map(map)
             }
+            Request::Submit {
+                node,
+                args,
+                callback,
+            } => {
+                let mut map = vec![
+                    entry("type", Value::from("submit")),
+                    entry("node", Value::from(node.as_str())),
+                    entry("args", args.clone()),
+                ];
+                if let Some(callback) = callback {
+                    map.push(entry("callback", Value::from(callback.as_str())));
+                }
+                Value::Map(map)
+            }
+            Request::Job { id, wait_ms, keep } => {
+                let mut map = vec![
+                    entry("type", Value::from("job")),
+                    entry("id", Value::from(id.as_str())),
+                ];
+                if let Some(ms) = wait_ms {
+                    map.push(entry("wait_ms", Value::from(*ms)));
+                }
+                if *keep {
+                    map.push(entry("keep", Value::from(true)));
+                }
+                Value::Map(map)
+            }
+            Request::Cancel { id } => Value::Map(vec![
+                entry("type", Value::from("cancel")),
+                entry("id", Value::from(id.as_str())),
+            ]),
             Request::BlobGet { reference } => Value::Map(vec![
                 entry("type", Value::from("blob-get")),
                 entry("ref", Value::from(reference.as_str())),
@@ -395,6 +482,17 @@ mod tests {
             Request::BlobGet {
                 reference: "blake3:00".into(),
             },
+            Request::Submit {
+                node: "math/add".into(),
+                args: Value::Array(vec![1.into()]),
+                callback: Some("cb/done".into()),
+            },
+            Request::Job {
+                id: "ab".into(),
+                wait_ms: Some(10),
+                keep: true,
+            },
+            Request::Cancel { id: "ab".into() },
         ];
         for r in requests {
             assert_eq!(Request::from_value(r.to_value()), Ok(r));

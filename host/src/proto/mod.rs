@@ -11,11 +11,13 @@
 mod catalog;
 mod codec;
 mod frame;
+mod job;
 mod status;
 
 pub use catalog::{NodeInfo, ParamInfo};
 pub use codec::{DEFAULT_MAX_FRAME_BYTES, FrameDecoder, FrameError, encode_frame};
 pub use frame::{ProtoError, Request, Response, input_frame, parse_input};
+pub use job::{JobInfo, JobState};
 pub use status::{CacheStats, PluginStatus, ServerStatus};
 
 /// The ALPN protocol name of this protocol version.

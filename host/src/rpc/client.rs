@@ -14,7 +14,7 @@ use super::codes;
 use super::tls::{self, Trust};
 use super::transport::{self, ReadFrameError, read_frame, write_frame};
 use crate::proto::{
-    DEFAULT_MAX_FRAME_BYTES, FrameDecoder, NodeInfo, Request, Response, ServerStatus,
+    DEFAULT_MAX_FRAME_BYTES, FrameDecoder, JobInfo, NodeInfo, Request, Response, ServerStatus,
 };
 use crate::{CallError, ErrorKind};
 
@@ -131,6 +131,10 @@ impl BlobInfo {
             )),
         }
     }
+}
+
+fn job_info(value: Value) -> Result<JobInfo, ClientError> {
+    JobInfo::from_value(value).map_err(ClientError::Protocol)
 }
 
 /// Bytes per `bin` frame of an upload.
@@ -420,6 +424,60 @@ impl Client {
             .deadline
             .map(|d| tokio::time::Instant::now() + d + Duration::from_secs(2));
         Ok((ChannelSender { send }, stream))
+    }
+
+    /// Submits a call of `node` as a job and returns it at once (state
+    /// `queued`); fetch the result later with [`Client::job`], from any
+    /// connection of the same caller. `callback` names a node the server
+    /// calls with the outcome.
+    ///
+    /// # Errors
+    ///
+    /// `not-found`, `denied` or `unauthenticated` as for a call;
+    /// `resource-limit` for arguments over 1 MiB.
+    pub async fn submit(
+        &self,
+        node: &str,
+        args: Value,
+        callback: Option<&str>,
+    ) -> Result<JobInfo, ClientError> {
+        let request = Request::Submit {
+            node: node.to_owned(),
+            args,
+            callback: callback.map(str::to_owned),
+        };
+        job_info(self.simple(&request).await?)
+    }
+
+    /// Job `id`: its state, and once finished its result or error. With
+    /// `wait`, the server waits up to that long for it to finish. A finished
+    /// job is removed once fetched, unless `keep`.
+    ///
+    /// # Errors
+    ///
+    /// `not-found` for an unknown (or already fetched, or expired) job.
+    pub async fn job(
+        &self,
+        id: &str,
+        wait: Option<Duration>,
+        keep: bool,
+    ) -> Result<JobInfo, ClientError> {
+        let request = Request::Job {
+            id: id.to_owned(),
+            wait_ms: wait.map(|d| d.as_millis().min(u64::MAX as u128) as u64),
+            keep,
+        };
+        job_info(self.simple(&request).await?)
+    }
+
+    /// Cancels job `id` if it has not finished.
+    ///
+    /// # Errors
+    ///
+    /// `not-found` for an unknown job.
+    pub async fn cancel(&self, id: &str) -> Result<JobInfo, ClientError> {
+        let request = Request::Cancel { id: id.to_owned() };
+        job_info(self.simple(&request).await?)
     }
 
     /// Every node the server serves.

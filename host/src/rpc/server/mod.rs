@@ -9,6 +9,7 @@
 
 mod blobs;
 mod call;
+mod jobs;
 mod stream;
 
 use std::future::Future;
@@ -26,6 +27,7 @@ use super::tls::{ServerIdentity, TlsError};
 use super::transport;
 use crate::access::{AccessConfig, ConnectionGuard, ConnectionLimits, Identity};
 use crate::caps::BlobStore;
+use crate::jobs::Jobs;
 use crate::plugins::Plugins;
 use crate::proto::DEFAULT_MAX_FRAME_BYTES;
 use stream::Conn;
@@ -50,6 +52,8 @@ pub struct ServerConfig {
     pub connections: ConnectionLimits,
     /// The blob store callers upload to and download from; `None`: no blobs.
     pub blobs: Option<BlobStore>,
+    /// Submitted jobs; `None`: `submit` is refused.
+    pub jobs: Option<Jobs>,
 }
 
 impl Default for ServerConfig {
@@ -62,6 +66,7 @@ impl Default for ServerConfig {
             access: None,
             connections: ConnectionLimits::default(),
             blobs: None,
+            jobs: None,
         }
     }
 }
@@ -102,6 +107,7 @@ struct Shared {
     access: Option<Arc<AccessConfig>>,
     guard: Arc<ConnectionGuard>,
     blobs: Option<BlobStore>,
+    jobs: Option<Jobs>,
     /// Stream items written to clients since the server started.
     items_sent: AtomicU64,
 }
@@ -141,6 +147,7 @@ impl Server {
                 access: config.access.clone().map(Arc::new),
                 guard,
                 blobs: config.blobs.clone(),
+                jobs: config.jobs.clone(),
                 items_sent: AtomicU64::new(0),
             }),
             fingerprint: identity.fingerprint(),

@@ -116,6 +116,15 @@ pub(super) async fn serve_stream(
                 None => return,
             }
         }
+        Ok(Request::Submit {
+            node,
+            args,
+            callback,
+        }) => super::jobs::submit(&shared, &identity, &node, args, callback),
+        Ok(Request::Job { id, wait_ms, keep }) => {
+            super::jobs::get(&shared, &identity, &id, wait_ms, keep).await
+        }
+        Ok(Request::Cancel { id }) => super::jobs::cancel(&shared, &identity, &id),
         Ok(Request::BlobGet { reference }) => {
             match super::blobs::get(&mut send, &shared, &identity, &reference).await {
                 Some(response) => response,

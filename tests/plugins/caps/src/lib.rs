@@ -10,6 +10,10 @@ fn text<E: std::fmt::Debug>(e: E) -> String {
     format!("{e:?}")
 }
 
+fn text_of(e: warden_guest::Error) -> String {
+    text(e)
+}
+
 impl Guest for Caps {
     fn kv_get(key: String) -> Result<Option<Vec<u8>>, String> {
         kv::get(&key).map_err(text)
@@ -68,6 +72,11 @@ impl Guest for Caps {
 
     fn env_names() -> Vec<String> {
         std::env::vars().map(|(k, _)| k).collect()
+    }
+
+    fn record_job(job: String, state: String, result: Option<i64>) -> Result<(), String> {
+        let text = format!("{state}:{}", result.map_or("none".into(), |r| r.to_string()));
+        kv::set(&format!("job/{job}"), text.as_bytes()).map_err(text_of)
     }
 
     fn connect(addr: String) -> Result<(), String> {
