@@ -16,7 +16,7 @@ warden=target/debug/warden
 # that grant notes its key-value store and blobs, and pipeline its invokes.
 plugins=target/demo-plugins
 mkdir -p "$plugins"
-cp target/wasm-plugins/wasm32-wasip2/release/{math,text,notes,pipeline}.wasm "$plugins/"
+cp target/wasm-plugins/wasm32-wasip2/release/{math,text,notes,pipeline,streams}.wasm "$plugins/"
 cp examples/plugins/notes/notes.toml examples/plugins/pipeline/pipeline.toml "$plugins/"
 state=target/demo-state
 port=${WARDEN_DEMO_PORT:-7443}
@@ -53,6 +53,15 @@ ref=$("$warden" blob put README.md --addr "$addr" --state-dir "$state")
 echo "$ref"
 client call notes/attach groceries "$ref"
 client call notes/index
+# A stream node prints one JSON value per line as its items arrive.
+client call streams/counter/count 3 100
+# A channel node takes messages on stdin with --stdin.
+echo; echo "\$ printf 'hi\\nthere\\n' | warden call --stdin streams/chat/echo '> '"
+printf 'hi\nthere\n' | "$warden" call --stdin streams/chat/echo '> ' --addr "$addr" --state-dir "$state"
+# A job: submitted now, fetched later.
+echo; echo "\$ warden submit math/slow-sum 5 100"
+job=$("$warden" submit math/slow-sum 5 100 --addr "$addr" --state-dir "$state")
+client job "$job" --wait 30
 
 echo
 echo "==> the example Rust client (examples/client/main.rs)"

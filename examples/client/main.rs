@@ -10,9 +10,10 @@
 //! FINGERPRINT is printed by `warden serve`; without it the client trusts the
 //! certificate a local server keeps in its state directory.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use futures::StreamExt;
 use rmpv::Value;
 use warden_host::rpc::{CallOpts, Client, ClientError, Event, Trust, tls};
 
@@ -93,5 +94,56 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     println!("math/slow-sum(10) = {}", stream.result().await?);
+
+    // A stream node: items arrive one by one as the node produces them.
+    let mut numbers = client
+        .stream(
+            "streams/counter/count",
+            Value::Array(vec![5.into(), 0.into()]),
+        )
+        .await?;
+    let mut got = Vec::new();
+    while let Some(item) = numbers.next().await {
+        got.push(item?.to_string());
+    }
+    println!("streams/counter/count(5) streamed {}", got.join(", "));
+
+    // A channel node: send messages while reading the answers.
+    let (mut sender, mut answers) = client
+        .channel(
+            "streams/chat/echo",
+            Value::Array(vec!["echo: ".into()]),
+            CallOpts::default(),
+        )
+        .await?;
+    for word in ["one", "two", "three"] {
+        sender.send(word.into()).await?;
+    }
+    sender.finish();
+    while let Some(event) = answers.next().await {
+        if let Event::Item(answer) = event {
+            println!("  chat answered {answer}");
+        }
+    }
+    answers.result().await?;
+
+    // A job: submitted now, fetched later (from any connection).
+    let job = client
+        .submit(
+            "math/slow-sum",
+            Value::Array(vec![5.into(), 20.into()]),
+            None,
+        )
+        .await?;
+    println!("submitted job {} ({})", job.id, job.state.as_str());
+    let done = client
+        .job(&job.id, Some(Duration::from_secs(30)), false)
+        .await?;
+    println!(
+        "job {} is {}: {}",
+        done.id,
+        done.state.as_str(),
+        done.result.unwrap_or(Value::Nil)
+    );
     Ok(())
 }

@@ -377,12 +377,7 @@ impl Client {
     /// # Errors
     ///
     /// When the request cannot be sent.
-    pub async fn stream(
-        &self,
-        node: &str,
-        args: Value,
-    ) -> Result<impl futures::Stream<Item = Result<Value, ClientError>> + Send + 'static, ClientError>
-    {
+    pub async fn stream(&self, node: &str, args: Value) -> Result<ItemStream, ClientError> {
         Ok(self
             .call_with(node, args, CallOpts::default())
             .await?
@@ -710,10 +705,8 @@ impl CallStream {
 
 impl CallStream {
     /// The call's items as a [`futures::Stream`] (see [`Client::stream`]).
-    pub fn into_items(
-        self,
-    ) -> impl futures::Stream<Item = Result<Value, ClientError>> + Send + 'static {
-        futures::stream::unfold(Some(self), |state| async move {
+    pub fn into_items(self) -> ItemStream {
+        Box::pin(futures::stream::unfold(Some(self), |state| async move {
             let mut stream = state?;
             while let Some(event) = stream.next().await {
                 if let Event::Item(item) = event {
@@ -724,9 +717,12 @@ impl CallStream {
                 Ok(_) => None,
                 Err(e) => Some((Err(e), None)),
             }
-        })
+        }))
     }
 }
+
+/// The items of a stream call (see [`Client::stream`]).
+pub type ItemStream = futures::stream::BoxStream<'static, Result<Value, ClientError>>;
 
 /// The sending half of a channel call (see [`Client::channel`]).
 pub struct ChannelSender {

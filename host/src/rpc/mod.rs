@@ -12,6 +12,7 @@ mod transport;
 
 pub use client::{
     BlobInfo, CallOpts, CallStream, ChannelSender, Client, ClientError, ConnectOpts, Event,
+    ItemStream,
 };
 #[cfg(feature = "server")]
 pub use server::{Server, ServerConfig, ServerError, ServerStats};
