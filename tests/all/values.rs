@@ -425,3 +425,35 @@ fn node_descriptions_carry_types_and_json_schemas() {
         serde_json::json!(["read", "write", "exec"])
     );
 }
+
+#[tokio::test]
+async fn bytes_nodes_take_the_typed_path_with_the_same_results_and_limits() {
+    // `(list<u8>) -> list<u8>` is called through typed bindings when the
+    // argument is `bin`; an array of ints takes the general path. Both agree.
+    let p = types();
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    let by_map = p
+        .call(
+            "echo/echo-bytes",
+            Value::Map(vec![("v".into(), Value::Binary(data.clone()))]),
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(by_map, Value::Binary(data.clone()));
+    let ints = Value::Array(data[..300].iter().map(|&b| Value::from(b)).collect());
+    assert_eq!(
+        echo(&p, "echo-bytes", ints).await.unwrap(),
+        Value::Binary(data[..300].to_vec())
+    );
+    let small = load(
+        "types-small",
+        &test_plugin("types"),
+        Limits::default().with_max_result_bytes(1000),
+    );
+    let err = echo(&small, "echo-bytes", Value::Binary(data))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::ResourceLimit, "{err}");
+    assert!(err.message.contains("result cap"), "{}", err.message);
+}

@@ -12,7 +12,7 @@ use super::config::Limits;
 use super::convert::{self, ConvError};
 use super::engine::Runtime;
 use super::error::LoadError;
-use super::reflect::{self, ImportDesc, NodeDesc, NodeEntry, Shape};
+use super::reflect::{self, BytesResult, ImportDesc, NodeDesc, NodeEntry, Shape};
 use super::state::{CallState, LogLevel};
 use super::streaming::{self, Pump, RunError, StreamIo};
 use crate::caps::{Capabilities, Invoker};
@@ -37,8 +37,45 @@ pub enum CallEvent {
     },
 }
 
+/// A node's arguments, ready for the guest.
+enum Params {
+    /// Converted to `Val`s.
+    Vals(Vec<Val>),
+    /// The one `list<u8>` argument of a bytes node.
+    Bytes(Vec<u8>),
+}
+
+/// The bytes argument of a bytes node (see `NodeEntry::bytes`), or the
+/// arguments back when they take the general path.
+fn take_bytes(node: &NodeEntry, args: Value) -> Result<Vec<u8>, Value> {
+    if node.bytes.is_none() {
+        return Err(args);
+    }
+    match args {
+        Value::Array(mut items) if items.len() == 1 && matches!(items[0], Value::Binary(_)) => {
+            match items.pop() {
+                Some(Value::Binary(bytes)) => Ok(bytes),
+                _ => Err(Value::Nil),
+            }
+        }
+        Value::Map(mut entries)
+            if entries.len() == 1
+                && entries[0].0.as_str() == Some(node.params[0].0.as_str())
+                && matches!(entries[0].1, Value::Binary(_)) =>
+        {
+            match entries.pop() {
+                Some((_, Value::Binary(bytes))) => Ok(bytes),
+                _ => Err(Value::Nil),
+            }
+        }
+        other => Err(other),
+    }
+}
+
 /// How a node's run ended.
 enum Ran {
+    /// A bytes node's result.
+    Bytes(Result<Vec<u8>, String>),
     /// A call node's result value, to convert.
     Result(Option<Val>),
     /// A stream or channel node's final value.
@@ -231,7 +268,10 @@ impl Plugin {
                 format!("`{}/{name}` is not callable: {why}", self.inner.name),
             ));
         }
-        let params = self.convert_args(node, &args)?;
+        let params = match take_bytes(node, args) {
+            Ok(bytes) => Params::Bytes(bytes),
+            Err(args) => Params::Vals(self.convert_args(node, &args)?),
+        };
         let limits = &self.inner.limits;
         let timeout_at = Instant::now() + limits.timeout;
         let deadline = options.deadline.map_or(timeout_at, |d| d.min(timeout_at));
@@ -260,10 +300,11 @@ impl Plugin {
 
         let full = format!("{}/{}", self.inner.name, node.desc.name);
         let pump = Pump::new(io, limits.max_result_bytes, deadline, full);
-        let outcome = self.run(&mut store, node, &params, pump).await;
+        let outcome = self.run(&mut store, node, params, pump).await;
         let stderr = self.flush_output(&store);
         match outcome {
             Ok(Ran::Result(val)) => self.convert_result(node, val.as_ref()),
+            Ok(Ran::Bytes(result)) => self.bytes_result(node, result),
             Ok(Ran::Streamed(value)) => Ok(value),
             Err(RunError::Call(e)) => Err(e),
             Err(RunError::Wasm(error)) => {
@@ -283,13 +324,30 @@ impl Plugin {
         &self,
         store: &mut Store<CallState>,
         node: &NodeEntry,
-        params: &[Val],
+        params: Params,
         mut pump: Pump,
     ) -> Result<Ran, RunError> {
         let instance = self.inner.pre.instantiate_async(&mut *store).await?;
         let func = instance
             .get_func(&mut *store, node.export)
             .ok_or_else(|| wasmtime::format_err!("export `{}` disappeared", node.desc.name))?;
+        let params = match params {
+            Params::Vals(vals) => vals,
+            Params::Bytes(bytes) => {
+                let result = match node.bytes {
+                    Some(BytesResult::BytesOrError) => {
+                        let typed = func.typed::<(&[u8],), (Result<Vec<u8>, String>,)>(&*store)?;
+                        typed.call_async(&mut *store, (&bytes,)).await?.0
+                    }
+                    _ => {
+                        let typed = func.typed::<(&[u8],), (Vec<u8>,)>(&*store)?;
+                        Ok(typed.call_async(&mut *store, (&bytes,)).await?.0)
+                    }
+                };
+                return Ok(Ran::Bytes(result));
+            }
+        };
+        let params = params.as_slice();
         let mut results = vec![Val::Bool(false); usize::from(node.result.is_some())];
         func.call_async(&mut *store, params, &mut results).await?;
         let handle = results.pop();
@@ -411,6 +469,35 @@ impl Plugin {
                     convert::describe(other)
                 ),
             )),
+        }
+    }
+
+    fn bytes_result(
+        &self,
+        node: &NodeEntry,
+        result: Result<Vec<u8>, String>,
+    ) -> Result<Value, CallError> {
+        let cap = self.inner.limits.max_result_bytes;
+        let size = match &result {
+            Ok(b) => b.len(),
+            Err(s) => s.len(),
+        };
+        // The MessagePack header of a bin or str is at most 5 bytes.
+        if size.saturating_add(5) > cap {
+            return Err(CallError::new(
+                ErrorKind::ResourceLimit,
+                format!(
+                    "the result of `{}/{}` is larger than the result cap of {}",
+                    self.inner.name,
+                    node.desc.name,
+                    bytes_text(cap)
+                ),
+            ));
+        }
+        match result {
+            Ok(bytes) => Ok(Value::Binary(bytes)),
+            Err(message) => Err(CallError::new(ErrorKind::NodeError, message.clone())
+                .with_details(Value::from(message))),
         }
     }
 

@@ -94,6 +94,41 @@ pub(crate) struct NodeEntry {
     pub(crate) params: Vec<(String, Type)>,
     pub(crate) result: Option<Type>,
     pub(crate) shape: Shape,
+    /// Set for `(list<u8>) -> list<u8>` and `(list<u8>) -> result<list<u8>,
+    /// string>` nodes, which are called through typed bindings: bytes are
+    /// copied in and out instead of becoming one `Val` each.
+    pub(crate) bytes: Option<BytesResult>,
+}
+
+/// The result of a bytes-in, bytes-out node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BytesResult {
+    /// `list<u8>`
+    Bytes,
+    /// `result<list<u8>, string>`
+    BytesOrError,
+}
+
+fn is_bytes(ty: &Type) -> bool {
+    matches!(ty, Type::List(l) if l.ty() == Type::U8)
+}
+
+fn bytes_shape(params: &[(String, Type)], result: Option<&Type>) -> Option<BytesResult> {
+    let [(_, param)] = params else {
+        return None;
+    };
+    if !is_bytes(param) {
+        return None;
+    }
+    match result? {
+        t if is_bytes(t) => Some(BytesResult::Bytes),
+        Type::Result(r)
+            if r.ok().as_ref().is_some_and(is_bytes) && r.err() == Some(Type::String) =>
+        {
+            Some(BytesResult::BytesOrError)
+        }
+        _ => None,
+    }
 }
 
 /// What calling a node involves besides its export.
@@ -237,6 +272,7 @@ fn entry(name: String, func: &ComponentFunc, export: ComponentExportIndex) -> No
             input_schema: None,
         },
         export,
+        bytes: bytes_shape(&params, result.as_ref()),
         params,
         result,
         shape: Shape::Call,

@@ -1,0 +1,194 @@
+//! Benchmark (not a test) of calls in process, each beside a baseline from
+//! the same run:
+//!
+//! - a typed call on a live instance (wasmtime's static bindings): the floor;
+//! - a dynamic call (`Val`s) on a live instance: what Warden's generic path
+//!   costs before any MessagePack;
+//! - `Plugin::call`: fresh instance + call + value conversion, as every
+//!   Warden call runs;
+//! - a 64 KiB `list<u8>` and a 16,384-element `list<s32>` through
+//!   `Plugin::call`, against the typed call with the same data: the cost of
+//!   converting big arguments and results.
+//!
+//! Run with `cargo bench --bench calls`.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rmpv::Value;
+use warden_host::{Limits, Runtime};
+use wasmtime::Store;
+use wasmtime::component::{ComponentExportIndex, Linker, ResourceTable, Val};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+#[path = "../../tests/build_plugins.rs"]
+mod build_plugins;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+struct Ctx {
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl WasiView for Ctx {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// The median of `n` timings of `f`, after a warm-up.
+fn median(n: usize, mut f: impl FnMut()) -> Duration {
+    for _ in 0..n / 10 + 1 {
+        f();
+    }
+    let mut times: Vec<Duration> = (0..n)
+        .map(|_| {
+            let started = Instant::now();
+            f();
+            started.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[n / 2]
+}
+
+fn report(name: &str, value: Duration, baseline: Duration, note: &str) {
+    let (v, b) = (value.as_secs_f64() * 1e6, baseline.as_secs_f64() * 1e6);
+    println!(
+        "{name:<44} {v:>10.2} us  baseline {b:>10.2} us  ratio {:>7.1}  ({note})",
+        v / b
+    );
+    println!(
+        "{{\"bench\":\"{name}\",\"unit\":\"us\",\"value\":{v:.3},\"baseline\":{b:.3},\"ratio\":{:.3}}}",
+        v / b
+    );
+}
+
+fn main() {
+    let tests = build_plugins::build_wasm_workspace(&root(), "tests/plugins");
+    let bytes = std::fs::read(tests.join("types.wasm")).unwrap();
+    let runtime = Runtime::new().unwrap();
+    let plugin = runtime
+        .load_bytes("types", &bytes, Limits::default())
+        .unwrap();
+    let engine = runtime.engine().clone();
+    let component = runtime.compile("types", &bytes).unwrap();
+
+    let mut linker = Linker::<Ctx>::new(&engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker).unwrap();
+    let mut store = Store::new(
+        &engine,
+        Ctx {
+            wasi: WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+        },
+    );
+    store.set_epoch_deadline(u64::MAX / 2);
+    let instance = linker.instantiate(&mut store, &component).unwrap();
+    let iface_name = component
+        .component_type()
+        .exports(&engine)
+        .map(|(name, _)| name.to_owned())
+        .find(|name| name.ends_with("/echo"))
+        .unwrap();
+    let iface = component.get_export_index(None, &iface_name).unwrap();
+    let index =
+        |f: &str| -> ComponentExportIndex { component.get_export_index(Some(&iface), f).unwrap() };
+
+    println!(
+        "warden in-process calls ({} CPUs)",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!();
+    let typed = instance
+        .get_typed_func::<(i64,), (i64,)>(&mut store, index("echo-s64"))
+        .unwrap();
+    let typed_time = median(20_000, || {
+        let (r,) = typed.call(&mut store, (7,)).unwrap();
+        assert_eq!(r, 7);
+    });
+    let dynamic = instance.get_func(&mut store, index("echo-s64")).unwrap();
+    let dynamic_time = median(20_000, || {
+        let mut out = [Val::Bool(false)];
+        dynamic.call(&mut store, &[Val::S64(7)], &mut out).unwrap();
+    });
+    report(
+        "dynamic call (Val), live instance",
+        dynamic_time,
+        typed_time,
+        "baseline: typed call, live instance",
+    );
+
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let args = Value::Array(vec![7.into()]);
+    let fresh = median(5_000, || {
+        let r = tokio
+            .block_on(plugin.call("echo/echo-s64", args.clone(), Default::default()))
+            .unwrap();
+        assert_eq!(r, Value::from(7));
+    });
+    report(
+        "Plugin::call: fresh instance + call",
+        fresh,
+        typed_time,
+        "target <= 10 us; baseline: typed call, live instance",
+    );
+
+    let data = vec![0x5au8; 64 << 10];
+    let typed_bytes = instance
+        .get_typed_func::<(&[u8],), (Vec<u8>,)>(&mut store, index("echo-bytes"))
+        .unwrap();
+    let typed_bytes_time = median(500, || {
+        let (r,) = typed_bytes.call(&mut store, (&data,)).unwrap();
+        assert_eq!(r.len(), data.len());
+    });
+    let bytes_args = Value::Array(vec![Value::Binary(data.clone())]);
+    let warden_bytes = median(500, || {
+        let r = tokio
+            .block_on(plugin.call("echo/echo-bytes", bytes_args.clone(), Default::default()))
+            .unwrap();
+        assert_eq!(r.as_slice().map(<[u8]>::len), Some(data.len()));
+    });
+    report(
+        "64 KiB list<u8> echo, Plugin::call",
+        warden_bytes,
+        typed_bytes_time,
+        "baseline: typed call, live instance",
+    );
+
+    let ints: Vec<i32> = (0..16_384).collect();
+    let typed_list = instance
+        .get_typed_func::<(&[i32],), (Vec<i32>,)>(&mut store, index("echo-list"))
+        .unwrap();
+    let typed_list_time = median(500, || {
+        let (r,) = typed_list.call(&mut store, (&ints,)).unwrap();
+        assert_eq!(r.len(), ints.len());
+    });
+    let list_args = Value::Array(vec![Value::Array(
+        ints.iter().map(|&i| Value::from(i)).collect(),
+    )]);
+    let warden_list = median(500, || {
+        let r = tokio
+            .block_on(plugin.call("echo/echo-list", list_args.clone(), Default::default()))
+            .unwrap();
+        assert_eq!(r.as_array().map(Vec::len), Some(ints.len()));
+    });
+    report(
+        "16,384 x s32 list echo, Plugin::call",
+        warden_list,
+        typed_list_time,
+        "baseline: typed call, live instance",
+    );
+}
