@@ -24,6 +24,24 @@ const MAX_RUNNING: usize = 64;
 /// How long a finished job's result is kept when nobody fetches it.
 const KEEP_FINISHED: Duration = Duration::from_secs(24 * 3600);
 
+/// How often expired jobs are removed.
+const SWEEP_EVERY: Duration = Duration::from_secs(600);
+
+/// Removes finished jobs older than [`KEEP_FINISHED`].
+fn sweep(inner: &Inner) -> Result<(), String> {
+    let now = now_ms();
+    for job in inner.store.all()? {
+        if job.state.is_finished()
+            && job
+                .finished_ms
+                .is_some_and(|t| now.saturating_sub(t) > KEEP_FINISHED.as_millis() as u64)
+        {
+            inner.store.remove(&job.id)?;
+        }
+    }
+    Ok(())
+}
+
 /// The host's jobs. Cheap to clone.
 #[derive(Clone)]
 pub struct Jobs {
@@ -92,15 +110,22 @@ impl Jobs {
                     jobs.inner.store.put(&job)?;
                 }
                 JobState::Queued => jobs.start(job.id.clone()),
-                _ if job
-                    .finished_ms
-                    .is_some_and(|t| now.saturating_sub(t) > KEEP_FINISHED.as_millis() as u64) =>
-                {
-                    jobs.inner.store.remove(&job.id)?;
-                }
                 _ => {}
             }
         }
+        sweep(&jobs.inner)?;
+        // Expired results are swept every few minutes while the host runs;
+        // the sweeper holds no strong reference, so it ends with the jobs.
+        let weak = Arc::downgrade(&jobs.inner);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(SWEEP_EVERY).await;
+                let Some(inner) = weak.upgrade() else { break };
+                if let Err(e) = sweep(&inner) {
+                    tracing::warn!("sweeping expired jobs failed: {e}");
+                }
+            }
+        });
         Ok(jobs)
     }
 
