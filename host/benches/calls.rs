@@ -5,7 +5,8 @@
 //! - a dynamic call (`Val`s) on a live instance: what Warden's generic path
 //!   costs before any MessagePack;
 //! - `Plugin::call`: fresh instance + call + value conversion, as every
-//!   Warden call runs;
+//!   Warden call runs, against wasmtime alone doing a fresh store +
+//!   instantiate + typed call on the same engine;
 //! - a 64 KiB `list<u8>` and a 16,384-element `list<s32>` through
 //!   `Plugin::call`, against the typed call with the same data: the cost of
 //!   converting big arguments and results.
@@ -128,6 +129,26 @@ fn main() {
         "baseline: typed call, live instance",
     );
 
+    // wasmtime alone: a fresh store, instantiate from `InstancePre`, one
+    // typed call, on the same engine (pooling allocator).
+    let pre = linker.instantiate_pre(&component).unwrap();
+    let echo_s64 = index("echo-s64");
+    let bare_fresh = median(5_000, || {
+        let mut store = Store::new(
+            &engine,
+            Ctx {
+                wasi: WasiCtx::builder().build(),
+                table: ResourceTable::new(),
+            },
+        );
+        store.set_epoch_deadline(u64::MAX / 2);
+        let instance = pre.instantiate(&mut store).unwrap();
+        let f = instance
+            .get_typed_func::<(i64,), (i64,)>(&mut store, echo_s64)
+            .unwrap();
+        assert_eq!(f.call(&mut store, (7,)).unwrap().0, 7);
+    });
+
     let tokio = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -142,8 +163,8 @@ fn main() {
     report(
         "Plugin::call: fresh instance + call",
         fresh,
-        typed_time,
-        "target <= 10 us; baseline: typed call, live instance",
+        bare_fresh,
+        "target <= 10 us; baseline: wasmtime fresh store + instantiate + typed call",
     );
 
     let data = vec![0x5au8; 64 << 10];

@@ -202,6 +202,60 @@ fn main() {
         }
         warden.sort();
         quinn_rt.sort();
+        // Where the sequential time goes: the same server answering without
+        // running wasm (`describe`), from the warden client and from a bare
+        // quinn client, and a request it refuses at once (framing only).
+        let bare_p50 = percentile(&quinn_rt, 0.5).as_secs_f64() * 1e6;
+        let mut describe = Vec::with_capacity(2000);
+        for _ in 0..2000 {
+            let started = Instant::now();
+            client.describe("math/add").await.unwrap();
+            describe.push(started.elapsed());
+        }
+        describe.sort();
+        report(
+            "rpc sequential describe (no wasm) p50",
+            "us",
+            percentile(&describe, 0.5).as_secs_f64() * 1e6,
+            bare_p50,
+            "where the time goes; baseline: bare quinn",
+        );
+        let raw = bare_client(addr, &fingerprint).await;
+        let mut frame = Vec::new();
+        warden_host::proto::encode_frame(
+            &warden_host::proto::Request::Describe {
+                node: "math/add".into(),
+            }
+            .to_value(),
+            &mut frame,
+        );
+        let mut refused = Vec::with_capacity(2000);
+        let mut raw_describe = Vec::with_capacity(2000);
+        for _ in 0..2000 {
+            let started = Instant::now();
+            bare_round_trip(&raw, &frame).await;
+            raw_describe.push(started.elapsed());
+            let started = Instant::now();
+            // A length prefix over the limit: answered `bad-request` at once.
+            bare_round_trip(&raw, &[0xff; 40]).await;
+            refused.push(started.elapsed());
+        }
+        raw_describe.sort();
+        refused.sort();
+        report(
+            "bare quinn client -> warden describe p50",
+            "us",
+            percentile(&raw_describe, 0.5).as_secs_f64() * 1e6,
+            bare_p50,
+            "where the time goes; baseline: bare quinn",
+        );
+        report(
+            "bare quinn client -> warden refusal p50",
+            "us",
+            percentile(&refused, 0.5).as_secs_f64() * 1e6,
+            bare_p50,
+            "framing and stream handling only",
+        );
         for (label, p) in [("p50", 0.5), ("p99", 0.99)] {
             report(
                 &format!("rpc sequential math/add {label}"),
