@@ -46,6 +46,19 @@ impl WasiView for Ctx {
     }
 }
 
+/// A store with an empty WASI context that never hits its epoch deadline.
+fn fresh_store(engine: &wasmtime::Engine) -> Store<Ctx> {
+    let mut store = Store::new(
+        engine,
+        Ctx {
+            wasi: WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+        },
+    );
+    store.set_epoch_deadline(u64::MAX / 2);
+    store
+}
+
 /// The median of `n` timings of `f`, after a warm-up.
 fn median(n: usize, mut f: impl FnMut()) -> Duration {
     for _ in 0..n / 10 + 1 {
@@ -86,14 +99,7 @@ fn main() {
 
     let mut linker = Linker::<Ctx>::new(&engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker).unwrap();
-    let mut store = Store::new(
-        &engine,
-        Ctx {
-            wasi: WasiCtx::builder().build(),
-            table: ResourceTable::new(),
-        },
-    );
-    store.set_epoch_deadline(u64::MAX / 2);
+    let mut store = fresh_store(&engine);
     let instance = linker.instantiate(&mut store, &component).unwrap();
     let iface_name = component
         .component_type()
@@ -134,14 +140,7 @@ fn main() {
     let pre = linker.instantiate_pre(&component).unwrap();
     let echo_s64 = index("echo-s64");
     let bare_fresh = median(5_000, || {
-        let mut store = Store::new(
-            &engine,
-            Ctx {
-                wasi: WasiCtx::builder().build(),
-                table: ResourceTable::new(),
-            },
-        );
-        store.set_epoch_deadline(u64::MAX / 2);
+        let mut store = fresh_store(&engine);
         let instance = pre.instantiate(&mut store).unwrap();
         let f = instance
             .get_typed_func::<(i64,), (i64,)>(&mut store, echo_s64)

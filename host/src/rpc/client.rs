@@ -92,6 +92,27 @@ pub struct CallOpts {
     pub meta: Option<Value>,
 }
 
+impl CallOpts {
+    /// The `call` request for `node` with these options.
+    fn request(self, node: &str, args: Value) -> Request {
+        Request::Call {
+            node: node.to_owned(),
+            args,
+            deadline_ms: self
+                .deadline
+                .map(|d| d.as_millis().min(u64::MAX as u128) as u64),
+            meta: self.meta,
+        }
+    }
+
+    /// When the client stops waiting: the server enforces the deadline, so
+    /// the client waits a little longer for its `timeout` answer.
+    fn give_up(&self) -> Option<tokio::time::Instant> {
+        self.deadline
+            .map(|d| tokio::time::Instant::now() + d + Duration::from_secs(2))
+    }
+}
+
 /// Options of a connection.
 #[derive(Debug, Clone, Default)]
 pub struct ConnectOpts {
@@ -345,14 +366,8 @@ impl Client {
         args: Value,
         opts: CallOpts,
     ) -> Result<CallStream, ClientError> {
-        let request = Request::Call {
-            node: node.to_owned(),
-            args,
-            deadline_ms: opts
-                .deadline
-                .map(|d| d.as_millis().min(u64::MAX as u128) as u64),
-            meta: opts.meta,
-        };
+        let give_up = opts.give_up();
+        let request = opts.request(node, args);
         let (send, recv) = self.open(&request).await?;
         Ok(CallStream {
             _send: Some(send),
@@ -360,11 +375,7 @@ impl Client {
             decoder: FrameDecoder::new(self.inner.max_frame),
             result: None,
             done: false,
-            // The server enforces the deadline; the client waits a little
-            // longer so the server's `timeout` answer can arrive.
-            give_up: opts
-                .deadline
-                .map(|d| tokio::time::Instant::now() + d + Duration::from_secs(2)),
+            give_up,
         })
     }
 
@@ -398,14 +409,8 @@ impl Client {
         args: Value,
         opts: CallOpts,
     ) -> Result<(ChannelSender, CallStream), ClientError> {
-        let request = Request::Call {
-            node: node.to_owned(),
-            args,
-            deadline_ms: opts
-                .deadline
-                .map(|d| d.as_millis().min(u64::MAX as u128) as u64),
-            meta: opts.meta,
-        };
+        let give_up = opts.give_up();
+        let request = opts.request(node, args);
         let connection = self.connection().await?;
         let (mut send, recv) = connection
             .open_bi()
@@ -415,9 +420,7 @@ impl Client {
             .await
             .map_err(ClientError::ConnectionLost)?;
         let mut stream = self.stream_of(None, recv);
-        stream.give_up = opts
-            .deadline
-            .map(|d| tokio::time::Instant::now() + d + Duration::from_secs(2));
+        stream.give_up = give_up;
         Ok((ChannelSender { send }, stream))
     }
 
