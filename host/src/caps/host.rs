@@ -25,16 +25,8 @@ impl From<CapError> for Error {
     }
 }
 
-fn truncate(mut message: String) -> String {
-    if message.len() > MAX_MESSAGE_BYTES {
-        let mut cut = MAX_MESSAGE_BYTES;
-        while !message.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        message.truncate(cut);
-        message.push('…');
-    }
-    message
+fn truncate(message: String) -> String {
+    crate::runtime::shorten(message, MAX_MESSAGE_BYTES)
 }
 
 /// Runs storage work off the async threads when a tokio runtime is there.

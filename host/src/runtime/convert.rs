@@ -55,10 +55,15 @@ impl ConvError {
     }
 }
 
-fn abbreviate(mut text: String) -> String {
-    const MAX: usize = 120;
-    if text.len() > MAX {
-        let mut cut = MAX;
+fn abbreviate(text: String) -> String {
+    shorten(text, 120)
+}
+
+/// `text` cut to at most `max` bytes (on a character boundary), with `…`
+/// where it was cut.
+pub(crate) fn shorten(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut cut = max;
         while !text.is_char_boundary(cut) {
             cut -= 1;
         }

@@ -29,4 +29,5 @@ pub use reflect::{ImportDesc, NodeDesc, NodeKind, ParamDesc};
 pub use state::LogLevel;
 pub use streaming::StreamIo;
 
+pub(crate) use convert::shorten;
 pub(crate) use state::CallState;
