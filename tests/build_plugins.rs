@@ -5,6 +5,15 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The repository root (the parent of `host/`, whose manifest builds the
+/// tests and benchmarks that include this file).
+pub(crate) fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("host/ has a parent")
+        .to_path_buf()
+}
+
 /// Where every wasm plugin is built, shared by the tests, the benchmarks and
 /// the README's commands: `ROOT/target/wasm-plugins`.
 pub(crate) fn wasm_target_dir(root: &Path) -> PathBuf {

@@ -13,7 +13,7 @@
 //!
 //! Run with `cargo bench --bench calls`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use rmpv::Value;
@@ -26,10 +26,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 mod build_plugins;
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    build_plugins::repo_root()
 }
 
 struct Ctx {

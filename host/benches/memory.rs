@@ -21,10 +21,7 @@ use warden_host::rpc::{Client, Trust, tls};
 mod build_plugins;
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    build_plugins::repo_root()
 }
 
 /// Resident memory of `pid` in MiB.

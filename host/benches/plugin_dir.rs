@@ -8,7 +8,7 @@
 //! Run with `cargo bench --bench plugin_dir`. Prints a table and one JSON line
 //! per figure. Uses no network.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,10 +16,7 @@ use warden_host::Runtime;
 use warden_host::plugins::{CompiledCache, DirConfig, PluginDir, Plugins};
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    build_plugins::repo_root()
 }
 
 #[path = "../../tests/build_plugins.rs"]

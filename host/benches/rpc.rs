@@ -12,7 +12,7 @@
 //! Client and server run in this one process (two tokio worker threads), on
 //! 127.0.0.1 only. Run with `cargo bench --bench rpc`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,10 +23,7 @@ use warden_host::rpc::{Client, Server, ServerConfig, ServerIdentity, Trust, tls}
 use warden_host::{Limits, Runtime};
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    build_plugins::repo_root()
 }
 
 #[path = "../../tests/build_plugins.rs"]

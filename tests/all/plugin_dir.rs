@@ -10,7 +10,7 @@ use tokio::sync::oneshot;
 use warden_host::ErrorKind;
 use warden_host::plugins::{CompiledCache, DirConfig, Manifest, PluginDir, Plugins};
 
-use crate::support::{example, mp, root, runtime, test_plugin};
+use crate::support::{eventually, example, mp, root, runtime, test_plugin};
 
 /// A watched directory in a temp dir, with its own state dir for the cache.
 struct Watched {
@@ -93,18 +93,6 @@ impl Drop for Watched {
     }
 }
 
-/// Polls `condition` every 20 ms for up to 30 s (generous: the whole suite
-/// shares 2 cores).
-async fn eventually(mut condition: impl FnMut() -> bool) -> bool {
-    for _ in 0..1500 {
-        if condition() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    condition()
-}
-
 fn copy(from: &Path, to: &Path) {
     std::fs::copy(from, to).unwrap();
 }
@@ -116,7 +104,7 @@ async fn a_dropped_in_plugin_is_served_and_a_removed_one_is_not() {
     assert!(!w.serves("math/add"));
     copy(&example("math"), &w.path("math.wasm"));
     assert!(
-        eventually(|| w.serves("math/add")).await,
+        eventually(30, || w.serves("math/add")).await,
         "math was picked up"
     );
     assert_eq!(w.call("math/add", "[2, 3]").await.unwrap(), Value::from(5));
@@ -134,7 +122,7 @@ async fn a_dropped_in_plugin_is_served_and_a_removed_one_is_not() {
 
     std::fs::remove_file(w.path("math.wasm")).unwrap();
     assert!(
-        eventually(|| !w.serves("math/add")).await,
+        eventually(30, || !w.serves("math/add")).await,
         "math was removed"
     );
     assert!(w.plugins.status().plugins.is_empty());
@@ -158,7 +146,7 @@ async fn replacing_a_plugin_lets_running_calls_finish_on_the_old_version() {
     copy(&example("text"), &w.path("calc.tmp"));
     std::fs::rename(w.path("calc.tmp"), w.path("calc.wasm")).unwrap();
     assert!(
-        eventually(|| w.serves("calc/strings/upper")).await,
+        eventually(30, || w.serves("calc/strings/upper")).await,
         "the new version is served"
     );
     assert!(!w.serves("calc/slow-sum"), "the old nodes are gone");
@@ -194,7 +182,7 @@ async fn a_slowly_copied_file_is_not_loaded_half_way() {
     }
     drop(file);
     assert!(
-        eventually(|| w.serves("slow/add")).await,
+        eventually(30, || w.serves("slow/add")).await,
         "the finished file is served"
     );
     assert!(w.failure("slow").is_none());
@@ -257,8 +245,9 @@ async fn broken_files_are_reported_and_harmless_and_fixing_them_works() {
     copy(&example("text"), &w.path("garbage.tmp"));
     std::fs::rename(w.path("garbage.tmp"), w.path("garbage.wasm")).unwrap();
     assert!(
-        eventually(|| w.serves("badmanifest/strings/upper") && w.serves("garbage/strings/upper"))
-            .await
+        eventually(30, || w.serves("badmanifest/strings/upper")
+            && w.serves("garbage/strings/upper"))
+        .await
     );
     assert!(w.failure("badmanifest").is_none() && w.failure("garbage").is_none());
     let status = w.plugins.status();
@@ -277,7 +266,7 @@ async fn a_broken_replacement_keeps_the_previous_version_serving() {
     w.start();
     std::fs::write(w.path("math.tmp"), b"\0asm\x0d\0\x01\0broken").unwrap();
     std::fs::rename(w.path("math.tmp"), w.path("math.wasm")).unwrap();
-    assert!(eventually(|| w.failure("math").is_some()).await);
+    assert!(eventually(30, || w.failure("math").is_some()).await);
     assert!(w.failure("math").unwrap().contains("failed to compile"));
     assert_eq!(
         w.call("math/add", "[1, 2]").await.unwrap(),

@@ -12,7 +12,7 @@ use warden_host::rpc::{
 };
 use warden_host::{ErrorKind, Limits};
 
-use crate::support::{example, mp, runtime, test_plugin};
+use crate::support::{eventually, example, mp, runtime, test_plugin};
 
 /// A server on 127.0.0.1:0 serving the examples and the test plugins.
 pub(crate) struct TestServer {
@@ -89,17 +89,6 @@ fn call_err(result: Result<Value, ClientError>) -> warden_host::CallError {
         Err(ClientError::Call(e)) => e,
         other => panic!("expected a call error, got {other:?}"),
     }
-}
-
-/// Polls `condition` every 20 ms for up to `secs` seconds.
-async fn eventually(secs: u64, mut condition: impl FnMut() -> bool) -> bool {
-    for _ in 0..secs * 50 {
-        if condition() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    condition()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,18 +9,7 @@ use warden_host::ErrorKind;
 use warden_host::rpc::{CallOpts, ClientError, Event, ServerConfig};
 
 use crate::access::Served;
-use crate::support::mp;
-
-/// Polls `condition` every 20 ms for up to 30 s.
-async fn eventually(mut condition: impl FnMut() -> bool) -> bool {
-    for _ in 0..1500 {
-        if condition() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    condition()
-}
+use crate::support::{eventually, mp};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_of_100_000_items_arrives_complete_and_in_order() {
@@ -78,7 +67,7 @@ async fn a_slow_reader_holds_the_producer_back_and_cancelling_stops_it() {
 
     drop(stream);
     assert!(
-        eventually(|| served.stats.running_calls() == 0).await,
+        eventually(30, || served.stats.running_calls() == 0).await,
         "the call did not stop"
     );
     let after = served.stats.items_sent();
@@ -167,7 +156,7 @@ async fn a_caller_that_disappears_cancels_a_channel_and_bad_input_is_refused() {
     drop(sender);
     drop(answers);
     assert!(
-        eventually(|| served.stats.running_calls() == 0).await,
+        eventually(30, || served.stats.running_calls() == 0).await,
         "the channel call did not stop"
     );
 

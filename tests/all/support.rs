@@ -8,10 +8,7 @@ use warden_host::{Limits, Plugin, Runtime};
 
 /// The repository root.
 pub(crate) fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("host/ has a parent")
-        .to_path_buf()
+    build_plugins::repo_root()
 }
 
 #[path = "../build_plugins.rs"]
@@ -62,4 +59,16 @@ pub(crate) fn load(name: &str, path: &Path, limits: Limits) -> Plugin {
 /// Parses JSON text into msgpack the way the CLI does.
 pub(crate) fn mp(json: &str) -> rmpv::Value {
     warden_host::json::to_msgpack(&serde_json::from_str(json).expect("valid JSON in test"))
+}
+
+/// Polls `condition` every 20 ms for up to `secs` seconds (generous bounds:
+/// the whole suite shares 2 cores); whether it became true.
+pub(crate) async fn eventually(secs: u64, mut condition: impl FnMut() -> bool) -> bool {
+    for _ in 0..secs * 50 {
+        if condition() {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    condition()
 }

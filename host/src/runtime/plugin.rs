@@ -484,15 +484,7 @@ impl Plugin {
         };
         // The MessagePack header of a bin or str is at most 5 bytes.
         if size.saturating_add(5) > cap {
-            return Err(CallError::new(
-                ErrorKind::ResourceLimit,
-                format!(
-                    "the result of `{}/{}` is larger than the result cap of {}",
-                    self.inner.name,
-                    node.desc.name,
-                    bytes_text(cap)
-                ),
-            ));
+            return Err(self.too_large(node));
         }
         match result {
             Ok(bytes) => Ok(Value::Binary(bytes)),
@@ -501,23 +493,26 @@ impl Plugin {
         }
     }
 
+    /// The error for a result over the plugin's result cap.
+    fn too_large(&self, node: &NodeEntry) -> CallError {
+        CallError::new(
+            ErrorKind::ResourceLimit,
+            format!(
+                "the result of `{}/{}` is larger than the result cap of {}",
+                self.inner.name,
+                node.desc.name,
+                bytes_text(self.inner.limits.max_result_bytes)
+            ),
+        )
+    }
+
     fn convert_result(&self, node: &NodeEntry, result: Option<&Val>) -> Result<Value, CallError> {
         let (Some(ty), Some(val)) = (&node.result, result) else {
             return Ok(Value::Nil);
         };
         let cap = self.inner.limits.max_result_bytes;
         let mut budget = cap;
-        let value = convert::from_val(ty, val, &mut budget).map_err(|_| {
-            CallError::new(
-                ErrorKind::ResourceLimit,
-                format!(
-                    "the result of `{}/{}` is larger than the result cap of {}",
-                    self.inner.name,
-                    node.desc.name,
-                    bytes_text(cap)
-                ),
-            )
-        })?;
+        let value = convert::from_val(ty, val, &mut budget).map_err(|_| self.too_large(node))?;
         if !node.unwraps_result() {
             return Ok(value);
         }

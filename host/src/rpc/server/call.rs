@@ -92,7 +92,7 @@ pub(super) async fn call(
         deadline: request
             .deadline_ms
             .map(|ms| started + Duration::from_millis(ms)),
-        invoker: Some(Arc::new(shared.plugins.clone())),
+        invoker: Some(shared.invoker.clone()),
         chain: Vec::new(),
     };
     // Items are not lossy: the node waits for room instead.

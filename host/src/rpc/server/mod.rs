@@ -108,6 +108,8 @@ struct Shared {
     guard: Arc<ConnectionGuard>,
     blobs: Option<BlobStore>,
     jobs: Option<Jobs>,
+    /// Routes the nodes' `invoke` calls to the served plugins.
+    invoker: Arc<dyn crate::caps::Invoker>,
     /// Stream items written to clients since the server started.
     items_sent: AtomicU64,
 }
@@ -140,6 +142,7 @@ impl Server {
         Ok(Server {
             endpoint,
             shared: Arc::new(Shared {
+                invoker: Arc::new(plugins.clone()),
                 plugins,
                 calls: Arc::new(Semaphore::new(config.max_concurrent_calls)),
                 max_calls: config.max_concurrent_calls,
@@ -148,6 +151,7 @@ impl Server {
                 guard,
                 blobs: config.blobs.clone(),
                 jobs: config.jobs.clone(),
+
                 items_sent: AtomicU64::new(0),
             }),
             fingerprint: identity.fingerprint(),
