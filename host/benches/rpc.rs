@@ -10,7 +10,9 @@
 //!   50 calls, against a bare quinn 1 MiB echo.
 //!
 //! Client and server run in this one process (two tokio worker threads), on
-//! 127.0.0.1 only. Run with `cargo bench --bench rpc`.
+//! 127.0.0.1 only. Run with `cargo bench --bench rpc`; name groups to run
+//! only those: `cargo bench --bench rpc -- sequential payload` (groups:
+//! `in-process`, `sequential`, `concurrent`, `payload`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,7 +22,7 @@ use futures::StreamExt;
 use rmpv::Value;
 use warden_host::plugins::{Plugins, Registry};
 use warden_host::rpc::{Client, Server, ServerConfig, ServerIdentity, Trust, tls};
-use warden_host::{Limits, Runtime};
+use warden_host::{Limits, Plugin, Runtime, RuntimeConfig};
 
 fn root() -> PathBuf {
     build_plugins::repo_root()
@@ -104,7 +106,68 @@ async fn bare_round_trip(conn: &quinn::Connection, payload: &[u8]) -> usize {
     recv.read_to_end(8 << 20).await.unwrap().len()
 }
 
+/// The groups named on the command line, or all of them.
+fn wanted() -> impl Fn(&str) -> bool {
+    const GROUPS: [&str; 4] = ["in-process", "sequential", "concurrent", "payload"];
+    let named: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    for name in &named {
+        if !GROUPS.contains(&name.as_str()) {
+            eprintln!(
+                "unknown group `{name}`; the groups are: {}",
+                GROUPS.join(", ")
+            );
+            std::process::exit(2);
+        }
+    }
+    move |group| named.is_empty() || named.iter().any(|n| n == group)
+}
+
+/// CPU time (user and system) this process has used, from /proc (Linux);
+/// zero elsewhere.
+fn cpu_time() -> Duration {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return Duration::ZERO;
+    };
+    // Fields after the command name (which may hold spaces) in parentheses:
+    // utime and stime are the 12th and 13th, in clock ticks (100 per second).
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let ticks: u64 = after
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|f| f.parse::<u64>().ok())
+        .sum();
+    Duration::from_millis(ticks * 10)
+}
+
+/// 2,000 timed calls of `math/add` after 200 untimed, sorted; with
+/// `ready`, each waits until an instance made ahead is ready.
+async fn time_calls(math: &Plugin, args: &Value, ready: bool) -> Vec<Duration> {
+    for _ in 0..200 {
+        math.call("add", args.clone(), Default::default())
+            .await
+            .unwrap();
+    }
+    let mut times = Vec::with_capacity(2000);
+    for _ in 0..2000 {
+        while ready && math.ready_instances() == 0 {
+            tokio::time::sleep(Duration::from_micros(50)).await;
+        }
+        let started = Instant::now();
+        math.call("add", args.clone(), Default::default())
+            .await
+            .unwrap();
+        times.push(started.elapsed());
+    }
+    times.sort();
+    times
+}
+
 fn main() {
+    let wanted = wanted();
     let examples = build("examples/plugins");
     let tests = build("tests/plugins");
     let runtime = Runtime::new().unwrap();
@@ -126,37 +189,47 @@ fn main() {
     println!();
 
     tokio.block_on(async {
-        // In process: fresh instance + call, against a call that does
-        // nothing but convert arguments (no wasm).
         let args = Value::Array(vec![1.into(), 2.into()]);
-        for _ in 0..200 {
-            math.call("add", args.clone(), Default::default())
-                .await
+        if wanted("in-process") {
+            // In process: a call whose instance is made on the call path
+            // (no instances made ahead), against a call that does nothing
+            // but look up the node (no wasm).
+            let cold = Runtime::with_config(RuntimeConfig {
+                warm_instances: 0,
+                ..RuntimeConfig::default()
+            })
+            .unwrap();
+            let cold_math = cold
+                .load_file("math", examples.join("math.wasm"), Limits::default())
                 .unwrap();
+            let times = time_calls(&cold_math, &args, false).await;
+            let mut base = Vec::with_capacity(2000);
+            for _ in 0..2000 {
+                let started = Instant::now();
+                let _ = cold_math
+                    .call("nope", args.clone(), Default::default())
+                    .await;
+                base.push(started.elapsed());
+            }
+            base.sort();
+            report(
+                "in-process fresh instance + call p50",
+                "us",
+                percentile(&times, 0.5).as_secs_f64() * 1e6,
+                percentile(&base, 0.5).as_secs_f64() * 1e6,
+                "target <= 10 us; baseline: lookup only",
+            );
+            // The same call when an instance made ahead is ready, as for a
+            // client calling one call at a time.
+            let warm = time_calls(&math, &args, true).await;
+            report(
+                "in-process call, instance made ahead p50",
+                "us",
+                percentile(&warm, 0.5).as_secs_f64() * 1e6,
+                percentile(&times, 0.5).as_secs_f64() * 1e6,
+                "baseline: instance made on the call path",
+            );
         }
-        let mut times = Vec::with_capacity(2000);
-        for _ in 0..2000 {
-            let started = Instant::now();
-            math.call("add", args.clone(), Default::default())
-                .await
-                .unwrap();
-            times.push(started.elapsed());
-        }
-        times.sort();
-        let mut base = Vec::with_capacity(2000);
-        for _ in 0..2000 {
-            let started = Instant::now();
-            let _ = math.call("nope", args.clone(), Default::default()).await;
-            base.push(started.elapsed());
-        }
-        base.sort();
-        report(
-            "in-process fresh instance + call p50",
-            "us",
-            percentile(&times, 0.5).as_secs_f64() * 1e6,
-            percentile(&base, 0.5).as_secs_f64() * 1e6,
-            "target <= 10 us; baseline: lookup only",
-        );
 
         // The servers.
         let state = tempfile::tempdir().unwrap();
@@ -182,145 +255,206 @@ fn main() {
         let conn = bare_client(bare_addr, &fingerprint).await;
         let request_size = 40; // about the size of a math/add request frame
 
-        // Sequential latency.
-        for _ in 0..200 {
-            client.call("math/add", args.clone()).await.unwrap();
-            bare_round_trip(&conn, &[7u8; 40]).await;
-        }
-        let mut warden = Vec::with_capacity(2000);
-        let mut quinn_rt = Vec::with_capacity(2000);
-        for _ in 0..2000 {
-            let started = Instant::now();
-            client.call("math/add", args.clone()).await.unwrap();
-            warden.push(started.elapsed());
-            let started = Instant::now();
-            bare_round_trip(&conn, &[7u8; 40][..request_size]).await;
-            quinn_rt.push(started.elapsed());
-        }
-        warden.sort();
-        quinn_rt.sort();
-        // Where the sequential time goes: the same server answering without
-        // running wasm (`describe`), from the warden client and from a bare
-        // quinn client, and a request it refuses at once (framing only).
-        let bare_p50 = percentile(&quinn_rt, 0.5).as_secs_f64() * 1e6;
-        let mut describe = Vec::with_capacity(2000);
-        for _ in 0..2000 {
-            let started = Instant::now();
-            client.describe("math/add").await.unwrap();
-            describe.push(started.elapsed());
-        }
-        describe.sort();
-        report(
-            "rpc sequential describe (no wasm) p50",
-            "us",
-            percentile(&describe, 0.5).as_secs_f64() * 1e6,
-            bare_p50,
-            "where the time goes; baseline: bare quinn",
-        );
-        let raw = bare_client(addr, &fingerprint).await;
-        let mut frame = Vec::new();
-        warden_host::proto::encode_frame(
-            &warden_host::proto::Request::Describe {
-                node: "math/add".into(),
+        if wanted("sequential") {
+            // Sequential latency.
+            for _ in 0..200 {
+                client.call("math/add", args.clone()).await.unwrap();
+                bare_round_trip(&conn, &[7u8; 40]).await;
             }
-            .to_value(),
-            &mut frame,
-        );
-        let mut refused = Vec::with_capacity(2000);
-        let mut raw_describe = Vec::with_capacity(2000);
-        for _ in 0..2000 {
-            let started = Instant::now();
-            bare_round_trip(&raw, &frame).await;
-            raw_describe.push(started.elapsed());
-            let started = Instant::now();
-            // A length prefix over the limit: answered `bad-request` at once.
-            bare_round_trip(&raw, &[0xff; 40]).await;
-            refused.push(started.elapsed());
-        }
-        raw_describe.sort();
-        refused.sort();
-        report(
-            "bare quinn client -> warden describe p50",
-            "us",
-            percentile(&raw_describe, 0.5).as_secs_f64() * 1e6,
-            bare_p50,
-            "where the time goes; baseline: bare quinn",
-        );
-        report(
-            "bare quinn client -> warden refusal p50",
-            "us",
-            percentile(&refused, 0.5).as_secs_f64() * 1e6,
-            bare_p50,
-            "framing and stream handling only",
-        );
-        for (label, p) in [("p50", 0.5), ("p99", 0.99)] {
+            let mut warden = Vec::with_capacity(2000);
+            let mut quinn_rt = Vec::with_capacity(2000);
+            for _ in 0..2000 {
+                let started = Instant::now();
+                client.call("math/add", args.clone()).await.unwrap();
+                warden.push(started.elapsed());
+                let started = Instant::now();
+                bare_round_trip(&conn, &[7u8; 40][..request_size]).await;
+                quinn_rt.push(started.elapsed());
+            }
+            warden.sort();
+            quinn_rt.sort();
+            // Where the sequential time goes: the same server answering without
+            // running wasm (`describe`), from the warden client and from a bare
+            // quinn client, and a request it refuses at once (framing only).
+            let bare_p50 = percentile(&quinn_rt, 0.5).as_secs_f64() * 1e6;
+            let mut describe = Vec::with_capacity(2000);
+            for _ in 0..2000 {
+                let started = Instant::now();
+                client.describe("math/add").await.unwrap();
+                describe.push(started.elapsed());
+            }
+            describe.sort();
             report(
-                &format!("rpc sequential math/add {label}"),
+                "rpc sequential describe (no wasm) p50",
                 "us",
-                percentile(&warden, p).as_secs_f64() * 1e6,
-                percentile(&quinn_rt, p).as_secs_f64() * 1e6,
-                "target p50 <= 1.5x bare quinn",
+                percentile(&describe, 0.5).as_secs_f64() * 1e6,
+                bare_p50,
+                "where the time goes; baseline: bare quinn",
+            );
+            let raw = bare_client(addr, &fingerprint).await;
+            let mut frame = Vec::new();
+            warden_host::proto::encode_frame(
+                &warden_host::proto::Request::Describe {
+                    node: "math/add".into(),
+                }
+                .to_value(),
+                &mut frame,
+            );
+            let mut call = Vec::new();
+            warden_host::proto::encode_frame(
+                &warden_host::proto::Request::Call {
+                    node: "math/add".into(),
+                    args: args.clone(),
+                    deadline_ms: None,
+                    meta: None,
+                }
+                .to_value(),
+                &mut call,
+            );
+            let mut refused = Vec::with_capacity(2000);
+            let mut raw_call = Vec::with_capacity(2000);
+            let mut raw_describe = Vec::with_capacity(2000);
+            for _ in 0..2000 {
+                let started = Instant::now();
+                bare_round_trip(&raw, &frame).await;
+                raw_describe.push(started.elapsed());
+                let started = Instant::now();
+                // A length prefix over the limit: answered `bad-request` at once.
+                bare_round_trip(&raw, &[0xff; 40]).await;
+                refused.push(started.elapsed());
+                let started = Instant::now();
+                bare_round_trip(&raw, &call).await;
+                raw_call.push(started.elapsed());
+            }
+            raw_call.sort();
+            raw_describe.sort();
+            refused.sort();
+            // Datagrams each way per round trip: every extra packet is a
+            // send syscall and a wake-up on the critical path.
+            for (label, conn, payload) in [
+                ("bare quinn echo", &conn, &[7u8; 40][..]),
+                ("warden refusal", &raw, &[0xff; 40][..]),
+                ("warden describe", &raw, &frame[..]),
+                ("warden math/add", &raw, &call[..]),
+            ] {
+                let before = conn.stats();
+                for _ in 0..200 {
+                    bare_round_trip(conn, payload).await;
+                }
+                let after = conn.stats();
+                println!(
+                    "  {label:<20} datagrams per round trip: {:.2} sent, {:.2} received",
+                    (after.udp_tx.datagrams - before.udp_tx.datagrams) as f64 / 200.0,
+                    (after.udp_rx.datagrams - before.udp_rx.datagrams) as f64 / 200.0,
+                );
+            }
+            report(
+                "bare quinn client -> warden describe p50",
+                "us",
+                percentile(&raw_describe, 0.5).as_secs_f64() * 1e6,
+                bare_p50,
+                "where the time goes; baseline: bare quinn",
+            );
+            report(
+                "bare quinn client -> warden math/add p50",
+                "us",
+                percentile(&raw_call, 0.5).as_secs_f64() * 1e6,
+                bare_p50,
+                "where the time goes; baseline: bare quinn",
+            );
+            report(
+                "bare quinn client -> warden refusal p50",
+                "us",
+                percentile(&refused, 0.5).as_secs_f64() * 1e6,
+                bare_p50,
+                "framing and stream handling only",
+            );
+            for (label, p) in [("p50", 0.5), ("p99", 0.99)] {
+                report(
+                    &format!("rpc sequential math/add {label}"),
+                    "us",
+                    percentile(&warden, p).as_secs_f64() * 1e6,
+                    percentile(&quinn_rt, p).as_secs_f64() * 1e6,
+                    "target p50 <= 1.5x bare quinn",
+                );
+            }
+        }
+
+        if wanted("concurrent") {
+            // Concurrency: 20,000 calls, 64 in flight.
+            let calls = 20_000;
+            let cpu = cpu_time();
+            let started = Instant::now();
+            futures::stream::iter(0..calls)
+                .map(|_| {
+                    let client = client.clone();
+                    let args = args.clone();
+                    async move { client.call("math/add", args).await.unwrap() }
+                })
+                .buffer_unordered(64)
+                .for_each(|_| async {})
+                .await;
+            let warden_rate = calls as f64 / started.elapsed().as_secs_f64();
+            let warden_cpu = (cpu_time() - cpu).as_secs_f64() * 1e6 / calls as f64;
+            let cpu = cpu_time();
+            let started = Instant::now();
+            futures::stream::iter(0..calls)
+                .map(|_| {
+                    let conn = conn.clone();
+                    async move { bare_round_trip(&conn, &[7u8; 40]).await }
+                })
+                .buffer_unordered(64)
+                .for_each(|_| async {})
+                .await;
+            let quinn_rate = calls as f64 / started.elapsed().as_secs_f64();
+            let quinn_cpu = (cpu_time() - cpu).as_secs_f64() * 1e6 / calls as f64;
+            // Client and server share the two cores, so calls/s follows the
+            // CPU time each call costs both ends together.
+            report(
+                "rpc concurrent CPU per call (both ends)",
+                "us",
+                warden_cpu,
+                quinn_cpu,
+                "where the time goes; baseline: bare quinn",
+            );
+            report(
+                "rpc concurrent (64 in flight) calls/s",
+                "call/s",
+                warden_rate,
+                quinn_rate,
+                "target >= 0.8x bare quinn",
             );
         }
 
-        // Concurrency: 20,000 calls, 64 in flight.
-        let calls = 20_000;
-        let started = Instant::now();
-        futures::stream::iter(0..calls)
-            .map(|_| {
-                let client = client.clone();
-                let args = args.clone();
-                async move { client.call("math/add", args).await.unwrap() }
-            })
-            .buffer_unordered(64)
-            .for_each(|_| async {})
-            .await;
-        let warden_rate = calls as f64 / started.elapsed().as_secs_f64();
-        let started = Instant::now();
-        futures::stream::iter(0..calls)
-            .map(|_| {
-                let conn = conn.clone();
-                async move { bare_round_trip(&conn, &[7u8; 40]).await }
-            })
-            .buffer_unordered(64)
-            .for_each(|_| async {})
-            .await;
-        let quinn_rate = calls as f64 / started.elapsed().as_secs_f64();
-        report(
-            "rpc concurrent (64 in flight) calls/s",
-            "call/s",
-            warden_rate,
-            quinn_rate,
-            "target >= 0.8x bare quinn",
-        );
-
-        // Payload: 1 MiB echo, 50 calls each.
-        let mib = vec![0x5au8; 1 << 20];
-        let echo_args = Value::Array(vec![Value::Binary(mib.clone())]);
-        client
-            .call("types/echo/echo-bytes", echo_args.clone())
-            .await
-            .unwrap();
-        let started = Instant::now();
-        for _ in 0..50 {
-            let back = client
+        if wanted("payload") {
+            // Payload: 1 MiB echo, 50 calls each.
+            let mib = vec![0x5au8; 1 << 20];
+            let echo_args = Value::Array(vec![Value::Binary(mib.clone())]);
+            client
                 .call("types/echo/echo-bytes", echo_args.clone())
                 .await
                 .unwrap();
-            assert_eq!(back.as_slice().map(<[u8]>::len), Some(1 << 20));
+            let started = Instant::now();
+            for _ in 0..50 {
+                let back = client
+                    .call("types/echo/echo-bytes", echo_args.clone())
+                    .await
+                    .unwrap();
+                assert_eq!(back.as_slice().map(<[u8]>::len), Some(1 << 20));
+            }
+            let warden_mbs = 50.0 * 1.048576 / started.elapsed().as_secs_f64();
+            let started = Instant::now();
+            for _ in 0..50 {
+                assert_eq!(bare_round_trip(&conn, &mib).await, 1 << 20);
+            }
+            let quinn_mbs = 50.0 * 1.048576 / started.elapsed().as_secs_f64();
+            report(
+                "rpc 1 MiB echo",
+                "MB/s",
+                warden_mbs,
+                quinn_mbs,
+                "target >= 0.7x bare quinn",
+            );
         }
-        let warden_mbs = 50.0 * 1.048576 / started.elapsed().as_secs_f64();
-        let started = Instant::now();
-        for _ in 0..50 {
-            assert_eq!(bare_round_trip(&conn, &mib).await, 1 << 20);
-        }
-        let quinn_mbs = 50.0 * 1.048576 / started.elapsed().as_secs_f64();
-        report(
-            "rpc 1 MiB echo",
-            "MB/s",
-            warden_mbs,
-            quinn_mbs,
-            "target >= 0.7x bare quinn",
-        );
     });
 }

@@ -18,3 +18,4 @@ mod runtime;
 mod streams;
 mod support;
 mod values;
+mod warm;

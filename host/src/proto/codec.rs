@@ -92,6 +92,9 @@ impl FrameDecoder {
             return Err(FrameError::TooLarge { len, max: self.max });
         }
         if self.buf.len() < 4 + len {
+            // Room for the whole frame at once (its size was checked above),
+            // instead of doubling the buffer as its bytes arrive.
+            self.buf.reserve(4 + len - self.buf.len());
             return Ok(None);
         }
         let mut body = &self.buf[4..4 + len];

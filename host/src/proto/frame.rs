@@ -254,6 +254,12 @@ impl Request {
 
     /// The request as a MessagePack map.
     pub fn to_value(&self) -> Value {
+        self.clone().into_value()
+    }
+
+    /// The request as a MessagePack map, moving its arguments (no copy of
+    /// a large payload).
+    pub fn into_value(self) -> Value {
         match self {
             Request::Call {
                 node,
@@ -263,14 +269,14 @@ impl Request {
             } => {
                 let mut map = vec![
                     entry("type", Value::from("call")),
-                    entry("node", Value::from(node.as_str())),
-                    entry("args", args.clone()),
+                    entry("node", Value::from(node)),
+                    entry("args", args),
                 ];
                 if let Some(ms) = deadline_ms {
-                    map.push(entry("deadline_ms", Value::from(*ms)));
+                    map.push(entry("deadline_ms", Value::from(ms)));
                 }
                 if let Some(meta) = meta {
-                    map.push(entry("meta", meta.clone()));
+                    map.push(entry("meta", meta));
                 }
                 Value::Map(map)
             }
@@ -278,16 +284,16 @@ impl Request {
             Request::Status => Value::Map(vec![entry("type", Value::from("status"))]),
             Request::Describe { node } => Value::Map(vec![
                 entry("type", Value::from("describe")),
-                entry("node", Value::from(node.as_str())),
+                entry("node", Value::from(node)),
             ]),
             Request::Hello { token } => Value::Map(vec![
                 entry("type", Value::from("hello")),
-                entry("token", Value::from(token.as_str())),
+                entry("token", Value::from(token)),
             ]),
             Request::BlobPut { size } => {
                 let mut map = vec![entry("type", Value::from("blob-put"))];
                 if let Some(size) = size {
-                    map.push(entry("size", Value::from(*size)));
+                    map.push(entry("size", Value::from(size)));
                 }
                 Value::Map(map)
             }
@@ -298,34 +304,34 @@ impl Request {
             } => {
                 let mut map = vec![
                     entry("type", Value::from("submit")),
-                    entry("node", Value::from(node.as_str())),
-                    entry("args", args.clone()),
+                    entry("node", Value::from(node)),
+                    entry("args", args),
                 ];
                 if let Some(callback) = callback {
-                    map.push(entry("callback", Value::from(callback.as_str())));
+                    map.push(entry("callback", Value::from(callback)));
                 }
                 Value::Map(map)
             }
             Request::Job { id, wait_ms, keep } => {
                 let mut map = vec![
                     entry("type", Value::from("job")),
-                    entry("id", Value::from(id.as_str())),
+                    entry("id", Value::from(id)),
                 ];
                 if let Some(ms) = wait_ms {
-                    map.push(entry("wait_ms", Value::from(*ms)));
+                    map.push(entry("wait_ms", Value::from(ms)));
                 }
-                if *keep {
+                if keep {
                     map.push(entry("keep", Value::from(true)));
                 }
                 Value::Map(map)
             }
             Request::Cancel { id } => Value::Map(vec![
                 entry("type", Value::from("cancel")),
-                entry("id", Value::from(id.as_str())),
+                entry("id", Value::from(id)),
             ]),
             Request::BlobGet { reference } => Value::Map(vec![
                 entry("type", Value::from("blob-get")),
-                entry("ref", Value::from(reference.as_str())),
+                entry("ref", Value::from(reference)),
             ]),
         }
     }
@@ -417,33 +423,37 @@ impl Response {
 
     /// The response as a MessagePack map.
     pub fn to_value(&self) -> Value {
+        self.clone().into_value()
+    }
+
+    /// The response as a MessagePack map, moving its value (no copy of a
+    /// large result).
+    pub fn into_value(self) -> Value {
         match self {
             Response::Progress { fraction, message } => Value::Map(vec![
                 entry("type", Value::from("progress")),
-                entry("fraction", Value::F32(*fraction)),
-                entry("message", Value::from(message.as_str())),
+                entry("fraction", Value::F32(fraction)),
+                entry("message", Value::from(message)),
             ]),
             Response::Log { level, message } => Value::Map(vec![
                 entry("type", Value::from("log")),
-                entry("level", Value::from(level.as_str())),
-                entry("message", Value::from(message.as_str())),
+                entry("level", Value::from(level)),
+                entry("message", Value::from(message)),
             ]),
-            Response::Item(v) => Value::Map(vec![
-                entry("type", Value::from("item")),
-                entry("value", v.clone()),
-            ]),
-            Response::Ok(v) => Value::Map(vec![
-                entry("type", Value::from("ok")),
-                entry("value", v.clone()),
-            ]),
+            Response::Item(v) => {
+                Value::Map(vec![entry("type", Value::from("item")), entry("value", v)])
+            }
+            Response::Ok(v) => {
+                Value::Map(vec![entry("type", Value::from("ok")), entry("value", v)])
+            }
             Response::Err(e) => {
                 let mut map = vec![
                     entry("type", Value::from("err")),
                     entry("kind", Value::from(e.kind.as_str())),
-                    entry("message", Value::from(e.message.as_str())),
+                    entry("message", Value::from(e.message)),
                 ];
-                if let Some(d) = &e.details {
-                    map.push(entry("details", d.clone()));
+                if let Some(d) = e.details {
+                    map.push(entry("details", d));
                 }
                 Value::Map(map)
             }

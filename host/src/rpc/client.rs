@@ -6,15 +6,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use quinn::{Connection, Endpoint, RecvStream, SendStream, VarInt};
 use rmpv::Value;
 use tokio::sync::Mutex;
 
 use super::codes;
 use super::tls::{self, Trust};
-use super::transport::{self, ReadFrameError, read_frame, write_frame};
+use super::transport::{self, ReadFrameError, read_frame, write_encoded, write_frame};
 use crate::proto::{
     DEFAULT_MAX_FRAME_BYTES, FrameDecoder, JobInfo, NodeInfo, Request, Response, ServerStatus,
+    encode_frame,
 };
 use crate::{CallError, ErrorKind};
 
@@ -295,7 +297,7 @@ impl Client {
         let request = Request::Hello {
             token: token.to_owned(),
         };
-        write_frame(&mut send, &request.to_value())
+        write_frame(&mut send, &request.into_value())
             .await
             .map_err(ClientError::ConnectionLost)?;
         let _ = send.finish();
@@ -319,12 +321,16 @@ impl Client {
 
     /// Opens a stream and sends `request` on it, reconnecting once if the
     /// connection turns out to be gone.
-    async fn open(&self, request: &Request) -> Result<(SendStream, RecvStream), ClientError> {
+    async fn open(&self, request: Request) -> Result<(SendStream, RecvStream), ClientError> {
+        // Encoded once, moving the arguments: a retry resends the same bytes.
+        let mut frame = Vec::new();
+        encode_frame(&request.into_value(), &mut frame);
+        let frame = Bytes::from(frame);
         for attempt in 0..2 {
             let connection = self.connection().await?;
             match connection.open_bi().await {
                 Ok((mut send, recv)) => {
-                    write_frame(&mut send, &request.to_value())
+                    write_encoded(&mut send, frame.clone())
                         .await
                         .map_err(ClientError::ConnectionLost)?;
                     let _ = send.finish();
@@ -368,7 +374,7 @@ impl Client {
     ) -> Result<CallStream, ClientError> {
         let give_up = opts.give_up();
         let request = opts.request(node, args);
-        let (send, recv) = self.open(&request).await?;
+        let (send, recv) = self.open(request).await?;
         Ok(CallStream {
             _send: Some(send),
             recv,
@@ -416,7 +422,7 @@ impl Client {
             .open_bi()
             .await
             .map_err(|e| ClientError::ConnectionLost(e.to_string()))?;
-        write_frame(&mut send, &request.to_value())
+        write_frame(&mut send, &request.into_value())
             .await
             .map_err(ClientError::ConnectionLost)?;
         let mut stream = self.stream_of(None, recv);
@@ -444,7 +450,7 @@ impl Client {
             args,
             callback: callback.map(str::to_owned),
         };
-        job_info(self.simple(&request).await?)
+        job_info(self.simple(request).await?)
     }
 
     /// Job `id`: its state, and once finished its result or error. With
@@ -465,7 +471,7 @@ impl Client {
             wait_ms: wait.map(|d| d.as_millis().min(u64::MAX as u128) as u64),
             keep,
         };
-        job_info(self.simple(&request).await?)
+        job_info(self.simple(request).await?)
     }
 
     /// Cancels job `id` if it has not finished.
@@ -475,7 +481,7 @@ impl Client {
     /// `not-found` for an unknown job.
     pub async fn cancel(&self, id: &str) -> Result<JobInfo, ClientError> {
         let request = Request::Cancel { id: id.to_owned() };
-        job_info(self.simple(&request).await?)
+        job_info(self.simple(request).await?)
     }
 
     /// Every node the server serves.
@@ -484,7 +490,7 @@ impl Client {
     ///
     /// As [`Client::call`].
     pub async fn catalog(&self) -> Result<Vec<NodeInfo>, ClientError> {
-        let value = self.simple(&Request::Catalog).await?;
+        let value = self.simple(Request::Catalog).await?;
         let Value::Array(items) = value else {
             return Err(ClientError::Protocol("the catalog is not an array".into()));
         };
@@ -501,7 +507,7 @@ impl Client {
     /// `not-found` when the server has no such node; otherwise as [`Client::call`].
     pub async fn describe(&self, node: &str) -> Result<NodeInfo, ClientError> {
         let value = self
-            .simple(&Request::Describe {
+            .simple(Request::Describe {
                 node: node.to_owned(),
             })
             .await?;
@@ -515,11 +521,11 @@ impl Client {
     ///
     /// As [`Client::call`].
     pub async fn status(&self) -> Result<ServerStatus, ClientError> {
-        let value = self.simple(&Request::Status).await?;
+        let value = self.simple(Request::Status).await?;
         ServerStatus::from_value(value).map_err(|e| ClientError::Protocol(e.0))
     }
 
-    async fn simple(&self, request: &Request) -> Result<Value, ClientError> {
+    async fn simple(&self, request: Request) -> Result<Value, ClientError> {
         let (send, recv) = self.open(request).await?;
         self.call_stream(send, recv).result().await
     }
@@ -544,7 +550,7 @@ impl Client {
             .open_bi()
             .await
             .map_err(|e| ClientError::ConnectionLost(e.to_string()))?;
-        write_frame(&mut send, &Request::BlobPut { size }.to_value())
+        write_frame(&mut send, &Request::BlobPut { size }.into_value())
             .await
             .map_err(ClientError::ConnectionLost)?;
         let mut chunk = vec![0u8; UPLOAD_CHUNK];
@@ -589,7 +595,7 @@ impl Client {
         let request = Request::BlobGet {
             reference: reference.to_owned(),
         };
-        let (send, recv) = self.open(&request).await?;
+        let (send, recv) = self.open(request).await?;
         let mut stream = self.call_stream(send, recv);
         let mut received = 0u64;
         while let Some(event) = stream.next().await {

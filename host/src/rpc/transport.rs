@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use quinn::{RecvStream, SendStream, TransportConfig, VarInt};
 use rmpv::Value;
 
@@ -60,9 +61,15 @@ pub(crate) async fn read_frame(
     }
 }
 
-/// Writes one frame.
+/// Writes one frame. The encoded frame is handed to quinn as it is, not
+/// copied again into its send buffer.
 pub(crate) async fn write_frame(send: &mut SendStream, value: &Value) -> Result<(), String> {
     let mut out = Vec::new();
     encode_frame(value, &mut out);
-    send.write_all(&out).await.map_err(|e| e.to_string())
+    write_encoded(send, out.into()).await
+}
+
+/// Writes frames already encoded.
+pub(crate) async fn write_encoded(send: &mut SendStream, frames: Bytes) -> Result<(), String> {
+    send.write_chunk(frames).await.map_err(|e| e.to_string())
 }

@@ -116,6 +116,12 @@ pub struct RuntimeConfig {
     pub max_memory_bytes: usize,
     /// Maximum wasm stack of one call. Default: 1 MiB.
     pub max_wasm_stack: usize,
+    /// Instances made ahead of calls, across all plugins (each keeps up to
+    /// two ready), so a call does not wait for its instance to be made.
+    /// Every call still gets an instance of its own. They have pooling slots
+    /// of their own, beyond [`RuntimeConfig::max_instances`]. Default: 32;
+    /// 0 makes every instance on the call path.
+    pub warm_instances: u32,
 }
 
 impl Default for RuntimeConfig {
@@ -128,6 +134,7 @@ impl Default for RuntimeConfig {
             max_tables_per_component: 100,
             max_memory_bytes: 1 << 30,
             max_wasm_stack: 1 << 20,
+            warm_instances: 32,
         }
     }
 }

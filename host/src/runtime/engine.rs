@@ -28,6 +28,8 @@ pub(crate) struct RuntimeInner {
     pub(crate) engine: Engine,
     pub(crate) linker: Linker<CallState>,
     pub(crate) config: RuntimeConfig,
+    /// Instances made ahead of calls, against their budget.
+    pub(crate) warm: super::warm::Budget,
     _ticker: EpochTicker,
 }
 
@@ -49,12 +51,14 @@ impl Runtime {
     /// As [`Runtime::new`].
     pub fn with_config(config: RuntimeConfig) -> anyhow::Result<Self> {
         let mut pooling = PoolingAllocationConfig::default();
+        // Calls, and instances made ahead of calls.
+        let instances = config.max_instances.saturating_add(config.warm_instances);
         pooling
-            .total_component_instances(config.max_instances)
-            .total_core_instances(config.max_instances.saturating_mul(4).max(1))
-            .total_memories(config.max_instances.saturating_mul(2).max(1))
-            .total_tables(config.max_instances.saturating_mul(4).max(1))
-            .total_stacks(config.max_instances)
+            .total_component_instances(instances)
+            .total_core_instances(instances.saturating_mul(4).max(1))
+            .total_memories(instances.saturating_mul(2).max(1))
+            .total_tables(instances.saturating_mul(4).max(1))
+            .total_stacks(instances)
             .max_core_instances_per_component(config.max_core_instances_per_component)
             .max_memories_per_component(config.max_memories_per_component)
             .max_tables_per_component(config.max_tables_per_component)
@@ -88,6 +92,7 @@ impl Runtime {
             inner: Arc::new(RuntimeInner {
                 engine,
                 linker,
+                warm: super::warm::Budget::new(config.warm_instances as usize),
                 config,
                 _ticker: ticker,
             }),

@@ -19,6 +19,7 @@ mod reflect;
 mod schema;
 mod state;
 mod streaming;
+mod warm;
 mod wit_type;
 
 pub use config::{Limits, RuntimeConfig};

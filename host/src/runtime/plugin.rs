@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rmpv::Value;
-use wasmtime::component::{Component, InstancePre, Val};
+use wasmtime::component::{Component, Instance, InstancePre, Val};
 use wasmtime::{Store, Trap, UpdateDeadline};
 
 use super::config::Limits;
@@ -140,6 +140,8 @@ struct PluginInner {
     imports: Vec<ImportDesc>,
     limits: Limits,
     caps: Arc<Capabilities>,
+    /// Instances made ahead of calls.
+    warm: super::warm::Pool,
 }
 
 impl Plugin {
@@ -174,6 +176,7 @@ impl Plugin {
                 imports,
                 limits,
                 caps: Arc::new(caps),
+                warm: Default::default(),
             }),
         })
     }
@@ -207,6 +210,17 @@ impl Plugin {
     /// What the component imports.
     pub fn imports(&self) -> &[ImportDesc] {
         &self.inner.imports
+    }
+
+    /// Instances made ahead of calls and waiting for one (see
+    /// [`crate::RuntimeConfig::warm_instances`]).
+    pub fn ready_instances(&self) -> usize {
+        self.inner.warm.len()
+    }
+
+    /// Instances made ahead of calls since the plugin was loaded.
+    pub fn instances_made_ahead(&self) -> u64 {
+        self.inner.warm.made()
     }
 
     fn entry(&self, name: &str) -> Option<&NodeEntry> {
@@ -276,31 +290,31 @@ impl Plugin {
         let timeout_at = Instant::now() + limits.timeout;
         let deadline = options.deadline.map_or(timeout_at, |d| d.min(timeout_at));
         let callers_deadline = deadline < timeout_at;
-        let state = CallState::new(
-            self.inner.name.clone(),
-            node.desc.name.as_str().into(),
-            limits,
-            self.inner.caps.clone(),
-            options,
-            deadline,
-        )
-        .map_err(|e| CallError::new(ErrorKind::Internal, e))?;
-        let mut store = Store::new(&self.inner.runtime.inner.engine, state);
-        store.limiter(|s| &mut s.limiter);
-        store.set_hostcall_fuel(limits.hostcall_fuel);
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |mut ctx| {
-            if Instant::now() >= deadline {
-                ctx.data_mut().timed_out = true;
-                return Ok(UpdateDeadline::Interrupt);
+        // A fresh instance: one made ahead of the call if one is ready
+        // (and then the next is made in the background), else a new store.
+        let (ready, refill) = self.inner.warm.enter();
+        if refill {
+            self.refill();
+        }
+        let (mut store, instance) = match ready {
+            Some(ready) => {
+                let (store, instance) = ready.into_parts();
+                (store, Some(instance))
             }
-            // Yield so other calls on this thread run and a dropped call ends.
-            Ok(UpdateDeadline::Yield(1))
-        });
+            None => (
+                self.new_store()
+                    .map_err(|e| CallError::new(ErrorKind::Internal, e))?,
+                None,
+            ),
+        };
+        store
+            .data_mut()
+            .begin(node.desc.name.as_str().into(), options, deadline);
+        store.set_epoch_deadline(1);
 
         let full = format!("{}/{}", self.inner.name, node.desc.name);
         let pump = Pump::new(io, limits.max_result_bytes, deadline, full);
-        let outcome = self.run(&mut store, node, params, pump).await;
+        let outcome = self.run(&mut store, node, instance, params, pump).await;
         let stderr = self.flush_output(&store);
         match outcome {
             Ok(Ran::Result(val)) => self.convert_result(node, val.as_ref()),
@@ -320,14 +334,86 @@ impl Plugin {
         }
     }
 
+    /// A store for one instance, with the plugin's limits; the epoch
+    /// callback ends it at its state's deadline.
+    fn new_store(&self) -> Result<Store<CallState>, String> {
+        let limits = &self.inner.limits;
+        let state = CallState::new(self.inner.name.clone(), limits, self.inner.caps.clone())?;
+        let mut store = Store::new(&self.inner.runtime.inner.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        store.set_hostcall_fuel(limits.hostcall_fuel);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|mut ctx| {
+            if Instant::now() >= ctx.data().deadline {
+                ctx.data_mut().timed_out = true;
+                return Ok(UpdateDeadline::Interrupt);
+            }
+            // Yield so other calls on this thread run and a dropped call ends.
+            Ok(UpdateDeadline::Yield(1))
+        });
+        Ok(store)
+    }
+
+    /// Starts a background task making instances ahead of calls, unless the
+    /// pool is full, one is already at work, or there is no tokio runtime.
+    fn refill(&self) {
+        let inner = &self.inner;
+        let budget = &inner.runtime.inner.warm;
+        if !inner.warm.start_filling(budget) {
+            return;
+        }
+        let Ok(tokio) = tokio::runtime::Handle::try_current() else {
+            inner.warm.filled();
+            return;
+        };
+        let plugin = self.clone();
+        tokio.spawn(async move {
+            let inner = &plugin.inner;
+            while let Some(slot) = inner.warm.want(&inner.runtime.inner.warm) {
+                let started = Instant::now();
+                match plugin.prepare().await {
+                    Ok((store, instance)) => {
+                        inner.warm.made_in(started.elapsed());
+                        inner.warm.put(store, instance, slot);
+                    }
+                    Err(e) => {
+                        tracing::debug!(
+                            plugin = &*inner.name,
+                            "not instantiating ahead of calls any more: {e}"
+                        );
+                        inner.warm.turn_off();
+                        break;
+                    }
+                }
+            }
+            inner.warm.filled();
+        });
+    }
+
+    /// A store with a new instance, for a later call.
+    async fn prepare(&self) -> Result<(Store<CallState>, Instance), String> {
+        let mut store = self.new_store()?;
+        let instance = self
+            .inner
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| format!("{e:#}"))?;
+        Ok((store, instance))
+    }
+
     async fn run(
         &self,
         store: &mut Store<CallState>,
         node: &NodeEntry,
+        instance: Option<Instance>,
         params: Params,
         mut pump: Pump,
     ) -> Result<Ran, RunError> {
-        let instance = self.inner.pre.instantiate_async(&mut *store).await?;
+        let instance = match instance {
+            Some(instance) => instance,
+            None => self.inner.pre.instantiate_async(&mut *store).await?,
+        };
         let func = instance
             .get_func(&mut *store, node.export)
             .ok_or_else(|| wasmtime::format_err!("export `{}` disappeared", node.desc.name))?;

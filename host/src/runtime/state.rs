@@ -68,16 +68,15 @@ pub(crate) struct CallState {
 }
 
 impl CallState {
-    /// The state of one call of `plugin`'s `node`.
+    /// The state of one instance of `plugin`, before [`CallState::begin`]
+    /// says which call it serves. Its deadline is the plugin's timeout from
+    /// now, which bounds instantiation.
     ///
     /// Fails when a granted directory cannot be opened.
     pub(crate) fn new(
         plugin: Arc<str>,
-        node: Arc<str>,
         limits: &super::Limits,
         caps: Arc<Capabilities>,
-        options: CallOptions,
-        deadline: Instant,
     ) -> Result<Self, String> {
         let stdout = Capture::new(limits.max_output_bytes);
         let stderr = Capture::new(limits.max_output_bytes);
@@ -106,8 +105,6 @@ impl CallState {
                 })?;
         }
         let wasi = wasi.build();
-        let mut chain = options.chain;
-        chain.push(format!("{plugin}/{node}"));
         let mut table = ResourceTable::new();
         table.set_max_capacity(limits.resources);
         Ok(CallState {
@@ -121,18 +118,29 @@ impl CallState {
                 table_hit: false,
             },
             plugin,
-            node,
-            events: options.events,
+            node: Arc::from(""),
+            events: None,
             timed_out: false,
             stdout,
             stderr,
             caps,
-            invoker: options.invoker,
-            chain,
-            deadline,
+            invoker: None,
+            chain: Vec::new(),
+            deadline: Instant::now() + limits.timeout,
             kv_quota: limits.kv_quota_bytes,
             max_blob_get: limits.memory_bytes,
         })
+    }
+
+    /// Makes this the state of a call of `node`.
+    pub(crate) fn begin(&mut self, node: Arc<str>, options: CallOptions, deadline: Instant) {
+        let mut chain = options.chain;
+        chain.push(format!("{}/{node}", self.plugin));
+        self.node = node;
+        self.events = options.events;
+        self.invoker = options.invoker;
+        self.chain = chain;
+        self.deadline = deadline;
     }
 
     /// Sends a log line to the host's tracing output and to the caller.

@@ -169,7 +169,7 @@ pub(super) async fn get(
         if chunk.is_empty() {
             return Some(done(&r, size));
         }
-        let frame = Response::Item(Value::Binary(chunk)).to_value();
+        let frame = Response::Item(Value::Binary(chunk)).into_value();
         if write_frame(send, &frame).await.is_err() {
             return None;
         }

@@ -144,7 +144,7 @@ pub(super) async fn call(
             biased;
             result = &mut running => Some(Some(result)),
             Some(event) = rx.recv() => {
-                if write_frame(send, &event.to_value()).await.is_err() {
+                if write_frame(send, &event.into_value()).await.is_err() {
                     Some(None)
                 } else {
                     None
@@ -152,7 +152,7 @@ pub(super) async fn call(
             }
             Some(item) = items_rx.recv() => {
                 shared.items_sent.fetch_add(1, Ordering::Relaxed);
-                if write_frame(send, &Response::Item(item).to_value()).await.is_err() {
+                if write_frame(send, &Response::Item(item).into_value()).await.is_err() {
                     Some(None)
                 } else {
                     None
@@ -202,13 +202,13 @@ pub(super) async fn call(
     };
     // Events and items sent before the result go out before it.
     while let Ok(event) = rx.try_recv() {
-        if write_frame(send, &event.to_value()).await.is_err() {
+        if write_frame(send, &event.into_value()).await.is_err() {
             return None;
         }
     }
     while let Ok(item) = items_rx.try_recv() {
         shared.items_sent.fetch_add(1, Ordering::Relaxed);
-        if write_frame(send, &Response::Item(item).to_value())
+        if write_frame(send, &Response::Item(item).into_value())
             .await
             .is_err()
         {

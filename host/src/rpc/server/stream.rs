@@ -132,7 +132,7 @@ pub(super) async fn serve_stream(
             }
         }
     };
-    if write_frame(&mut send, &response.to_value()).await.is_ok() && send.finish().is_ok() {
+    if write_frame(&mut send, &response.into_value()).await.is_ok() && send.finish().is_ok() {
         // Wait until the client has the whole answer, so a connection closed
         // at shutdown does not cut it off.
         let _ = tokio::time::timeout(Duration::from_secs(5), send.stopped()).await;

@@ -1,5 +1,7 @@
 //! Misbehaving nodes for the sandbox tests.
 
+use std::sync::atomic::{AtomicU32, Ordering};
+
 warden_guest::define_plugin!({ world: "hostile", path: "wit" });
 
 use std::hint::black_box;
@@ -71,6 +73,11 @@ impl Guest for Hostile {
 
     fn fine() -> String {
         "fine".into()
+    }
+
+    fn remember() -> u32 {
+        static CALLS: AtomicU32 = AtomicU32::new(0);
+        CALLS.fetch_add(1, Ordering::Relaxed) + 1
     }
 }
 
