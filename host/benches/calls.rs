@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use rmpv::Value;
-use warden_host::{Limits, Runtime};
+use warden_host::{Limits, Runtime, RuntimeConfig};
 use wasmtime::Store;
 use wasmtime::component::{ComponentExportIndex, Linker, ResourceTable, Val};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -87,7 +87,12 @@ fn report(name: &str, value: Duration, baseline: Duration, note: &str) {
 fn main() {
     let tests = build_plugins::build_wasm_workspace(&root(), "tests/plugins");
     let bytes = std::fs::read(tests.join("types.wasm")).unwrap();
-    let runtime = Runtime::new().unwrap();
+    // Every instance made on the call path, as the wasmtime-only baseline does.
+    let runtime = Runtime::with_config(RuntimeConfig {
+        warm_instances: 0,
+        ..RuntimeConfig::default()
+    })
+    .unwrap();
     let plugin = runtime
         .load_bytes("types", &bytes, Limits::default())
         .unwrap();

@@ -1,8 +1,13 @@
 //! Instances made ahead of calls: every call still gets a fresh instance,
-//! the budget holds across plugins, and a plugin that cannot be
-//! instantiated ahead still reports its failure to the caller.
+//! the budget holds across plugins, a plugin that cannot be instantiated
+//! ahead still reports its failure to the caller, and the server makes the
+//! next instance after each answer.
+
+use std::time::Duration;
 
 use rmpv::Value;
+use warden_host::plugins::{Plugins, Registry};
+use warden_host::rpc::{Client, Server, ServerConfig, ServerIdentity, Trust};
 use warden_host::{ErrorKind, Limits, Plugin, Runtime, RuntimeConfig};
 
 use crate::support::{eventually, example, test_plugin};
@@ -17,11 +22,24 @@ fn runtime(warm_instances: u32) -> Runtime {
     .expect("the engine starts")
 }
 
+/// Calls `hostile/remember` after a pause: instances are made ahead only
+/// for calls that come apart.
 async fn remember(plugin: &Plugin) -> Value {
+    tokio::time::sleep(Duration::from_millis(50)).await;
     plugin
         .call("remember", Value::Array(vec![]), Default::default())
         .await
         .unwrap()
+}
+
+async fn add(math: &Plugin) -> Value {
+    math.call(
+        "add",
+        Value::Array(vec![1.into(), 2.into()]),
+        Default::default(),
+    )
+    .await
+    .unwrap()
 }
 
 #[tokio::test]
@@ -30,28 +48,19 @@ async fn calls_take_instances_made_ahead_and_each_is_fresh() {
     let hostile = runtime
         .load_file("hostile", test_plugin("hostile"), Limits::default())
         .unwrap();
-    assert_eq!(
-        hostile.ready_instances(),
-        0,
-        "nothing is made before a call"
-    );
-    // The first call makes its instance itself and starts the pool.
     assert_eq!(remember(&hostile).await, Value::from(1));
-    assert!(eventually(10, || hostile.ready_instances() == 2).await);
-    assert_eq!(hostile.instances_made_ahead(), 2);
+    assert_eq!(hostile.ready_instances(), 0, "nothing is made unasked");
+    assert!(hostile.make_ready().await);
+    assert!(hostile.make_ready().await);
+    assert!(!hostile.make_ready().await, "a plugin keeps two at most");
+    assert_eq!(hostile.ready_instances(), 2);
     for made in 3..8 {
         // A global counter in the guest: 1 means nothing of an earlier call
         // (or of the making ahead) is left in the instance.
         assert_eq!(remember(&hostile).await, Value::from(1));
-        // Each call took a ready instance, which was replaced.
-        assert!(
-            eventually(10, || hostile.instances_made_ahead() == made
-                && hostile.ready_instances() == 2)
-            .await,
-            "made {} ahead, {} ready",
-            hostile.instances_made_ahead(),
-            hostile.ready_instances()
-        );
+        assert_eq!(hostile.ready_instances(), 1, "the call took one");
+        assert!(hostile.make_ready().await);
+        assert_eq!(hostile.instances_made_ahead(), made);
     }
 }
 
@@ -64,38 +73,23 @@ async fn the_budget_is_shared_and_zero_turns_it_off() {
     let hostile = runtime
         .load_file("hostile", test_plugin("hostile"), Limits::default())
         .unwrap();
-    math.call(
-        "add",
-        Value::Array(vec![1.into(), 2.into()]),
-        Default::default(),
-    )
-    .await
-    .unwrap();
-    assert!(eventually(10, || math.ready_instances() == 2).await);
+    add(&math).await;
+    assert!(math.make_ready().await && math.make_ready().await);
     remember(&hostile).await;
-    assert!(eventually(10, || hostile.ready_instances() == 1).await);
-    // The budget of 3 is used up: no more are made.
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(hostile.make_ready().await);
+    assert!(!hostile.make_ready().await, "the budget of 3 is used up");
     assert_eq!(math.ready_instances() + hostile.ready_instances(), 3);
+    // Dropping a plugin gives its instances' budget back.
+    drop(math);
+    assert!(hostile.make_ready().await);
 
     let off = self::runtime(0);
     let math = off
         .load_file("math", example("math"), Limits::default())
         .unwrap();
-    for _ in 0..3 {
-        let sum = math
-            .call(
-                "add",
-                Value::Array(vec![1.into(), 2.into()]),
-                Default::default(),
-            )
-            .await
-            .unwrap();
-        assert_eq!(sum, Value::from(3));
-    }
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(add(&math).await, Value::from(3));
+    assert!(!math.make_ready().await);
     assert_eq!(math.ready_instances(), 0);
-    assert_eq!(math.instances_made_ahead(), 0);
 }
 
 #[tokio::test]
@@ -116,8 +110,46 @@ async fn a_plugin_that_cannot_be_instantiated_ahead_still_reports_why() {
             .unwrap_err();
         assert_eq!(err.kind, ErrorKind::ResourceLimit, "{}", err.message);
         assert!(err.message.contains("memory limit"), "{}", err.message);
+        assert!(!small.make_ready().await);
     }
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    assert_eq!(small.ready_instances(), 0);
     assert_eq!(small.instances_made_ahead(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_makes_the_next_instance_after_each_answer() {
+    let runtime = runtime(8);
+    let hostile = runtime
+        .load_file("hostile", test_plugin("hostile"), Limits::default())
+        .unwrap();
+    let mut registry = Registry::default();
+    registry.insert(hostile.clone());
+    let state = tempfile::tempdir().unwrap();
+    let (identity, _) = ServerIdentity::load_or_generate(state.path()).unwrap();
+    let config = ServerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..ServerConfig::default()
+    };
+    let server = Server::bind(&config, &identity, Plugins::new(registry)).unwrap();
+    let addr = server.local_addr().to_string();
+    let trust = Trust::Fingerprint(server.fingerprint().to_owned());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+    let client = Client::connect(&addr, trust).await.unwrap();
+    for calls in 1..=4 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let count = client.call("hostile/remember", Value::Nil).await.unwrap();
+        assert_eq!(count, Value::from(1), "a fresh instance every call");
+        // One made after each answer; the next call takes it.
+        assert!(
+            eventually(10, || hostile.instances_made_ahead() == calls).await,
+            "{} made after {calls} calls",
+            hostile.instances_made_ahead()
+        );
+        assert_eq!(hostile.ready_instances(), 1);
+    }
+    client.close().await;
+    let _ = stop.send(());
+    task.await.unwrap();
 }

@@ -42,17 +42,24 @@ pub(crate) async fn read_frame(
     recv: &mut RecvStream,
     decoder: &mut FrameDecoder,
 ) -> Result<Option<Value>, ReadFrameError> {
-    let mut buf = [0u8; 16 * 1024];
+    // Up to 32 received chunks at a time, handed over without a copy.
+    let mut chunks: [Bytes; 32] = std::array::from_fn(|_| Bytes::new());
     loop {
         if let Some(value) = decoder.next_frame().map_err(ReadFrameError::Frame)? {
             return Ok(Some(value));
         }
-        match recv.read(&mut buf).await {
-            Ok(Some(n)) => decoder.push(&buf[..n]),
+        match recv.read_chunks(&mut chunks).await {
+            Ok(Some(n)) => {
+                for chunk in &mut chunks[..n] {
+                    decoder.push(chunk);
+                    *chunk = Bytes::new();
+                }
+            }
             Ok(None) => {
                 decoder.finish().map_err(ReadFrameError::Frame)?;
                 return Ok(None);
             }
+            // The connection's error says why (e.g. the server's close reason).
             Err(quinn::ReadError::ConnectionLost(e)) => {
                 return Err(ReadFrameError::Stream(e.to_string()));
             }

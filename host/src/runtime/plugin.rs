@@ -292,10 +292,7 @@ impl Plugin {
         let callers_deadline = deadline < timeout_at;
         // A fresh instance: one made ahead of the call if one is ready
         // (and then the next is made in the background), else a new store.
-        let (ready, refill) = self.inner.warm.enter();
-        if refill {
-            self.refill();
-        }
+        let ready = self.inner.warm.enter();
         let (mut store, instance) = match ready {
             Some(ready) => {
                 let (store, instance) = ready.into_parts();
@@ -354,40 +351,38 @@ impl Plugin {
         Ok(store)
     }
 
-    /// Starts a background task making instances ahead of calls, unless the
-    /// pool is full, one is already at work, or there is no tokio runtime.
-    fn refill(&self) {
+    /// Makes one instance ahead of a later call, if the plugin's calls come
+    /// far enough apart for that to pay, its pool has room (each plugin keeps
+    /// up to two) and the runtime's budget
+    /// ([`crate::RuntimeConfig::warm_instances`]) allows; returns whether it
+    /// did. A server calls this after sending a call's answer. The next call
+    /// takes the instance instead of making one; it is still fresh, touched
+    /// by no other call.
+    ///
+    /// When making an instance fails, the plugin is not instantiated ahead
+    /// any more: its calls make their own and report the failure.
+    pub async fn make_ready(&self) -> bool {
         let inner = &self.inner;
-        let budget = &inner.runtime.inner.warm;
-        if !inner.warm.start_filling(budget) {
-            return;
-        }
-        let Ok(tokio) = tokio::runtime::Handle::try_current() else {
-            inner.warm.filled();
-            return;
+        let Some(slot) = inner.warm.want(&inner.runtime.inner.warm) else {
+            return false;
         };
-        let plugin = self.clone();
-        tokio.spawn(async move {
-            let inner = &plugin.inner;
-            while let Some(slot) = inner.warm.want(&inner.runtime.inner.warm) {
-                let started = Instant::now();
-                match plugin.prepare().await {
-                    Ok((store, instance)) => {
-                        inner.warm.made_in(started.elapsed());
-                        inner.warm.put(store, instance, slot);
-                    }
-                    Err(e) => {
-                        tracing::debug!(
-                            plugin = &*inner.name,
-                            "not instantiating ahead of calls any more: {e}"
-                        );
-                        inner.warm.turn_off();
-                        break;
-                    }
-                }
+        let started = Instant::now();
+        match self.prepare().await {
+            Ok((store, instance)) => {
+                inner.warm.made_in(started.elapsed());
+                inner.warm.put(store, instance, slot);
+                true
             }
-            inner.warm.filled();
-        });
+            Err(e) => {
+                tracing::debug!(
+                    plugin = &*inner.name,
+                    "not instantiating ahead of calls any more: {e}"
+                );
+                inner.warm.turn_off();
+                inner.warm.filled();
+                false
+            }
+        }
     }
 
     /// A store with a new instance, for a later call.

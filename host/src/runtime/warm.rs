@@ -2,9 +2,10 @@
 //!
 //! Every call still runs in an instance of its own that no other call has
 //! touched; a warm pool only moves the making of it (store, WASI context,
-//! instantiation: most of a small call's cost) off the request path. After a
-//! call takes a ready instance, a background task makes the next one while
-//! the call runs and its answer travels back.
+//! instantiation: most of a small call's cost) off the request path. The
+//! server makes the next one after it has sent a call's answer, while the
+//! answer travels and the client prepares its next call
+//! ([`crate::Plugin::make_ready`]).
 //!
 //! Ready instances take pooling-allocator slots of their own (the engine has
 //! [`crate::RuntimeConfig::warm_instances`] extra slots for them), so they
@@ -76,6 +77,7 @@ impl Budget {
     }
 
     /// Ready instances held right now, across all plugins.
+    #[cfg(test)]
     pub(crate) fn held(&self) -> usize {
         self.held.load(Ordering::Relaxed)
     }
@@ -84,12 +86,14 @@ impl Budget {
 /// One plugin's ready instances.
 pub(crate) struct Pool {
     ready: Mutex<Vec<Ready>>,
-    /// A background task is making instances.
+    /// An instance is being made.
     filling: AtomicBool,
     /// Making one ahead failed; the plugin instantiates on the call path only.
     off: AtomicBool,
     /// Instances made ahead so far.
     made: AtomicU64,
+    /// The last call came long enough after the one before it.
+    idle: AtomicBool,
     /// When the last call started, in nanoseconds since `epoch`.
     last_start: AtomicU64,
     /// How long making the last instance ahead took, in nanoseconds.
@@ -104,6 +108,7 @@ impl Default for Pool {
             filling: AtomicBool::new(false),
             off: AtomicBool::new(false),
             made: AtomicU64::new(0),
+            idle: AtomicBool::new(true),
             last_start: AtomicU64::new(0),
             make_ns: AtomicU64::new(0),
             epoch: Instant::now(),
@@ -112,12 +117,11 @@ impl Default for Pool {
 }
 
 impl Pool {
-    /// Starts a call: takes a ready instance if one is waiting, and says
-    /// whether to make more. More are made only while calls come further
-    /// apart than making instances takes (with room to spare): under load,
-    /// making them on another thread costs the busy host more than making
-    /// each on its call's path.
-    pub(crate) fn enter(&self) -> (Option<Ready>, bool) {
+    /// Starts a call: takes a ready instance if one is waiting, and notes
+    /// whether calls come far enough apart to make more ahead. Under load,
+    /// making them ahead would only add work; each is made on its call's
+    /// path then.
+    pub(crate) fn enter(&self) -> Option<Ready> {
         let now = u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
         let last = self.last_start.swap(now, Ordering::Relaxed);
         let gap = now.saturating_sub(last);
@@ -126,7 +130,8 @@ impl Pool {
                 .make_ns
                 .load(Ordering::Relaxed)
                 .saturating_mul(IDLE_FACTOR);
-        (self.lock().pop(), idle)
+        self.idle.store(idle, Ordering::Relaxed);
+        self.lock().pop()
     }
 
     /// Records how long making one instance ahead took.
@@ -135,22 +140,20 @@ impl Pool {
         self.make_ns.store(ns, Ordering::Relaxed);
     }
 
-    /// Whether a background task should start filling the pool; when it
-    /// returns true the caller must start one and call [`Pool::filled`] when
-    /// it stops.
-    pub(crate) fn start_filling(&self, budget: &Budget) -> bool {
-        !self.off.load(Ordering::Relaxed)
-            && budget.held() < budget.max
-            && self.lock().len() < PER_PLUGIN
-            && !self.filling.swap(true, Ordering::AcqRel)
-    }
-
     /// A budget slot for one more instance, while the pool wants one.
     pub(crate) fn want(&self, budget: &Budget) -> Option<SlotFor> {
-        if self.off.load(Ordering::Relaxed) || self.lock().len() >= PER_PLUGIN {
+        if self.off.load(Ordering::Relaxed)
+            || !self.idle.load(Ordering::Relaxed)
+            || self.lock().len() >= PER_PLUGIN
+            || self.filling.swap(true, Ordering::AcqRel)
+        {
             return None;
         }
-        budget.try_take().map(SlotFor)
+        let slot = budget.try_take().map(SlotFor);
+        if slot.is_none() {
+            self.filled();
+        }
+        slot
     }
 
     /// Adds an instance made with `slot`.
@@ -161,6 +164,7 @@ impl Pool {
             instance,
             _slot: slot.0,
         });
+        self.filled();
     }
 
     /// Stops pre-instantiating this plugin.
@@ -168,7 +172,7 @@ impl Pool {
         self.off.store(true, Ordering::Relaxed);
     }
 
-    /// The background task stopped.
+    /// The instance being made is in the pool (or failed).
     pub(crate) fn filled(&self) {
         self.filling.store(false, Ordering::Release);
     }

@@ -57,6 +57,8 @@ pub(super) async fn serve_stream(
         }
     };
     let identity = conn.identity();
+    // After answering a call, an instance is made ahead for the next one.
+    let mut warm_for = None;
     let response = match request {
         Err(e) => Response::Err(e),
         Ok(Request::Hello { token }) => hello(&shared, &conn, &token),
@@ -94,6 +96,7 @@ pub(super) async fn serve_stream(
             deadline_ms,
             meta: _,
         }) => {
+            warm_for = Some(node.clone());
             let io = super::call::Io {
                 send: &mut send,
                 recv: &mut recv,
@@ -133,6 +136,13 @@ pub(super) async fn serve_stream(
         }
     };
     if write_frame(&mut send, &response.into_value()).await.is_ok() && send.finish().is_ok() {
+        let served = warm_for.and_then(|node| {
+            let registry = shared.plugins.snapshot();
+            registry.resolve(&node).map(|(served, _)| served.clone())
+        });
+        if let Some(served) = served {
+            served.plugin.make_ready().await;
+        }
         // Wait until the client has the whole answer, so a connection closed
         // at shutdown does not cut it off.
         let _ = tokio::time::timeout(Duration::from_secs(5), send.stopped()).await;
