@@ -141,6 +141,9 @@ pub(super) async fn serve_stream(
             registry.resolve(&node).map(|(served, _)| served.clone())
         });
         if let Some(served) = served {
+            // Let the connection send the answer first: making an instance
+            // does not yield, and the answer must not wait for it.
+            tokio::task::yield_now().await;
             served.plugin.make_ready().await;
         }
         // Wait until the client has the whole answer, so a connection closed
