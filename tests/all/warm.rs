@@ -22,6 +22,10 @@ fn runtime(warm_instances: u32) -> Runtime {
     .expect("the engine starts")
 }
 
+fn load(runtime: &Runtime, name: &str, path: std::path::PathBuf, limits: Limits) -> Plugin {
+    runtime.load_file(name, path, limits).unwrap()
+}
+
 /// Calls `hostile/remember` after a pause: instances are made ahead only
 /// for calls that come apart.
 async fn remember(plugin: &Plugin) -> Value {
@@ -45,9 +49,12 @@ async fn add(math: &Plugin) -> Value {
 #[tokio::test]
 async fn calls_take_instances_made_ahead_and_each_is_fresh() {
     let runtime = runtime(8);
-    let hostile = runtime
-        .load_file("hostile", test_plugin("hostile"), Limits::default())
-        .unwrap();
+    let hostile = load(
+        &runtime,
+        "hostile",
+        test_plugin("hostile"),
+        Limits::default(),
+    );
     assert_eq!(remember(&hostile).await, Value::from(1));
     assert_eq!(hostile.ready_instances(), 0, "nothing is made unasked");
     assert!(hostile.make_ready().await);
@@ -67,12 +74,13 @@ async fn calls_take_instances_made_ahead_and_each_is_fresh() {
 #[tokio::test]
 async fn the_budget_is_shared_and_zero_turns_it_off() {
     let runtime = runtime(3);
-    let math = runtime
-        .load_file("math", example("math"), Limits::default())
-        .unwrap();
-    let hostile = runtime
-        .load_file("hostile", test_plugin("hostile"), Limits::default())
-        .unwrap();
+    let math = load(&runtime, "math", example("math"), Limits::default());
+    let hostile = load(
+        &runtime,
+        "hostile",
+        test_plugin("hostile"),
+        Limits::default(),
+    );
     add(&math).await;
     assert!(math.make_ready().await && math.make_ready().await);
     remember(&hostile).await;
@@ -84,9 +92,7 @@ async fn the_budget_is_shared_and_zero_turns_it_off() {
     assert!(hostile.make_ready().await);
 
     let off = self::runtime(0);
-    let math = off
-        .load_file("math", example("math"), Limits::default())
-        .unwrap();
+    let math = load(&off, "math", example("math"), Limits::default());
     assert_eq!(add(&math).await, Value::from(3));
     assert!(!math.make_ready().await);
     assert_eq!(math.ready_instances(), 0);
@@ -96,13 +102,12 @@ async fn the_budget_is_shared_and_zero_turns_it_off() {
 async fn a_plugin_that_cannot_be_instantiated_ahead_still_reports_why() {
     let runtime = runtime(8);
     // Too little memory for the guest's initial memory: instantiation fails.
-    let small = runtime
-        .load_file(
-            "hostile",
-            test_plugin("hostile"),
-            Limits::default().with_memory_bytes(64 << 10),
-        )
-        .unwrap();
+    let small = load(
+        &runtime,
+        "hostile",
+        test_plugin("hostile"),
+        Limits::default().with_memory_bytes(64 << 10),
+    );
     for _ in 0..3 {
         let err = small
             .call("fine", Value::Array(vec![]), Default::default())
@@ -118,9 +123,12 @@ async fn a_plugin_that_cannot_be_instantiated_ahead_still_reports_why() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_makes_the_next_instance_after_each_answer() {
     let runtime = runtime(8);
-    let hostile = runtime
-        .load_file("hostile", test_plugin("hostile"), Limits::default())
-        .unwrap();
+    let hostile = load(
+        &runtime,
+        "hostile",
+        test_plugin("hostile"),
+        Limits::default(),
+    );
     let mut registry = Registry::default();
     registry.insert(hostile.clone());
     let state = tempfile::tempdir().unwrap();

@@ -290,8 +290,8 @@ impl Plugin {
         let timeout_at = Instant::now() + limits.timeout;
         let deadline = options.deadline.map_or(timeout_at, |d| d.min(timeout_at));
         let callers_deadline = deadline < timeout_at;
-        // A fresh instance: one made ahead of the call if one is ready
-        // (and then the next is made in the background), else a new store.
+        // A fresh instance: one made ahead of the call (`make_ready`) if one
+        // is waiting, else a new store, instantiated in `run`.
         let ready = self.inner.warm.enter();
         let (mut store, instance) = match ready {
             Some(ready) => {
@@ -363,14 +363,13 @@ impl Plugin {
     /// any more: its calls make their own and report the failure.
     pub async fn make_ready(&self) -> bool {
         let inner = &self.inner;
-        let Some(slot) = inner.warm.want(&inner.runtime.inner.warm) else {
+        let Some(making) = inner.warm.want(&inner.runtime.inner.warm) else {
             return false;
         };
         let started = Instant::now();
         match self.prepare().await {
             Ok((store, instance)) => {
-                inner.warm.made_in(started.elapsed());
-                inner.warm.put(store, instance, slot);
+                making.put(store, instance, started.elapsed());
                 true
             }
             Err(e) => {
@@ -379,7 +378,6 @@ impl Plugin {
                     "not instantiating ahead of calls any more: {e}"
                 );
                 inner.warm.turn_off();
-                inner.warm.filled();
                 false
             }
         }

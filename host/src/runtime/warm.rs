@@ -134,47 +134,28 @@ impl Pool {
         self.lock().pop()
     }
 
-    /// Records how long making one instance ahead took.
-    pub(crate) fn made_in(&self, took: Duration) {
-        let ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
-        self.make_ns.store(ns, Ordering::Relaxed);
-    }
-
-    /// A budget slot for one more instance, while the pool wants one.
-    pub(crate) fn want(&self, budget: &Budget) -> Option<SlotFor> {
+    /// Leave to make one more instance, while the pool wants one and the
+    /// budget has room; none while another is being made.
+    pub(crate) fn want(&self, budget: &Budget) -> Option<Making<'_>> {
         if self.off.load(Ordering::Relaxed)
             || !self.idle.load(Ordering::Relaxed)
             || self.lock().len() >= PER_PLUGIN
-            || self.filling.swap(true, Ordering::AcqRel)
         {
             return None;
         }
-        let slot = budget.try_take().map(SlotFor);
-        if slot.is_none() {
-            self.filled();
+        let slot = budget.try_take()?;
+        if self.filling.swap(true, Ordering::AcqRel) {
+            return None;
         }
-        slot
-    }
-
-    /// Adds an instance made with `slot`.
-    pub(crate) fn put(&self, store: Store<CallState>, instance: Instance, slot: SlotFor) {
-        self.made.fetch_add(1, Ordering::Relaxed);
-        self.lock().push(Ready {
-            store,
-            instance,
-            _slot: slot.0,
-        });
-        self.filled();
+        Some(Making {
+            pool: self,
+            slot: Some(slot),
+        })
     }
 
     /// Stops pre-instantiating this plugin.
     pub(crate) fn turn_off(&self) {
         self.off.store(true, Ordering::Relaxed);
-    }
-
-    /// The instance being made is in the pool (or failed).
-    pub(crate) fn filled(&self) {
-        self.filling.store(false, Ordering::Release);
     }
 
     /// Ready instances waiting.
@@ -193,8 +174,35 @@ impl Pool {
     }
 }
 
-/// A budget slot reserved for an instance being made.
-pub(crate) struct SlotFor(Slot);
+/// An instance being made: holds its budget slot, and the pool's leave to
+/// make one until it is put in the pool or dropped.
+pub(crate) struct Making<'p> {
+    pool: &'p Pool,
+    slot: Option<Slot>,
+}
+
+impl Making<'_> {
+    /// Puts the instance made, taking `took`, into the pool.
+    pub(crate) fn put(mut self, store: Store<CallState>, instance: Instance, took: Duration) {
+        let pool = self.pool;
+        let ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        pool.make_ns.store(ns, Ordering::Relaxed);
+        pool.made.fetch_add(1, Ordering::Relaxed);
+        if let Some(slot) = self.slot.take() {
+            pool.lock().push(Ready {
+                store,
+                instance,
+                _slot: slot,
+            });
+        }
+    }
+}
+
+impl Drop for Making<'_> {
+    fn drop(&mut self) {
+        self.pool.filling.store(false, Ordering::Release);
+    }
+}
 
 #[cfg(test)]
 mod tests {

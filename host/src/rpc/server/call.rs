@@ -16,7 +16,7 @@ use crate::access::Identity;
 use crate::proto::{FrameDecoder, Response, parse_input};
 use crate::rpc::codes;
 use crate::rpc::transport::{ReadFrameError, read_frame, write_frame};
-use crate::{CallError, CallEvent, CallOptions, ErrorKind, NodeKind, StreamIo};
+use crate::{CallError, CallEvent, CallOptions, ErrorKind, NodeKind, Plugin, StreamIo};
 
 /// Items a stream node may produce ahead of the client. With QUIC's flow
 /// control this bounds what a slow reader makes the host hold.
@@ -38,11 +38,13 @@ pub(super) struct Io<'s> {
 
 /// Runs one call, streaming its events and items. Returns the final frame,
 /// or `None` when the client cancelled (the stream has been reset then).
+/// `ran` is set to the plugin once the call has started in it.
 pub(super) async fn call(
     io: Io<'_>,
     shared: &Shared,
     identity: &Identity,
     request: CallRequest,
+    ran: &mut Option<Plugin>,
 ) -> Option<Response> {
     let started = Instant::now();
     let node = request.node.as_str();
@@ -72,6 +74,7 @@ pub(super) async fn call(
         }
     };
     let plugin = served.plugin.clone();
+    *ran = Some(plugin.clone());
     let Ok(_permit) = shared.calls.clone().try_acquire_owned() else {
         return Some(Response::Err(CallError::new(
             ErrorKind::Overloaded,

@@ -151,7 +151,6 @@ impl Server {
                 guard,
                 blobs: config.blobs.clone(),
                 jobs: config.jobs.clone(),
-
                 items_sent: AtomicU64::new(0),
             }),
             fingerprint: identity.fingerprint(),

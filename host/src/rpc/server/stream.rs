@@ -57,8 +57,9 @@ pub(super) async fn serve_stream(
         }
     };
     let identity = conn.identity();
-    // After answering a call, an instance is made ahead for the next one.
-    let mut warm_for = None;
+    // The plugin a call ran in: after the answer, it makes an instance ahead
+    // for its next call.
+    let mut ran = None;
     let response = match request {
         Err(e) => Response::Err(e),
         Ok(Request::Hello { token }) => hello(&shared, &conn, &token),
@@ -96,7 +97,6 @@ pub(super) async fn serve_stream(
             deadline_ms,
             meta: _,
         }) => {
-            warm_for = Some(node.clone());
             let io = super::call::Io {
                 send: &mut send,
                 recv: &mut recv,
@@ -107,7 +107,7 @@ pub(super) async fn serve_stream(
                 args,
                 deadline_ms,
             };
-            let called = super::call::call(io, &shared, &identity, request);
+            let called = super::call::call(io, &shared, &identity, request, &mut ran);
             match called.await {
                 Some(response) => response,
                 None => return, // cancelled: the stream was reset
@@ -136,15 +136,11 @@ pub(super) async fn serve_stream(
         }
     };
     if write_frame(&mut send, &response.into_value()).await.is_ok() && send.finish().is_ok() {
-        let served = warm_for.and_then(|node| {
-            let registry = shared.plugins.snapshot();
-            registry.resolve(&node).map(|(served, _)| served.clone())
-        });
-        if let Some(served) = served {
+        if let Some(plugin) = ran {
             // Let the connection send the answer first: making an instance
             // does not yield, and the answer must not wait for it.
             tokio::task::yield_now().await;
-            served.plugin.make_ready().await;
+            plugin.make_ready().await;
         }
         // Wait until the client has the whole answer, so a connection closed
         // at shutdown does not cut it off.
