@@ -13,7 +13,6 @@
 //!
 //! Run with `cargo bench --bench calls`.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use rmpv::Value;
@@ -22,12 +21,9 @@ use wasmtime::Store;
 use wasmtime::component::{ComponentExportIndex, Linker, ResourceTable, Val};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-#[path = "../../tests/build_plugins.rs"]
-mod build_plugins;
-
-fn root() -> PathBuf {
-    build_plugins::repo_root()
-}
+#[path = "../../tests/harness/mod.rs"]
+#[allow(dead_code)]
+mod harness;
 
 struct Ctx {
     wasi: WasiCtx,
@@ -85,8 +81,7 @@ fn report(name: &str, value: Duration, baseline: Duration, note: &str) {
 }
 
 fn main() {
-    let tests = build_plugins::build_wasm_workspace(&root(), "tests/plugins");
-    let bytes = std::fs::read(tests.join("types.wasm")).unwrap();
+    let bytes = std::fs::read(harness::plugins::test_plugin("types")).unwrap();
     // Every instance made on the call path, as the wasmtime-only baseline does.
     let runtime = Runtime::with_config(RuntimeConfig {
         warm_instances: 0,

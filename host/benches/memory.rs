@@ -17,11 +17,12 @@ use std::time::{Duration, Instant};
 use rmpv::Value;
 use warden_host::rpc::{Client, Trust, tls};
 
-#[path = "../../tests/build_plugins.rs"]
-mod build_plugins;
+#[path = "../../tests/harness/mod.rs"]
+#[allow(dead_code)]
+mod harness;
 
 fn root() -> PathBuf {
-    build_plugins::repo_root()
+    harness::plugins::repo_root()
 }
 
 /// Resident memory of `pid` in MiB.
@@ -75,12 +76,11 @@ fn report(name: &str, value: f64, baseline: f64, note: &str) {
 }
 
 fn main() {
-    let examples = build_plugins::build_wasm_workspace(&root(), "examples/plugins");
     let empty = tempfile::tempdir().unwrap();
     let plugins = tempfile::tempdir().unwrap();
     for name in ["math", "text", "notes", "pipeline", "streams"] {
         std::fs::copy(
-            examples.join(format!("{name}.wasm")),
+            harness::plugins::example(name),
             plugins.path().join(format!("{name}.wasm")),
         )
         .unwrap();

@@ -8,24 +8,19 @@
 //! Run with `cargo bench --bench plugin_dir`. Prints a table and one JSON line
 //! per figure. Uses no network.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use warden_host::Runtime;
 use warden_host::plugins::{CompiledCache, DirConfig, PluginDir, Plugins};
 
-fn root() -> PathBuf {
-    build_plugins::repo_root()
-}
-
-#[path = "../../tests/build_plugins.rs"]
-mod build_plugins;
+#[path = "../../tests/harness/mod.rs"]
+#[allow(dead_code)]
+mod harness;
 
 /// Builds the example plugins and returns math.wasm's bytes.
 fn math_bytes() -> Vec<u8> {
-    let dir = build_plugins::build_wasm_workspace(&root(), "examples/plugins");
-    std::fs::read(dir.join("math.wasm")).expect("math.wasm was built")
+    std::fs::read(harness::plugins::example("math")).expect("math.wasm was built")
 }
 
 /// A copy of a component with a distinct content hash: a custom section

@@ -14,26 +14,20 @@
 //! only those: `cargo bench --bench rpc -- sequential payload` (groups:
 //! `in-process`, `sequential`, `concurrent`, `payload`).
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use rmpv::Value;
-use warden_host::plugins::{Plugins, Registry};
-use warden_host::rpc::{Client, Server, ServerConfig, ServerIdentity, Trust, tls};
+use warden_host::rpc::{Client, ServerIdentity, Trust, tls};
 use warden_host::{Limits, Plugin, Runtime, RuntimeConfig};
 
-fn root() -> PathBuf {
-    build_plugins::repo_root()
-}
+#[path = "../../tests/harness/mod.rs"]
+#[allow(dead_code)]
+mod harness;
 
-#[path = "../../tests/build_plugins.rs"]
-mod build_plugins;
-
-fn build(workspace: &str) -> PathBuf {
-    build_plugins::build_wasm_workspace(&root(), workspace)
-}
+use harness::plugins::{example, test_plugin};
+use harness::server::Setup;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
@@ -172,14 +166,9 @@ async fn time_calls(math: &Plugin, args: &Value, apart: bool, ahead: bool) -> Ve
 
 fn main() {
     let wanted = wanted();
-    let examples = build("examples/plugins");
-    let tests = build("tests/plugins");
     let runtime = Runtime::new().unwrap();
     let math = runtime
-        .load_file("math", examples.join("math.wasm"), Limits::default())
-        .unwrap();
-    let types = runtime
-        .load_file("types", tests.join("types.wasm"), Limits::default())
+        .load_file("math", example("math"), Limits::default())
         .unwrap();
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -204,7 +193,7 @@ fn main() {
             })
             .unwrap();
             let cold_math = cold
-                .load_file("math", examples.join("math.wasm"), Limits::default())
+                .load_file("math", example("math"), Limits::default())
                 .unwrap();
             let times = time_calls(&cold_math, &args, false, false).await;
             let mut base = Vec::with_capacity(2000);
@@ -236,21 +225,18 @@ fn main() {
             );
         }
 
-        // The servers.
+        // The servers: Warden through the shared harness (a host over a
+        // plugin directory), and bare quinn with the same certificate.
+        let server = Setup::new()
+            .plugin("math", &example("math"), "")
+            .plugin("types", &test_plugin("types"), "")
+            .max_calls(1000)
+            .start()
+            .await;
+        let addr: std::net::SocketAddr = server.addr.parse().unwrap();
+        let fingerprint = server.fingerprint.clone();
         let state = tempfile::tempdir().unwrap();
         let (identity, _) = ServerIdentity::load_or_generate(state.path()).unwrap();
-        let mut registry = Registry::default();
-        registry.insert(math.clone());
-        registry.insert(types.clone());
-        let config = ServerConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            max_concurrent_calls: 1000,
-            ..ServerConfig::default()
-        };
-        let server = Server::bind(&config, &identity, Plugins::new(registry)).unwrap();
-        let addr = server.local_addr();
-        let fingerprint = server.fingerprint().to_owned();
-        tokio::spawn(server.run(std::future::pending()));
         let bare = bare_server(&identity);
         let bare_addr = bare.local_addr().unwrap();
 

@@ -6,16 +6,25 @@
 //!
 //! # Layout
 //!
-//! - [`runtime`]: the wasmtime engine (pooling allocator, epoch ticker), loading a
-//!   component, reflecting its exports into [`NodeDesc`]s, converting MessagePack
-//!   values to and from WIT values, and invoking a node with per-call limits.
-//! - [`caps`]: the host side of the `warden:node` WIT interfaces (`log`,
-//!   `progress`, `kv`, `blobs`, `invoke`) and the grants that allow them.
-//! - [`access`]: caller identities (tokens), what each may call, and guards on
-//!   incoming connections.
-//! - [`ErrorKind`]: the error kinds shared by the runtime, the wire protocol and
-//!   the CLI.
-//! - `cli`: the `warden` command line, a thin front end over the library.
+//! Layers, top to bottom; a module only uses the ones below it:
+//!
+//! - front ends: `cli` (the `warden` command) and [`rpc`] (the QUIC server
+//!   and client): transport and framing only;
+//! - [`host`]: the service every front end uses — admission (one path for
+//!   calls, jobs and `invoke`), calls with an event sink, catalog, describe
+//!   and status per caller, jobs, blobs — built from the host config;
+//! - [`plugins`] (registry, watched directory, manifests, compiled cache),
+//!   [`access`] (caller identities, patterns, connection guards) and
+//!   [`jobs`] (job records and their runner);
+//! - [`runtime`]: the wasmtime engine, loading, reflection, value
+//!   conversion, calls with limits;
+//! - [`caps`]: the host side of `warden:node`, reached through a view trait
+//!   on the call's store data;
+//! - [`proto`]: the wire vocabulary (frames, records, events, error kinds)
+//!   and the sans-IO state machine of a request stream; no wasmtime, no I/O.
+//!
+//! The client (`proto` and [`rpc::Client`]) builds without wasmtime:
+//! `default-features = false, features = ["client"]`.
 //!
 //! # Example
 //!
@@ -40,10 +49,15 @@ pub mod access;
 pub mod caps;
 #[cfg(feature = "server")]
 pub mod cli;
+#[cfg(feature = "client")]
+mod digest;
+#[cfg(feature = "server")]
+pub mod host;
 #[cfg(feature = "server")]
 pub mod jobs;
 pub mod json;
-mod kind;
+#[cfg(feature = "server")]
+pub mod pattern;
 #[cfg(feature = "server")]
 pub mod plugins;
 pub mod proto;
@@ -51,10 +65,13 @@ pub mod proto;
 pub mod rpc;
 #[cfg(feature = "server")]
 pub mod runtime;
+#[cfg(feature = "server")]
+mod text;
 
-pub use kind::{CallError, ErrorKind, UnknownErrorKind};
+#[cfg(feature = "server")]
+pub use host::{Host, HostBuilder, HostConfig};
+pub use proto::{CallError, CallEvent, ErrorKind, LogLevel, NodeInfo, NodeKind, UnknownErrorKind};
 #[cfg(feature = "server")]
 pub use runtime::{
-    CallEvent, CallOptions, Limits, LoadError, LogLevel, NodeDesc, NodeKind, Plugin, Runtime,
-    RuntimeConfig, StreamIo,
+    CallOptions, Limits, LoadError, NodeDesc, Plugin, Runtime, RuntimeConfig, StreamIo,
 };

@@ -1,22 +1,14 @@
 //! Callers over real QUIC: tokens, node patterns, manifests' caller lists,
 //! private nodes, blob upload and download, and connection guards.
 
-use std::time::Duration;
-
 use rmpv::Value;
-use tokio::sync::oneshot;
 use warden_host::ErrorKind;
 use warden_host::access::{AccessConfig, CallerConfig, ConnectionLimits, hash_token};
 use warden_host::caps::BlobsGrant;
-use warden_host::rpc::{
-    Client, ClientError, ConnectOpts, Server, ServerConfig, ServerIdentity, ServerStats, Trust,
-};
+use warden_host::host::HostConfig;
+use warden_host::rpc::ClientError;
 
-use std::sync::Arc;
-
-use warden_host::jobs::Jobs;
-
-use crate::caps::Host;
+use crate::harness::server::Setup;
 use crate::support::{example, mp, test_plugin};
 
 const ALICE: &str = "wdn_alice-token";
@@ -42,95 +34,26 @@ fn access() -> AccessConfig {
     }
 }
 
-/// A server over a plugin directory with manifests.
-pub(crate) struct Served {
-    _host: Host,
-    addr: String,
-    fingerprint: String,
-    pub(crate) stats: ServerStats,
-    pub(crate) jobs: Jobs,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
-    _tls: tempfile::TempDir,
-}
-
-impl Served {
-    pub(crate) async fn start(config: ServerConfig) -> Served {
-        Self::start_in(Arc::new(tempfile::tempdir().unwrap()), config).await
-    }
-
-    /// A server on the state directory `state`, with jobs: a restart when
-    /// another server used it before.
-    pub(crate) async fn start_in(state: Arc<tempfile::TempDir>, config: ServerConfig) -> Served {
-        let host = Host::with_state(state);
-        let grants = "[grants]\nkv = true\nblobs = \"read\"\ninvoke = [\"math/*\"]\n";
-        host.add("math", &example("math"), "")
-            .add("text", &example("text"), "")
-            .add(
-                "carols",
-                &example("math"),
-                "[access]\ncallers = [\"carol\"]\n",
-            )
-            .add(
-                "vault",
-                &test_plugin("caps"),
-                &format!("{grants}[access]\nprivate = [\"secret\"]\n"),
-            )
-            .add("streams", &example("streams"), "")
-            .add("recorder", &test_plugin("caps"), grants)
-            .add("streamy", &test_plugin("streamy"), "");
-        // Callers and plugins share one blob store, as in `warden serve`.
-        let stores = host.load();
-        let tls = tempfile::tempdir().unwrap();
-        let (identity, _) = ServerIdentity::load_or_generate(tls.path()).unwrap();
-        let jobs = Jobs::open(&host.state.path().join("jobs.redb"), host.plugins.clone()).unwrap();
-        let config = ServerConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            blobs: Some(stores.blobs),
-            jobs: Some(jobs.clone()),
-            ..config
-        };
-        let server = Server::bind(&config, &identity, host.plugins.clone()).unwrap();
-        let addr = server.local_addr().to_string();
-        let fingerprint = server.fingerprint().to_owned();
-        let stats = server.stats();
-        let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(server.run(async {
-            let _ = stopped.await;
-        }));
-        Served {
-            _host: host,
-            addr,
-            fingerprint,
-            stats,
-            jobs,
-            stop: Some(stop),
-            task: Some(task),
-            _tls: tls,
-        }
-    }
-
-    pub(crate) async fn client(&self, token: Option<&str>) -> Result<Client, ClientError> {
-        let opts = ConnectOpts {
-            token: token.map(str::to_owned),
-        };
-        Client::connect_with(
-            &self.addr,
-            Trust::Fingerprint(self.fingerprint.clone()),
-            opts,
+/// A server over a plugin directory with manifests: callers and plugins
+/// share one blob store, as in `warden serve`.
+pub(crate) fn plugins() -> Setup {
+    let grants = "[grants]\nkv = true\nblobs = \"read\"\ninvoke = [\"math/*\"]\n";
+    Setup::new()
+        .plugin("math", &example("math"), "")
+        .plugin("text", &example("text"), "")
+        .plugin(
+            "carols",
+            &example("math"),
+            "[access]\ncallers = [\"carol\"]\n",
         )
-        .await
-    }
-
-    pub(crate) async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(20), task).await;
-        }
-        self.jobs.shutdown();
-    }
+        .plugin(
+            "vault",
+            &test_plugin("caps"),
+            &format!("{grants}[access]\nprivate = [\"secret\"]\n"),
+        )
+        .plugin("streams", &example("streams"), "")
+        .plugin("recorder", &test_plugin("caps"), grants)
+        .plugin("streamy", &test_plugin("streamy"), "")
 }
 
 fn call_err(result: Result<Value, ClientError>) -> warden_host::CallError {
@@ -140,18 +63,18 @@ fn call_err(result: Result<Value, ClientError>) -> warden_host::CallError {
     }
 }
 
-fn with_access() -> ServerConfig {
-    ServerConfig {
+fn with_access() -> HostConfig {
+    HostConfig {
         access: Some(access()),
-        ..ServerConfig::default()
+        ..HostConfig::default()
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn callers_reach_only_what_their_token_and_the_manifest_allow() {
-    let served = Served::start(with_access()).await;
+    let served = plugins().config(with_access()).start().await;
 
-    let anon = served.client(None).await.unwrap();
+    let anon = served.client_with(None).await.unwrap();
     assert_eq!(
         anon.call("math/add", mp("[1, 2]")).await.unwrap(),
         Value::from(3)
@@ -178,7 +101,7 @@ async fn callers_reach_only_what_their_token_and_the_manifest_allow() {
         "anonymous callers see only what they may call"
     );
 
-    match served.client(Some("wdn_wrong")).await {
+    match served.client_with(Some("wdn_wrong")).await {
         Err(ClientError::Call(e)) => {
             assert_eq!(e.kind, ErrorKind::Unauthenticated);
             assert!(e.message.contains("matches no caller"), "{}", e.message);
@@ -186,7 +109,7 @@ async fn callers_reach_only_what_their_token_and_the_manifest_allow() {
         other => panic!("a wrong token was accepted: {:?}", other.map(|_| ())),
     }
 
-    let bob = served.client(Some(BOB)).await.unwrap();
+    let bob = served.client_with(Some(BOB)).await.unwrap();
     assert_eq!(
         bob.call("text/strings/upper", mp(r#"["hi"]"#))
             .await
@@ -209,7 +132,7 @@ async fn callers_reach_only_what_their_token_and_the_manifest_allow() {
             .all(|n| n.node.starts_with("text/"))
     );
 
-    let alice = served.client(Some(ALICE)).await.unwrap();
+    let alice = served.client_with(Some(ALICE)).await.unwrap();
     assert_eq!(
         alice.call("math/add", mp("[2, 2]")).await.unwrap(),
         Value::from(4)
@@ -236,13 +159,13 @@ async fn callers_reach_only_what_their_token_and_the_manifest_allow() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_64_mib_blob_goes_up_and_down_by_reference_with_its_hash_intact() {
-    let served = Served::start(with_access()).await;
+    let served = plugins().config(with_access()).start().await;
     let data: Vec<u8> = (0..64u32 << 20)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
     let expected = format!("blake3:{}", blake3::hash(&data).to_hex());
 
-    let alice = served.client(Some(ALICE)).await.unwrap();
+    let alice = served.client_with(Some(ALICE)).await.unwrap();
     let info = alice
         .put_blob(data.as_slice(), Some(data.len() as u64))
         .await
@@ -269,7 +192,7 @@ async fn a_64_mib_blob_goes_up_and_down_by_reference_with_its_hash_intact() {
         .unwrap_err();
     assert_eq!(unknown.kind(), "not-found");
 
-    let bob = served.client(Some(BOB)).await.unwrap();
+    let bob = served.client_with(Some(BOB)).await.unwrap();
     let e = bob.put_blob(&b"x"[..], Some(1)).await.unwrap_err();
     assert_eq!(e.kind(), "denied", "{e}");
     assert!(
@@ -277,7 +200,7 @@ async fn a_64_mib_blob_goes_up_and_down_by_reference_with_its_hash_intact() {
         "{}",
         e.message()
     );
-    let anon = served.client(None).await.unwrap();
+    let anon = served.client_with(None).await.unwrap();
     assert_eq!(
         anon.get_blob(&expected, Vec::new())
             .await
@@ -294,8 +217,8 @@ async fn a_64_mib_blob_goes_up_and_down_by_reference_with_its_hash_intact() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_reads_a_blob_the_caller_uploaded_by_its_reference() {
     // No access config: an open (loopback) server lets every caller use blobs.
-    let served = Served::start(ServerConfig::default()).await;
-    let client = served.client(None).await.unwrap();
+    let served = plugins().start().await;
+    let client = served.client_with(None).await.unwrap();
     let info = client.put_blob(&b"hello, blob"[..], None).await.unwrap();
     let arg = mp(&format!(r#"["{}"]"#, info.reference));
     assert_eq!(
@@ -316,13 +239,15 @@ async fn connection_guards_refuse_with_a_reason() {
         max_per_ip: Some(2),
         ..ConnectionLimits::default()
     };
-    let served = Served::start(ServerConfig {
-        connections: limits,
-        ..ServerConfig::default()
-    })
-    .await;
-    let a = served.client(None).await.unwrap();
-    let b = served.client(None).await.unwrap();
+    let served = plugins()
+        .config(HostConfig {
+            connections: limits,
+            ..HostConfig::default()
+        })
+        .start()
+        .await;
+    let a = served.client_with(None).await.unwrap();
+    let b = served.client_with(None).await.unwrap();
     assert_eq!(
         a.call("math/add", mp("[1, 1]")).await.unwrap(),
         Value::from(2)
@@ -331,7 +256,7 @@ async fn connection_guards_refuse_with_a_reason() {
         b.call("math/add", mp("[1, 1]")).await.unwrap(),
         Value::from(2)
     );
-    let third = match served.client(None).await {
+    let third = match served.client_with(None).await {
         Ok(c) => c.call("math/add", mp("[1, 1]")).await.unwrap_err(),
         Err(e) => e,
     };
@@ -343,15 +268,17 @@ async fn connection_guards_refuse_with_a_reason() {
     b.close().await;
     served.stop().await;
 
-    let denied = Served::start(ServerConfig {
-        connections: ConnectionLimits {
-            deny: vec!["127.0.0.0/8".into()],
-            ..ConnectionLimits::default()
-        },
-        ..ServerConfig::default()
-    })
-    .await;
-    let refused = match denied.client(None).await {
+    let denied = plugins()
+        .config(HostConfig {
+            connections: ConnectionLimits {
+                deny: vec!["127.0.0.0/8".into()],
+                ..ConnectionLimits::default()
+            },
+            ..HostConfig::default()
+        })
+        .start()
+        .await;
+    let refused = match denied.client_with(None).await {
         Ok(c) => c.call("math/add", mp("[1, 1]")).await.unwrap_err(),
         Err(e) => e,
     };

@@ -4,21 +4,21 @@
 //! manifests.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use rmpv::Value;
-use warden_host::caps::Stores;
-use warden_host::plugins::{DirConfig, PluginDir, Plugins};
-use warden_host::{CallError, CallOptions, ErrorKind};
+use warden_host::host::{CallIo, Origin, Wait};
+use warden_host::{CallError, ErrorKind};
 
 use crate::support::{example, mp, runtime, test_plugin};
 
-/// A plugin directory and a state directory, loaded once, called in process
-/// the way `invoke` calls (private nodes reachable).
+/// A plugin directory and a state directory, loaded once by a real host
+/// (not watched), whose nodes are called the way `invoke` calls them
+/// (private nodes reachable).
 pub(crate) struct Host {
     pub(crate) dir: tempfile::TempDir,
     pub(crate) state: Arc<tempfile::TempDir>,
-    pub(crate) plugins: Plugins,
+    host: OnceLock<warden_host::Host>,
 }
 
 impl Host {
@@ -31,7 +31,7 @@ impl Host {
         Host {
             dir: tempfile::tempdir().unwrap(),
             state,
-            plugins: Plugins::default(),
+            host: OnceLock::new(),
         }
     }
 
@@ -44,25 +44,25 @@ impl Host {
         self
     }
 
-    /// Loads the directory once; returns the stores, open while `self` lives.
-    pub(crate) fn load(&self) -> Stores {
-        let stores = Stores::open(self.state.path()).unwrap();
-        let dir = PluginDir::new(
-            self.dir.path(),
-            runtime().clone(),
-            None,
-            DirConfig {
-                stores: Some(stores.clone()),
-                ..DirConfig::default()
-            },
-            self.plugins.clone(),
-        );
-        dir.scan_settled().unwrap();
-        stores
+    /// Starts the host on the directory and waits until everything loaded.
+    pub(crate) fn load(&self) {
+        let host = warden_host::Host::builder()
+            .runtime(runtime().clone())
+            .state_dir(self.state.path())
+            .plugin_dir(self.dir.path())
+            .watch(false)
+            .build()
+            .unwrap();
+        host.plugin_dir().unwrap().scan_settled().unwrap();
+        assert!(self.host.set(host).is_ok(), "loaded once");
+    }
+
+    fn host(&self) -> &warden_host::Host {
+        self.host.get().expect("Host::load first")
     }
 
     pub(crate) fn failure(&self, plugin: &str) -> Option<String> {
-        let registry = self.plugins.snapshot();
+        let registry = self.host().plugins().snapshot();
         registry
             .failed()
             .find(|(n, _)| *n == plugin)
@@ -71,12 +71,28 @@ impl Host {
 
     /// Calls `node` with JSON args as another node's `invoke` would.
     pub(crate) async fn call(&self, node: &str, args: &str) -> Result<Value, CallError> {
-        use warden_host::caps::Invoker;
-        let options = CallOptions {
-            invoker: Some(Arc::new(self.plugins.clone())),
-            ..CallOptions::default()
-        };
-        self.plugins.invoke(node, mp(args), options).await
+        let origin = Origin::Node { chain: &[] };
+        let admitted = self.host().admit(origin, node, None, Wait::No).await?;
+        admitted.run(mp(args), CallIo::default()).await
+    }
+
+    /// Stores `bytes` in the host's blob store; the reference.
+    pub(crate) async fn put_blob(&self, bytes: &[u8]) -> String {
+        let who = warden_host::access::Identity::Open;
+        let mut upload = self.host().blob_put(&who, None).await.unwrap();
+        upload.write(bytes.to_vec()).await.unwrap();
+        upload.finish().await.unwrap().reference
+    }
+
+    /// The bytes of blob `reference` in the host's blob store.
+    pub(crate) async fn get_blob(&self, reference: &str) -> Vec<u8> {
+        let who = warden_host::access::Identity::Open;
+        let mut download = self.host().blob_get(&who, reference).await.unwrap();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = download.next_chunk().await.unwrap() {
+            bytes.extend(chunk);
+        }
+        bytes
     }
 
     /// Calls `node` and expects it to succeed.
@@ -443,7 +459,7 @@ async fn the_notes_and_pipeline_examples_work_with_their_manifests_and_not_witho
             &example("notes"),
             "[grants]\nkv = true\nblobs = \"read\"\n",
         );
-    let stores = host.load();
+    host.load();
     assert!(
         host.failure("notes").is_none(),
         "{:?}",
@@ -462,9 +478,7 @@ async fn the_notes_and_pipeline_examples_work_with_their_manifests_and_not_witho
         host.ok("notes/get", r#"["groceries"]"#).await,
         Value::from("eggs, milk")
     );
-    let mut writer = stores.blobs.writer().unwrap();
-    writer.write(b"a picture of eggs").unwrap();
-    let picture = writer.finish().unwrap().to_string();
+    let picture = host.put_blob(b"a picture of eggs").await;
     assert_eq!(
         host.ok("notes/attach", &format!(r#"["groceries", "{picture}"]"#))
             .await,
@@ -477,11 +491,8 @@ async fn the_notes_and_pipeline_examples_work_with_their_manifests_and_not_witho
         )
     );
     let archive = host.ok("notes/archive", "[]").await;
-    let reference = warden_host::caps::BlobRef::parse(archive.as_str().unwrap()).unwrap();
-    let (_, mut reader) = stores.blobs.reader(&reference).unwrap();
-    let mut buf = vec![0u8; 4096];
-    let n = reader.read_chunk(&mut buf).unwrap();
-    let text = String::from_utf8_lossy(&buf[..n]);
+    let archived = host.get_blob(archive.as_str().unwrap()).await;
+    let text = String::from_utf8_lossy(&archived);
     assert!(
         text.contains("# groceries\n\neggs, milk") && text.contains("# ideas"),
         "{text}"

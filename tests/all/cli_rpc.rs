@@ -59,6 +59,13 @@ fn spawn_server(state: &std::path::Path, plugins: &std::path::Path) -> (Child, S
             println!("server: {line}");
         }
     });
+    // Plugins load in the background; wait until none is still loading.
+    let ready = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["nodes", "--wait", "300", "--addr", &addr, "--state-dir"])
+        .arg(state)
+        .output()
+        .unwrap();
+    assert!(ready.status.success(), "{}", text(&ready.stderr));
     (child, addr)
 }
 
@@ -146,6 +153,23 @@ fn serve_then_call_nodes_and_describe_from_other_processes() {
         "{}",
         text(&out.stderr)
     );
+    // A plugin whose file failed to load is unavailable, saying why.
+    let out = server.warden(&["call", "broken/anything"]);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("error[unavailable]: plugin `broken` failed to load")
+            && err.contains("magic bytes"),
+        "{err}"
+    );
+    // Floats take back what the CLI prints for NaN and the infinities.
+    let out = server.warden(&["call", "math/divide", "Infinity", "2"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "\"Infinity\"");
+    let out = server.warden(&["call", "math/divide", r#"{"a": "NaN", "b": 1}"#]);
+    assert_eq!(text(&out.stdout).trim(), "\"NaN\"");
+    let out = server.warden(&["call", "math/divide", r#"["-Infinity", 1]"#]);
+    assert_eq!(text(&out.stdout).trim(), "\"-Infinity\"");
+
     let out = server.warden(&["call", "--timeout", "0.2", "math/slow-sum", "100", "100"]);
     assert!(
         text(&out.stderr).contains("error[timeout]:"),

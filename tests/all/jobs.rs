@@ -5,16 +5,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rmpv::Value;
+use warden_host::ErrorKind;
 use warden_host::proto::JobState;
-use warden_host::rpc::ServerConfig;
+use warden_host::rpc::ClientError;
 
-use crate::access::Served;
-use crate::support::mp;
+use crate::access::plugins;
+use crate::harness::server::Setup;
+use crate::support::{example, mp};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_is_fetched_from_another_connection_once() {
-    let served = Served::start(ServerConfig::default()).await;
-    let submitter = served.client(None).await.unwrap();
+    let served = plugins().start().await;
+    let submitter = served.client_with(None).await.unwrap();
     let job = submitter
         .submit("math/add", mp("[40, 2]"), None)
         .await
@@ -23,7 +25,7 @@ async fn a_job_is_fetched_from_another_connection_once() {
     assert_eq!(job.id.len(), 16);
     submitter.close().await;
 
-    let fetcher = served.client(None).await.unwrap();
+    let fetcher = served.client_with(None).await.unwrap();
     let done = fetcher
         .job(&job.id, Some(Duration::from_secs(20)), false)
         .await
@@ -42,7 +44,7 @@ async fn a_job_is_fetched_from_another_connection_once() {
         .await
         .unwrap();
     assert_eq!(failed.state, JobState::Failed);
-    assert_eq!(failed.error_kind.as_deref(), Some("node-error"));
+    assert_eq!(failed.error_kind, Some(ErrorKind::NodeError));
     assert_eq!(failed.error.as_deref(), Some("cannot divide 1 by zero"));
     let unknown = fetcher
         .submit("math/nope", mp("[]"), None)
@@ -56,8 +58,8 @@ async fn a_job_is_fetched_from_another_connection_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_finished_job_survives_a_restart_of_the_host() {
     let state = Arc::new(tempfile::tempdir().unwrap());
-    let served = Served::start_in(state.clone(), ServerConfig::default()).await;
-    let client = served.client(None).await.unwrap();
+    let served = plugins().state(state.clone()).start().await;
+    let client = served.client_with(None).await.unwrap();
     let job = client
         .submit("math/slow-sum", mp("[3, 10]"), None)
         .await
@@ -70,8 +72,8 @@ async fn a_finished_job_survives_a_restart_of_the_host() {
     client.close().await;
     served.stop().await;
 
-    let served = Served::start_in(state, ServerConfig::default()).await;
-    let client = served.client(None).await.unwrap();
+    let served = plugins().state(state).start().await;
+    let client = served.client_with(None).await.unwrap();
     let again = client.job(&job.id, None, false).await.unwrap();
     assert_eq!(again.state, JobState::Done);
     assert_eq!(again.result, Some(Value::from(6)));
@@ -81,8 +83,8 @@ async fn a_finished_job_survives_a_restart_of_the_host() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_job_can_be_cancelled_and_stays_cancelled() {
-    let served = Served::start(ServerConfig::default()).await;
-    let client = served.client(None).await.unwrap();
+    let served = plugins().start().await;
+    let client = served.client_with(None).await.unwrap();
     // 200 steps of 100 ms: 20 s unless cancelled.
     let job = client
         .submit("math/slow-sum", mp("[200, 100]"), None)
@@ -111,8 +113,8 @@ async fn a_running_job_can_be_cancelled_and_stays_cancelled() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_callback_node_gets_the_outcome() {
-    let served = Served::start(ServerConfig::default()).await;
-    let client = served.client(None).await.unwrap();
+    let served = plugins().start().await;
+    let client = served.client_with(None).await.unwrap();
     let job = client
         .submit("math/add", mp("[2, 3]"), Some("recorder/record-job"))
         .await
@@ -129,23 +131,104 @@ async fn a_callback_node_gets_the_outcome() {
         .unwrap();
     assert_eq!(recorded, Value::Binary(b"done:5".to_vec()));
 
-    // A callback whose parameters do not fit is reported on the job.
+    // A callback whose parameters do not fit is refused when submitting.
     let bad = client
         .submit("math/add", mp("[1, 1]"), Some("recorder/kv-set"))
         .await
-        .unwrap();
-    let done = client
-        .job(&bad.id, Some(Duration::from_secs(20)), false)
+        .unwrap_err();
+    assert_eq!(bad.kind(), "bad-args");
+    assert!(bad.to_string().contains("parameter `key`"), "{bad}");
+    client.close().await;
+    served.stop().await;
+}
+
+/// Arguments are checked when a job is submitted: a bad one is `bad-args`
+/// at once, not a failed job later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submit_checks_the_arguments_at_once() {
+    let served = plugins().start().await;
+    let client = served.client_with(None).await.unwrap();
+    let err = client
+        .submit("math/add", mp(r#"["x", 1]"#), None)
         .await
-        .unwrap();
-    assert_eq!(done.result, Some(Value::from(2)));
-    assert!(
-        done.callback_error
-            .as_deref()
-            .is_some_and(|e| e.contains("parameter `key`")),
-        "{:?}",
-        done.callback_error
-    );
+        .unwrap_err();
+    match err {
+        ClientError::Call(e) => {
+            assert_eq!(e.kind, ErrorKind::BadArgs);
+            assert!(e.message.contains("parameter `a`"), "{}", e.message);
+        }
+        other => panic!("expected bad-args, got {other:?}"),
+    }
+    let err = client
+        .submit("math/add", mp("[1]"), None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), "bad-args");
+    client.close().await;
+    served.stop().await;
+}
+
+/// A job is admitted like a call: it holds one of its plugin's
+/// `max_concurrent_calls` slots while it runs (a call meanwhile is
+/// `overloaded`), and jobs wait for a slot instead of failing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_respect_the_plugins_concurrency_limit() {
+    let served = Setup::new()
+        .plugin(
+            "slow",
+            &example("math"),
+            "[limits]\nmax_concurrent_calls = 1\n",
+        )
+        .start()
+        .await;
+    let client = served.client().await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        // 5 steps of 100 ms each.
+        let job = client.submit("slow/slow-sum", mp("[5, 100]"), None).await;
+        ids.push(job.unwrap().id);
+    }
+    let slow = served
+        .host
+        .plugins()
+        .snapshot()
+        .get("slow")
+        .unwrap()
+        .clone();
+    let mut overloaded = false;
+    let mut most = 0;
+    let mut finished = 0;
+    for _ in 0..1000 {
+        most = most.max(slow.running_calls());
+        if !overloaded && slow.running_calls() == 1 {
+            let err = client.call("slow/add", mp("[1, 1]")).await;
+            if let Err(ClientError::Call(e)) = err {
+                assert_eq!(e.kind, ErrorKind::Overloaded, "{e}");
+                assert!(
+                    e.message.contains("maximum of 1 concurrent"),
+                    "{}",
+                    e.message
+                );
+                overloaded = true;
+            }
+        }
+        finished = 0;
+        for id in &ids {
+            let job = client.job(id, None, true).await.unwrap();
+            if job.state.is_finished() {
+                assert_eq!(job.state, JobState::Done, "{job:?}");
+                assert_eq!(job.result, Some(Value::from(15)));
+                finished += 1;
+            }
+        }
+        if finished == ids.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(finished, 3, "every job ran, one after another");
+    assert_eq!(most, 1, "never more than max_concurrent_calls at once");
+    assert!(overloaded, "a call while a job held the slot was refused");
     client.close().await;
     served.stop().await;
 }

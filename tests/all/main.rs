@@ -1,9 +1,13 @@
 //! Integration tests: one binary, a module per area.
 //!
 //! The wasm plugins they call are built from source on first use (see
-//! `support`), so `cargo test` works from a clean clone.
+//! `harness::plugins`), so `cargo test` works from a clean clone; servers
+//! are started by the harness the benchmarks share.
 
 #![allow(missing_docs)]
+
+#[path = "../harness/mod.rs"]
+mod harness;
 
 mod access;
 mod caps;
@@ -19,3 +23,4 @@ mod streams;
 mod support;
 mod values;
 mod warm;
+mod wire;

@@ -9,6 +9,7 @@ use rmpv::Value;
 use tokio::sync::oneshot;
 use warden_host::ErrorKind;
 use warden_host::plugins::{CompiledCache, DirConfig, Manifest, PluginDir, Plugins};
+use warden_host::proto::PluginState;
 
 use crate::support::{eventually, example, mp, root, runtime, test_plugin};
 
@@ -63,7 +64,7 @@ impl Watched {
 
     async fn call(&self, node: &str, args: &str) -> Result<Value, warden_host::CallError> {
         let registry = self.plugins.snapshot();
-        let Some((served, name)) = registry.resolve(node) else {
+        let Ok((served, name)) = registry.resolve(node) else {
             return Err(warden_host::CallError::new(ErrorKind::NotFound, node));
         };
         served.plugin.call(name, mp(args), Default::default()).await
@@ -73,7 +74,7 @@ impl Watched {
         let registry = self.plugins.snapshot();
         registry
             .resolve(node)
-            .is_some_and(|(s, n)| s.plugin.node(n).is_some())
+            .is_ok_and(|(s, n)| s.plugin.node(n).is_some())
     }
 
     fn failure(&self, plugin: &str) -> Option<String> {
@@ -110,7 +111,7 @@ async fn a_dropped_in_plugin_is_served_and_a_removed_one_is_not() {
     assert_eq!(w.call("math/add", "[2, 3]").await.unwrap(), Value::from(5));
     let status = w.plugins.status();
     assert_eq!(status.plugins[0].name, "math");
-    assert_eq!(status.plugins[0].state, "ready");
+    assert_eq!(status.plugins[0].state, PluginState::Ready);
     assert!(
         status.plugins[0]
             .version
@@ -231,7 +232,7 @@ async fn broken_files_are_reported_and_harmless_and_fixing_them_works() {
     let failed: Vec<&str> = status
         .plugins
         .iter()
-        .filter(|p| p.state == "failed")
+        .filter(|p| p.state == PluginState::Failed)
         .map(|p| p.name.as_str())
         .collect();
     assert_eq!(
@@ -273,7 +274,7 @@ async fn a_broken_replacement_keeps_the_previous_version_serving() {
         Value::from(3),
         "the old version still serves"
     );
-    assert_eq!(w.plugins.status().plugins[0].state, "ready");
+    assert_eq!(w.plugins.status().plugins[0].state, PluginState::Ready);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -292,7 +293,11 @@ async fn manifests_set_limits_version_and_private_nodes() {
     assert_eq!(served.description.as_deref(), Some("sums"));
     assert_eq!(served.plugin.limits().timeout, Duration::from_millis(200));
     assert!(served.access.is_private("divide"));
-    let names: Vec<String> = registry.catalog().into_iter().map(|n| n.node).collect();
+    let names: Vec<String> = registry
+        .public_nodes()
+        .into_iter()
+        .map(|(_, n)| n.node.clone())
+        .collect();
     assert_eq!(
         names,
         ["math/add", "math/slow-sum"],

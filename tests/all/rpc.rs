@@ -3,85 +3,21 @@
 use std::time::Duration;
 
 use rmpv::Value;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
-use warden_host::plugins::{Plugins, Registry};
 use warden_host::proto::{FrameDecoder, Request, Response, encode_frame};
-use warden_host::rpc::{
-    CallOpts, Client, ClientError, Event, Server, ServerConfig, ServerIdentity, ServerStats, Trust,
-};
-use warden_host::{ErrorKind, Limits};
+use warden_host::rpc::{CallOpts, Client, ClientError, Event, ServerConfig, ServerIdentity, Trust};
+use warden_host::{ErrorKind, LogLevel};
 
-use crate::support::{eventually, example, mp, runtime, test_plugin};
+use crate::harness::server::Setup;
+use crate::support::{eventually, example, mp, test_plugin};
 
-/// A server on 127.0.0.1:0 serving the examples and the test plugins.
-pub(crate) struct TestServer {
-    pub(crate) addr: String,
-    pub(crate) fingerprint: String,
-    pub(crate) stats: ServerStats,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
-    _state: Option<tempfile::TempDir>,
-}
-
-impl TestServer {
-    pub(crate) async fn start(config: ServerConfig) -> TestServer {
-        let state = tempfile::tempdir().unwrap();
-        let (identity, _) = ServerIdentity::load_or_generate(state.path()).unwrap();
-        let mut server = Self::start_with(config, &identity).await;
-        server._state = Some(state);
-        server
-    }
-
-    pub(crate) async fn start_with(config: ServerConfig, identity: &ServerIdentity) -> TestServer {
-        let mut registry = Registry::default();
-        let rt = runtime();
-        let hostile_limits = Limits::default().with_timeout(Duration::from_secs(10));
-        for (name, path, limits) in [
-            ("math", example("math"), Limits::default()),
-            ("text", example("text"), Limits::default()),
-            ("types", test_plugin("types"), Limits::default()),
-            ("hostile", test_plugin("hostile"), hostile_limits),
-        ] {
-            registry.insert(rt.load_file(name, &path, limits).unwrap());
-        }
-        let config = ServerConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            ..config
-        };
-        let server = Server::bind(&config, identity, Plugins::new(registry)).unwrap();
-        let addr = server.local_addr().to_string();
-        let fingerprint = server.fingerprint().to_owned();
-        let stats = server.stats();
-        let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(server.run(async {
-            let _ = stopped.await;
-        }));
-        TestServer {
-            addr,
-            fingerprint,
-            stats,
-            stop: Some(stop),
-            task: Some(task),
-            _state: None,
-        }
-    }
-
-    pub(crate) async fn client(&self) -> Client {
-        Client::connect(&self.addr, Trust::Fingerprint(self.fingerprint.clone()))
-            .await
-            .unwrap()
-    }
-
-    /// Shuts down gracefully and waits for the server to end.
-    pub(crate) async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(20), task).await;
-        }
-    }
+/// A server with the examples `math` and `text` and the test plugins
+/// `types` and `hostile`.
+pub(crate) fn standard() -> Setup {
+    Setup::new()
+        .plugin("math", &example("math"), "")
+        .plugin("text", &example("text"), "")
+        .plugin("types", &test_plugin("types"), "")
+        .plugin("hostile", &test_plugin("hostile"), "")
 }
 
 fn call_err(result: Result<Value, ClientError>) -> warden_host::CallError {
@@ -93,7 +29,7 @@ fn call_err(result: Result<Value, ClientError>) -> warden_host::CallError {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_example_nodes_answer_over_the_wire() {
-    let server = TestServer::start(ServerConfig::default()).await;
+    let server = standard().start().await;
     let client = server.client().await;
     assert_eq!(
         client.call("math/add", mp("[1, 2]")).await.unwrap(),
@@ -190,11 +126,7 @@ async fn the_example_nodes_answer_over_the_wire() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_concurrent_calls_on_one_connection_are_all_right() {
-    let server = TestServer::start(ServerConfig {
-        max_concurrent_calls: 1000,
-        ..ServerConfig::default()
-    })
-    .await;
+    let server = standard().max_calls(1000).start().await;
     let client = server.client().await;
     let calls = (0..1000i64).map(|i| {
         let client = client.clone();
@@ -213,7 +145,7 @@ async fn a_thousand_concurrent_calls_on_one_connection_are_all_right() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn progress_and_log_frames_arrive_in_order_before_the_result() {
-    let server = TestServer::start(ServerConfig::default()).await;
+    let server = standard().start().await;
     let client = server.client().await;
     let mut stream = client
         .call_with("math/slow-sum", mp("[5, 1]"), CallOpts::default())
@@ -227,7 +159,7 @@ async fn progress_and_log_frames_arrive_in_order_before_the_result() {
     assert_eq!(
         events[0],
         Event::Log {
-            level: "info".into(),
+            level: LogLevel::Info,
             message: "summing 1..=5".into()
         }
     );
@@ -247,7 +179,7 @@ async fn progress_and_log_frames_arrive_in_order_before_the_result() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_a_call_cancels_it_and_the_server_keeps_serving() {
-    let server = TestServer::start(ServerConfig::default()).await;
+    let server = standard().start().await;
     let client = server.client().await;
     let stream = client
         .call_with("hostile/spin", mp("[]"), CallOpts::default())
@@ -272,7 +204,7 @@ async fn dropping_a_call_cancels_it_and_the_server_keeps_serving() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_passed_deadline_is_a_timeout() {
-    let server = TestServer::start(ServerConfig::default()).await;
+    let server = standard().start().await;
     let client = server.client().await;
     let opts = CallOpts {
         deadline: Some(Duration::from_millis(300)),
@@ -332,11 +264,13 @@ fn expect_err(response: Response, kind: ErrorKind, needle: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_frames_get_typed_errors_and_the_connection_goes_on() {
-    let server = TestServer::start(ServerConfig {
-        max_frame_bytes: 64 << 10,
-        ..ServerConfig::default()
-    })
-    .await;
+    let server = standard()
+        .server(ServerConfig {
+            max_frame_bytes: 64 << 10,
+            ..ServerConfig::default()
+        })
+        .start()
+        .await;
     let client = server.client().await;
 
     // A frame announcing more than the maximum, sent in full.
@@ -378,7 +312,7 @@ async fn bad_frames_get_typed_errors_and_the_connection_goes_on() {
     expect_err(
         raw_exchange(&client, &frame, true).await,
         ErrorKind::BadRequest,
-        "must be a MessagePack map",
+        "expected a MessagePack map",
     );
     // An empty stream.
     expect_err(
@@ -424,11 +358,7 @@ async fn bad_frames_get_typed_errors_and_the_connection_goes_on() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_past_the_concurrency_limit_are_overloaded_not_queued() {
-    let server = TestServer::start(ServerConfig {
-        max_concurrent_calls: 1,
-        ..ServerConfig::default()
-    })
-    .await;
+    let server = standard().max_calls(1).start().await;
     let client = server.client().await;
     let slow = client
         .call_with("math/slow-sum", mp("[20, 50]"), CallOpts::default())
@@ -452,7 +382,7 @@ async fn calls_past_the_concurrency_limit_are_overloaded_not_queued() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_catalog_and_describe_list_callable_nodes() {
-    let server = TestServer::start(ServerConfig::default()).await;
+    let server = standard().start().await;
     let client = server.client().await;
     let catalog = client.catalog().await.unwrap();
     let names: Vec<&str> = catalog.iter().map(|n| n.node.as_str()).collect();
@@ -474,7 +404,7 @@ async fn the_catalog_and_describe_list_callable_nodes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_fingerprint_is_refused() {
-    let server = TestServer::start(ServerConfig::default()).await;
+    let server = standard().start().await;
     let wrong = "00".repeat(32);
     let err = Client::connect(&server.addr, Trust::Fingerprint(wrong))
         .await
@@ -489,7 +419,7 @@ async fn a_wrong_fingerprint_is_refused() {
 async fn a_ca_file_is_trusted_for_its_names() {
     let state = tempfile::tempdir().unwrap();
     let (identity, _) = ServerIdentity::load_or_generate(state.path()).unwrap();
-    let server = TestServer::start_with(ServerConfig::default(), &identity).await;
+    let server = standard().identity(identity).start().await;
     let ca = Trust::CaFile(state.path().join("cert.pem"));
     let port = server.addr.rsplit(':').next().unwrap();
     // The generated certificate names localhost and 127.0.0.1.
@@ -511,7 +441,7 @@ async fn a_ca_file_is_trusted_for_its_names() {
 async fn the_client_reconnects_after_the_server_restarts() {
     let state = tempfile::tempdir().unwrap();
     let (identity, _) = ServerIdentity::load_or_generate(state.path()).unwrap();
-    let first = TestServer::start_with(ServerConfig::default(), &identity).await;
+    let first = standard().identity(identity.clone()).start().await;
     let client = first.client().await;
     assert_eq!(
         client.call("math/add", mp("[1, 2]")).await.unwrap(),
@@ -520,32 +450,22 @@ async fn the_client_reconnects_after_the_server_restarts() {
     let addr = first.addr.clone();
     first.stop().await;
     // The same identity on the same port: a restarted server.
-    let config = ServerConfig {
-        listen: addr.parse().unwrap(),
-        ..ServerConfig::default()
-    };
-    let mut registry = Registry::default();
-    registry.insert(
-        runtime()
-            .load_file("math", example("math"), Limits::default())
-            .unwrap(),
-    );
-    let server = Server::bind(&config, &identity, Plugins::new(registry)).unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(server.run(async {
-        let _ = stopped.await;
-    }));
+    let second = Setup::new()
+        .plugin("math", &example("math"), "")
+        .identity(identity)
+        .listen(addr.parse().unwrap())
+        .start()
+        .await;
     assert_eq!(
         client.call("math/add", mp("[3, 4]")).await.unwrap(),
         Value::from(7)
     );
-    let _ = stop.send(());
-    let _ = task.await;
+    second.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_lets_running_calls_finish() {
-    let server = TestServer::start(ServerConfig::default()).await;
+    let server = standard().start().await;
     let client = server.client().await;
     let slow = client
         .call_with("math/slow-sum", mp("[5, 100]"), CallOpts::default())

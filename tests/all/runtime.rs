@@ -81,7 +81,7 @@ async fn the_example_nodes_answer() {
 #[test]
 fn nodes_are_reflected_with_interface_names() {
     let text = load("text", &example("text"), Limits::default());
-    let names: Vec<&str> = text.nodes().map(|n| n.name.as_str()).collect();
+    let names: Vec<&str> = text.nodes().map(|n| n.name()).collect();
     assert_eq!(
         names,
         [

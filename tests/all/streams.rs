@@ -6,15 +6,15 @@ use std::time::Duration;
 use futures::StreamExt;
 use rmpv::Value;
 use warden_host::ErrorKind;
-use warden_host::rpc::{CallOpts, ClientError, Event, ServerConfig};
+use warden_host::rpc::{CallOpts, ClientError, Event};
 
-use crate::access::Served;
+use crate::access::plugins;
 use crate::support::{eventually, mp};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_of_100_000_items_arrives_complete_and_in_order() {
-    let served = Served::start(ServerConfig::default()).await;
-    let client = served.client(None).await.unwrap();
+    let served = plugins().start().await;
+    let client = served.client_with(None).await.unwrap();
     let info = client.describe("streamy/items/numbers").await.unwrap();
     assert_eq!(
         (info.kind.as_str(), info.item.as_deref()),
@@ -36,8 +36,8 @@ async fn a_stream_of_100_000_items_arrives_complete_and_in_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_reader_holds_the_producer_back_and_cancelling_stops_it() {
-    let served = Served::start(ServerConfig::default()).await;
-    let client = served.client(None).await.unwrap();
+    let served = plugins().start().await;
+    let client = served.client_with(None).await.unwrap();
     // 10,000 blocks of 64 KiB: 640 MiB if the host buffered them all.
     let mut stream = client
         .call_with(
@@ -79,8 +79,8 @@ async fn a_slow_reader_holds_the_producer_back_and_cancelling_stops_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_error_ends_a_stream_after_the_items_already_sent() {
-    let served = Served::start(ServerConfig::default()).await;
-    let client = served.client(None).await.unwrap();
+    let served = plugins().start().await;
+    let client = served.client_with(None).await.unwrap();
     let items: Vec<Result<Value, ClientError>> = client
         .stream("streamy/items/failing", mp("[5]"))
         .await
@@ -104,10 +104,10 @@ async fn an_error_ends_a_stream_after_the_items_already_sent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_duplex_echo_of_10_000_messages_comes_back_in_order() {
-    let served = Served::start(ServerConfig::default()).await;
-    let client = served.client(None).await.unwrap();
+    let served = plugins().start().await;
+    let client = served.client_with(None).await.unwrap();
     let info = client.describe("streams/chat/echo").await.unwrap();
-    assert_eq!(info.kind, "channel");
+    assert_eq!(info.kind, warden_host::NodeKind::Channel);
     assert_eq!(
         (info.input.as_deref(), info.item.as_deref()),
         (Some("string"), Some("string"))
@@ -141,8 +141,8 @@ async fn a_duplex_echo_of_10_000_messages_comes_back_in_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_that_disappears_cancels_a_channel_and_bad_input_is_refused() {
-    let served = Served::start(ServerConfig::default()).await;
-    let client = served.client(None).await.unwrap();
+    let served = plugins().start().await;
+    let client = served.client_with(None).await.unwrap();
     let (mut sender, mut answers) = client
         .channel("streams/chat/echo", mp(r#"[""]"#), CallOpts::default())
         .await

@@ -1,52 +1,20 @@
-//! Building the example and test plugins from source, once per test run.
+//! Helpers the tests share besides the harness: loading plugins in process
+//! and turning JSON into call arguments.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
 
 use warden_host::{Limits, Plugin, Runtime};
 
+pub(crate) use crate::harness::plugins::{example, python_greeter, test_plugin};
+
 /// The repository root.
 pub(crate) fn root() -> PathBuf {
-    build_plugins::repo_root()
-}
-
-#[path = "../build_plugins.rs"]
-mod build_plugins;
-
-/// Where all wasm plugins are built, shared by the tests and the README's commands.
-pub(crate) fn wasm_target_dir() -> PathBuf {
-    build_plugins::wasm_target_dir(&root())
-}
-
-/// Builds the wasm32-wasip2 workspace at `workspace` (relative to the root)
-/// once and returns the directory holding its `.wasm` files.
-fn build_workspace(workspace: &str) -> PathBuf {
-    static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
-    let built = BUILT.get_or_init(Default::default);
-    let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(dir) = built.get(workspace) {
-        return dir.clone();
-    }
-    let dir = build_plugins::build_wasm_workspace(&root(), workspace);
-    built.insert(workspace.to_owned(), dir.clone());
-    dir
-}
-
-/// The path of example plugin `name` (`math`, `text`), built if needed.
-pub(crate) fn example(name: &str) -> PathBuf {
-    build_workspace("examples/plugins").join(format!("{name}.wasm"))
-}
-
-/// The path of test plugin `name` (`types`, `hostile`), built if needed.
-pub(crate) fn test_plugin(name: &str) -> PathBuf {
-    build_workspace("tests/plugins").join(format!("{name}.wasm"))
+    crate::harness::plugins::repo_root()
 }
 
 /// One runtime shared by the tests of this binary, as a host would share it.
 pub(crate) fn runtime() -> &'static Runtime {
-    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| Runtime::new().expect("the engine starts"))
+    crate::harness::server::shared_runtime()
 }
 
 /// Loads `path` as plugin `name` with `limits` on the shared runtime.

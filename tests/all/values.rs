@@ -122,7 +122,23 @@ async fn floats_keep_nan_infinity_and_signed_zero() {
         echo(&p, "echo-f32", Value::from(-2)).await.unwrap(),
         Value::F32(-2.0)
     );
-    refused(&p, "echo-f64", Value::from("1.0"), &["f64"]).await;
+    refused(&p, "echo-f64", Value::from("1.0"), &["f64", "\"NaN\""]).await;
+    // How JSON writes what it has no numbers for, as the CLI prints it.
+    let inf = echo(&p, "echo-f64", Value::from("Infinity")).await.unwrap();
+    assert_eq!(inf, Value::F64(f64::INFINITY));
+    let neg = echo(&p, "echo-f32", Value::from("-Infinity"))
+        .await
+        .unwrap();
+    assert_eq!(neg, Value::F32(f32::NEG_INFINITY));
+    let nan = echo(&p, "echo-f32", Value::from("NaN")).await.unwrap();
+    assert!(matches!(nan, Value::F32(f) if f.is_nan()), "{nan}");
+    let printed = warden_host::json::from_msgpack(&Value::F64(f64::NEG_INFINITY));
+    let back = warden_host::json::to_msgpack(&printed);
+    assert_eq!(
+        echo(&p, "echo-f64", back).await.unwrap(),
+        Value::F64(f64::NEG_INFINITY),
+        "what the CLI prints it takes back"
+    );
 }
 
 #[tokio::test]
@@ -396,32 +412,36 @@ fn node_descriptions_carry_types_and_json_schemas() {
     let p = types();
     let node = p.node("echo/describe").unwrap();
     let params: Vec<(&str, &str)> = node
+        .info
         .params
         .iter()
         .map(|x| (x.name.as_str(), x.ty.as_str()))
         .collect();
     assert_eq!(params, [("a", "u8"), ("b", "string"), ("c", "option<u32>")]);
-    assert_eq!(node.result.as_deref(), Some("string"));
+    assert_eq!(node.info.result.as_deref(), Some("string"));
     assert_eq!(
         node.signature(),
         "describe: func(a: u8, b: string, c: option<u32>) -> string"
     );
-    let schema = &node.params_schema;
+    let schema = &node.info.params_schema;
     assert_eq!(schema["properties"]["a"]["maximum"], 255);
     assert_eq!(schema["required"], serde_json::json!(["a", "b"]));
 
     let record = p.node("echo/echo-record").unwrap();
     assert_eq!(
-        record.params[0].schema["required"],
+        record.info.params[0].schema["required"],
         serde_json::json!(["x", "y"])
     );
-    assert_eq!(record.params[0].schema["additionalProperties"], false);
+    assert_eq!(record.info.params[0].schema["additionalProperties"], false);
     let check = p.node("echo/check").unwrap();
     // A top-level result's schema is that of its ok value.
-    assert_eq!(check.result_schema, serde_json::json!({"type": "string"}));
+    assert_eq!(
+        check.info.result_schema,
+        serde_json::json!({"type": "string"})
+    );
     let flags = p.node("echo/echo-flags").unwrap();
     assert_eq!(
-        flags.result_schema["items"]["enum"],
+        flags.info.result_schema["items"]["enum"],
         serde_json::json!(["read", "write", "exec"])
     );
 }

@@ -6,10 +6,9 @@
 use std::time::Duration;
 
 use rmpv::Value;
-use warden_host::plugins::{Plugins, Registry};
-use warden_host::rpc::{Client, Server, ServerConfig, ServerIdentity, Trust};
 use warden_host::{ErrorKind, Limits, Plugin, Runtime, RuntimeConfig};
 
+use crate::harness::server::Setup;
 use crate::support::{eventually, example, test_plugin};
 
 /// A small runtime of its own, so the budget is this test's alone.
@@ -122,29 +121,24 @@ async fn a_plugin_that_cannot_be_instantiated_ahead_still_reports_why() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_makes_the_next_instance_after_each_answer() {
-    let runtime = runtime(8);
-    let hostile = load(
-        &runtime,
-        "hostile",
-        test_plugin("hostile"),
-        Limits::default(),
-    );
-    let mut registry = Registry::default();
-    registry.insert(hostile.clone());
-    let state = tempfile::tempdir().unwrap();
-    let (identity, _) = ServerIdentity::load_or_generate(state.path()).unwrap();
-    let config = ServerConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        ..ServerConfig::default()
-    };
-    let server = Server::bind(&config, &identity, Plugins::new(registry)).unwrap();
-    let addr = server.local_addr().to_string();
-    let trust = Trust::Fingerprint(server.fingerprint().to_owned());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(server.run(async {
-        let _ = stopped.await;
-    }));
-    let client = Client::connect(&addr, trust).await.unwrap();
+    let server = Setup::new()
+        .plugin("hostile", &test_plugin("hostile"), "")
+        .runtime_config(RuntimeConfig {
+            max_instances: 16,
+            warm_instances: 8,
+            ..RuntimeConfig::default()
+        })
+        .start()
+        .await;
+    let hostile = server
+        .host
+        .plugins()
+        .snapshot()
+        .get("hostile")
+        .unwrap()
+        .plugin
+        .clone();
+    let client = server.client().await;
     for calls in 1..=4 {
         tokio::time::sleep(Duration::from_millis(50)).await;
         let count = client.call("hostile/remember", Value::Nil).await.unwrap();
@@ -158,6 +152,5 @@ async fn the_server_makes_the_next_instance_after_each_answer() {
         assert_eq!(hostile.ready_instances(), 1);
     }
     client.close().await;
-    let _ = stop.send(());
-    task.await.unwrap();
+    server.stop().await;
 }

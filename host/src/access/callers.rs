@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::caps::{BlobsGrant, pattern_matches};
-use crate::plugins::Access;
-use crate::{CallError, ErrorKind};
+use crate::caps::BlobsGrant;
+use crate::pattern::{any_matches, pattern_matches};
+use crate::proto::{CallError, ErrorKind};
 
 /// The `[access]` table of the host config.
 ///
@@ -83,11 +83,25 @@ impl AccessConfig {
         self.callers
             .iter()
             .find(|c| c.token_sha256.eq_ignore_ascii_case(&hash))
-            .map(|c| Caller {
-                name: c.name.clone(),
-                nodes: c.nodes.clone(),
-                blobs: c.blobs,
-            })
+            .map(CallerConfig::caller)
+    }
+
+    /// The caller named `name`.
+    pub fn caller_named(&self, name: &str) -> Option<Caller> {
+        self.callers
+            .iter()
+            .find(|c| c.name == name)
+            .map(CallerConfig::caller)
+    }
+}
+
+impl CallerConfig {
+    fn caller(&self) -> Caller {
+        Caller {
+            name: self.name.clone(),
+            nodes: self.nodes.clone(),
+            blobs: self.blobs,
+        }
     }
 }
 
@@ -114,11 +128,14 @@ pub enum Identity {
 }
 
 impl Identity {
+    /// The name of every caller without a token.
+    pub const ANONYMOUS: &'static str = "anonymous";
+
     /// The name manifests' `access.callers` match against.
     pub fn name(&self) -> &str {
         match self {
             Identity::Caller(c) => &c.name,
-            _ => "anonymous",
+            _ => Self::ANONYMOUS,
         }
     }
 
@@ -130,16 +147,21 @@ impl Identity {
             Identity::Anonymous(p) => p.as_slice(),
             Identity::Caller(c) => c.nodes.as_slice(),
         };
-        patterns.iter().any(|p| pattern_matches(p, full))
+        any_matches(patterns, full)
     }
 
-    /// Checks a call of `full` on a plugin with manifest access `access`.
+    /// Checks a call of `full` on a plugin whose manifest lets only
+    /// `plugin_callers` call it (`None`: whoever the host allows).
     ///
     /// # Errors
     ///
     /// `unauthenticated` for an anonymous caller that needs a token,
     /// `denied` naming the caller and what it may call otherwise.
-    pub fn authorize(&self, full: &str, access: &Access) -> Result<(), CallError> {
+    pub fn authorize(
+        &self,
+        full: &str,
+        plugin_callers: Option<&[String]>,
+    ) -> Result<(), CallError> {
         if !self.may_call(full) {
             return Err(match self {
                 Identity::Caller(c) => CallError::new(
@@ -159,7 +181,7 @@ impl Identity {
                 ),
             });
         }
-        if let Some(allowed) = &access.callers {
+        if let Some(allowed) = plugin_callers {
             let name = self.name();
             if !allowed.iter().any(|p| pattern_matches(p, name)) {
                 let (plugin, _) = full.split_once('/').unwrap_or((full, ""));
@@ -218,8 +240,7 @@ fn list(patterns: &[String]) -> String {
 
 /// SHA-256 of a token, as 64 lowercase hex digits.
 pub fn hash_token(token: &str) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    crate::digest::sha256_hex(token.as_bytes())
 }
 
 /// A new random token: `wdn_` and 64 hex digits.
@@ -233,10 +254,7 @@ pub fn new_token() -> Result<String, String> {
     ring::rand::SystemRandom::new()
         .fill(&mut bytes)
         .map_err(|_| "the system random number generator failed".to_owned())?;
-    Ok(format!(
-        "wdn_{}",
-        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    ))
+    Ok(format!("wdn_{}", crate::digest::hex(&bytes)))
 }
 
 #[cfg(test)]
@@ -262,19 +280,17 @@ mod tests {
         assert_eq!(config.caller_for("wrong"), None);
         let alice = Identity::Caller(Arc::new(config.caller_for("secret").unwrap()));
         let anon = Identity::Anonymous(Arc::new(config.anonymous.clone()));
-        let open = Access::default();
-        assert!(alice.authorize("text/upper", &open).is_ok());
-        let denied = alice.authorize("math/add", &open).unwrap_err();
+        assert!(alice.authorize("text/upper", None).is_ok());
+        let denied = alice.authorize("math/add", None).unwrap_err();
         assert_eq!(denied.kind, ErrorKind::Denied);
         assert!(denied.message.contains("`text/*`"), "{}", denied.message);
-        assert!(anon.authorize("math/add", &open).is_ok());
-        let anon_err = anon.authorize("text/upper", &open).unwrap_err();
+        assert!(anon.authorize("math/add", None).is_ok());
+        let anon_err = anon.authorize("text/upper", None).unwrap_err();
         assert_eq!(anon_err.kind, ErrorKind::Unauthenticated);
-        let only_bob = Access {
-            callers: Some(vec!["bob".into()]),
-            ..Access::default()
-        };
-        let restricted = alice.authorize("text/upper", &only_bob).unwrap_err();
+        let only_bob = ["bob".to_owned()];
+        let restricted = alice
+            .authorize("text/upper", Some(&only_bob[..]))
+            .unwrap_err();
         assert!(
             restricted.message.contains("`bob`"),
             "{}",

@@ -63,7 +63,7 @@ impl ConnectionLimits {
 /// reason for the peer and the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
-    /// The application close code (see [`crate::rpc::codes`]).
+    /// The application close code (see [`crate::proto::codes`]).
     pub code: u32,
     /// What rule refused it.
     pub reason: String,
@@ -114,7 +114,7 @@ impl ConnectionGuard {
     ///
     /// A [`Refusal`] naming the rule.
     pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<GuardSlot, Refusal> {
-        use crate::rpc::codes::{CONNECTION_LIMIT, IP_REFUSED};
+        use crate::proto::codes::{CONNECTION_LIMIT, IP_REFUSED};
         let ip = canonical(ip);
         if let Some(net) = self.deny.iter().find(|n| n.contains(&ip)) {
             return Err(Refusal {

@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::Stores;
-use crate::runtime::{ImportDesc, LoadError};
 
 /// Capabilities a plugin is granted (the `[grants]` table of its manifest).
 /// The defaults grant nothing: a plugin without a manifest gets `log` and
@@ -99,16 +98,51 @@ pub const INTERFACES: [(&str, Option<&str>); 6] = [
     ("invoke", Some("invoke = [\"plugin/*\"]")),
 ];
 
-/// Refuses a component that imports a `warden:node` interface its grants do
-/// not allow, or one this host does not know, and checks that granted
-/// directories exist.
-pub(crate) fn check(
+/// Why a component's imports do not fit its grants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GrantError {
+    /// It imports a `warden:node` interface that is not granted.
+    NotGranted {
+        /// The import, e.g. `warden:node/kv@0.1.0`.
+        import: String,
+        /// The grant's name, e.g. `kv`.
+        grant: String,
+        /// The manifest line that grants it, e.g. `kv = true`.
+        line: String,
+        /// The manifest file (or where it would be).
+        manifest: String,
+    },
+    /// It imports a `warden:node` interface this host does not have.
+    UnknownInterface {
+        /// The import.
+        import: String,
+        /// The interface's name.
+        interface: String,
+    },
+    /// A granted directory does not exist.
+    MissingDir {
+        /// The host directory.
+        host: String,
+        /// Where the guest would see it.
+        guest: String,
+    },
+}
+
+/// Refuses a component whose imports (`imports`, by name) include a
+/// `warden:node` interface its grants do not allow or this host does not
+/// know, and checks that granted directories exist. `plugin` names the
+/// plugin in the manifest hint.
+///
+/// # Errors
+///
+/// The first [`GrantError`] found.
+pub fn check<'i>(
     plugin: &str,
-    imports: &[ImportDesc],
+    imports: impl IntoIterator<Item = &'i str>,
     caps: &Capabilities,
-) -> Result<(), LoadError> {
+) -> Result<(), GrantError> {
     for import in imports {
-        let Some(rest) = import.name.strip_prefix("warden:node/") else {
+        let Some(rest) = import.strip_prefix("warden:node/") else {
             continue;
         };
         let iface = rest.split('@').next().unwrap_or(rest);
@@ -119,9 +153,8 @@ pub(crate) fn check(
                     || format!("{plugin}.toml beside {plugin}.wasm"),
                     |p| p.display().to_string(),
                 );
-                return Err(LoadError::NotGranted {
-                    plugin: plugin.to_owned(),
-                    import: import.name.clone(),
+                return Err(GrantError::NotGranted {
+                    import: import.to_owned(),
                     grant: iface.to_owned(),
                     line: (*line).to_owned(),
                     manifest,
@@ -129,48 +162,20 @@ pub(crate) fn check(
             }
             Some(_) => {}
             None => {
-                return Err(LoadError::UnsatisfiedImport {
-                    plugin: plugin.to_owned(),
-                    import: import.name.clone(),
-                    hint: format!(
-                        "`warden:node` has no interface `{iface}`; rebuild the plugin against \
-                         this host's warden-guest"
-                    ),
+                return Err(GrantError::UnknownInterface {
+                    import: import.to_owned(),
+                    interface: iface.to_owned(),
                 });
             }
         }
     }
     for dir in &caps.grants.dirs {
         if !dir.host.is_dir() {
-            return Err(LoadError::BadGrant {
-                plugin: plugin.to_owned(),
-                reason: format!(
-                    "granted directory `{}` (guest `{}`) does not exist or is not a directory",
-                    dir.host.display(),
-                    dir.guest
-                ),
+            return Err(GrantError::MissingDir {
+                host: dir.host.display().to_string(),
+                guest: dir.guest.clone(),
             });
         }
     }
     Ok(())
-}
-
-/// Whether one of `patterns` matches the full node name `node`.
-pub(crate) fn invoke_allowed(patterns: &[String], node: &str) -> bool {
-    patterns.iter().any(|p| pattern_matches(p, node))
-}
-
-/// Matches `*` (any run of characters, `/` included) and literal text.
-pub fn pattern_matches(pattern: &str, name: &str) -> bool {
-    match pattern.split_once('*') {
-        None => pattern == name,
-        Some((head, tail)) => {
-            let Some(rest) = name.strip_prefix(head) else {
-                return false;
-            };
-            (0..=rest.len())
-                .filter(|&i| rest.is_char_boundary(i))
-                .any(|i| pattern_matches(tail, &rest[i..]))
-        }
-    }
 }

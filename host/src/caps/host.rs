@@ -1,14 +1,17 @@
-//! The `warden:node` host functions on a call's state. Every function checks
-//! the plugin's grants again (load time already refused ungranted imports),
-//! and every failure is a `types.error` value for the guest, never a trap.
+//! The `warden:node` host functions on a call's [`CallCaps`]. Every function
+//! checks the plugin's grants again (load time already refused ungranted
+//! imports), and every failure is a `types.error` value for the guest, never
+//! a trap.
 
 use std::sync::Arc;
 
 use super::bindings::warden::node::types::Error;
 use super::bindings::warden::node::{blobs, invoke, kv, log, progress, types};
-use super::{BlobRef, BlobStore, BlobsGrant, CapError, KvStore, MAX_INVOKE_DEPTH, invoke_allowed};
-use crate::runtime::{CallEvent, CallState, LogLevel};
-use crate::{CallError, CallOptions, ErrorKind};
+use super::{
+    BlobRef, BlobStore, BlobsGrant, CallCaps, CapError, Invocation, KvStore, MAX_INVOKE_DEPTH,
+};
+use crate::pattern::any_matches;
+use crate::proto::{CallError, CallEvent, ErrorKind, LogLevel};
 
 /// The longest log or progress message kept; longer ones are cut.
 const MAX_MESSAGE_BYTES: usize = 64 << 10;
@@ -26,7 +29,7 @@ impl From<CapError> for Error {
 }
 
 fn truncate(message: String) -> String {
-    crate::runtime::shorten(message, MAX_MESSAGE_BYTES)
+    crate::text::shorten(message, MAX_MESSAGE_BYTES)
 }
 
 /// Runs storage work off the async threads when a tokio runtime is there.
@@ -42,14 +45,7 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
-impl CallState {
-    fn manifest_hint(&self) -> String {
-        match &self.caps.manifest {
-            Some(path) => format!("in {}", path.display()),
-            None => format!("in {}.toml", self.plugin),
-        }
-    }
-
+impl CallCaps {
     fn kv_store(&self) -> Result<(KvStore, Arc<str>), CapError> {
         if !self.caps.grants.kv {
             return Err(CapError::Denied(format!(
@@ -91,7 +87,7 @@ fn no_stores() -> CapError {
     )
 }
 
-impl log::Host for CallState {
+impl log::Host for CallCaps {
     fn log(&mut self, level: log::Level, message: String) {
         let level = match level {
             log::Level::Trace => LogLevel::Trace,
@@ -100,11 +96,11 @@ impl log::Host for CallState {
             log::Level::Warn => LogLevel::Warn,
             log::Level::Error => LogLevel::Error,
         };
-        CallState::log(self, level, &truncate(message));
+        CallCaps::log(self, level, &truncate(message));
     }
 }
 
-impl progress::Host for CallState {
+impl progress::Host for CallCaps {
     fn report(&mut self, fraction: f32, message: String) {
         let fraction = if fraction.is_nan() {
             0.0
@@ -118,9 +114,9 @@ impl progress::Host for CallState {
     }
 }
 
-impl types::Host for CallState {}
+impl types::Host for CallCaps {}
 
-impl kv::Host for CallState {
+impl kv::Host for CallCaps {
     async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, Error> {
         let (store, plugin) = self.kv_store()?;
         blocking(move || store.get(&plugin, &key)).await
@@ -147,7 +143,7 @@ fn parse_ref(text: &str) -> Result<BlobRef, CapError> {
     BlobRef::parse(text).map_err(CapError::Invalid)
 }
 
-impl blobs::Host for CallState {
+impl blobs::Host for CallCaps {
     async fn put(&mut self, data: Vec<u8>) -> Result<String, Error> {
         let store = self.blob_store(true)?;
         blocking(move || store.put(&data).map(|r| r.to_string())).await
@@ -168,10 +164,10 @@ impl blobs::Host for CallState {
     }
 }
 
-impl invoke::Host for CallState {
+impl invoke::Host for CallCaps {
     async fn call(&mut self, node: String, args: Vec<u8>) -> Result<Vec<u8>, Error> {
         let patterns = &self.caps.grants.invoke;
-        if !invoke_allowed(patterns, &node) {
+        if !any_matches(patterns, &node) {
             let granted = if patterns.is_empty() {
                 "no `invoke` grant".to_owned()
             } else {
@@ -206,16 +202,13 @@ impl invoke::Host for CallState {
                 slice.len()
             )));
         }
-        let options = CallOptions {
-            events: None,
-            deadline: Some(self.deadline),
-            invoker: Some(invoker.clone()),
+        let call = Invocation {
+            node,
+            args: value,
+            deadline: self.deadline,
             chain: self.chain.clone(),
         };
-        let result = invoker
-            .invoke(&node, value, options)
-            .await
-            .map_err(callee_error)?;
+        let result = invoker.invoke(call).await.map_err(callee_error)?;
         let mut out = Vec::new();
         rmpv::encode::write_value(&mut out, &result)
             .map_err(|e| Error::Failed(format!("cannot encode the result: {e}")))?;

@@ -2,14 +2,19 @@
 //! that allow them.
 //!
 //! - [`Grants`] and [`Capabilities`]: what a plugin was given; checked when
-//!   it loads (an ungranted import fails the load, naming the manifest line
-//!   to add) and again on every host call.
+//!   it loads ([`check`]: an ungranted import fails the load, naming the
+//!   manifest line to add) and again on every host call.
 //! - `log` and `progress` (always granted), [`KvStore`] (`kv`),
 //!   [`BlobStore`] (`blobs`) and [`Invoker`] (`invoke`).
+//! - [`CallCaps`]: what one call may reach, owned by the call's store data;
+//!   the host functions find it through [`CapsView`], as `wasmtime_wasi`'s
+//!   functions find theirs through `WasiView`. This module knows nothing of
+//!   the runtime that owns the store.
 //! - WASI directories and environment variables from the grants are set up
-//!   per call in the runtime's call state.
+//!   per call by the runtime.
 
 mod blobs;
+mod context;
 mod grants;
 mod host;
 mod invoke;
@@ -19,12 +24,10 @@ use std::path::Path;
 
 use wasmtime::component::{HasSelf, Linker};
 
-use crate::runtime::CallState;
-
 pub use blobs::{BlobReader, BlobRef, BlobStore, BlobWriter, DEFAULT_MAX_BLOB_BYTES, REF_PREFIX};
-pub use grants::{BlobsGrant, Capabilities, DirGrant, Grants, INTERFACES, pattern_matches};
-pub(crate) use grants::{check, invoke_allowed};
-pub use invoke::{InvokeFuture, Invoker, MAX_INVOKE_DEPTH};
+pub use context::{CallCaps, CapsView, EventSink};
+pub use grants::{BlobsGrant, Capabilities, DirGrant, GrantError, Grants, INTERFACES, check};
+pub use invoke::{Invocation, InvokeFuture, Invoker, MAX_INVOKE_DEPTH};
 pub use kv::{KvStore, MAX_KEY_BYTES, MAX_LISTED_KEYS, MAX_VALUE_BYTES};
 
 /// Bindings generated from `wit/`, the single source of truth.
@@ -92,21 +95,24 @@ impl Stores {
     }
 }
 
-pub(crate) fn add_to_linker(linker: &mut Linker<CallState>) -> anyhow::Result<()> {
+/// Links every `warden:node` interface for store data `T`; each host
+/// function reaches the call's [`CallCaps`] through `T`'s [`CapsView`].
+///
+/// # Errors
+///
+/// When an interface cannot be linked (a name defined twice).
+pub fn add_to_linker<T: CapsView + Send + 'static>(linker: &mut Linker<T>) -> anyhow::Result<()> {
     use bindings::warden::node::{blobs, invoke, kv, log, progress, types};
     let link = |e: wasmtime::Error, iface: &str| {
         anyhow::anyhow!("failed to link warden:node/{iface}: {e:#}")
     };
-    log::add_to_linker::<CallState, HasSelf<CallState>>(linker, |s| s)
-        .map_err(|e| link(e, "log"))?;
-    progress::add_to_linker::<CallState, HasSelf<CallState>>(linker, |s| s)
+    let get: fn(&mut T) -> &mut CallCaps = T::caps;
+    log::add_to_linker::<T, HasSelf<CallCaps>>(linker, get).map_err(|e| link(e, "log"))?;
+    progress::add_to_linker::<T, HasSelf<CallCaps>>(linker, get)
         .map_err(|e| link(e, "progress"))?;
-    types::add_to_linker::<CallState, HasSelf<CallState>>(linker, |s| s)
-        .map_err(|e| link(e, "types"))?;
-    kv::add_to_linker::<CallState, HasSelf<CallState>>(linker, |s| s).map_err(|e| link(e, "kv"))?;
-    blobs::add_to_linker::<CallState, HasSelf<CallState>>(linker, |s| s)
-        .map_err(|e| link(e, "blobs"))?;
-    invoke::add_to_linker::<CallState, HasSelf<CallState>>(linker, |s| s)
-        .map_err(|e| link(e, "invoke"))?;
+    types::add_to_linker::<T, HasSelf<CallCaps>>(linker, get).map_err(|e| link(e, "types"))?;
+    kv::add_to_linker::<T, HasSelf<CallCaps>>(linker, get).map_err(|e| link(e, "kv"))?;
+    blobs::add_to_linker::<T, HasSelf<CallCaps>>(linker, get).map_err(|e| link(e, "blobs"))?;
+    invoke::add_to_linker::<T, HasSelf<CallCaps>>(linker, get).map_err(|e| link(e, "invoke"))?;
     Ok(())
 }

@@ -20,9 +20,20 @@ pub(crate) fn run(args: CheckArgs) -> Result<(), Failure> {
     let name = super::plugin_name(&args.file);
     let plugin = runtime.load_file(&name, &args.file, Limits::default())?;
     if args.json {
+        let nodes: Vec<serde_json::Value> = plugin
+            .nodes()
+            .map(|n| {
+                // The catalog's entry, with the name inside the plugin and
+                // why a function is not a node.
+                let mut node = crate::json::from_msgpack(&n.info.to_value());
+                node["name"] = serde_json::json!(n.name());
+                node["not_callable"] = serde_json::json!(n.not_callable);
+                node
+            })
+            .collect();
         let out = serde_json::json!({
             "plugin": name,
-            "nodes": plugin.nodes().collect::<Vec<_>>(),
+            "nodes": nodes,
             "imports": plugin.imports(),
         });
         println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
@@ -38,12 +49,12 @@ pub(crate) fn run(args: CheckArgs) -> Result<(), Failure> {
     println!("nodes:");
     for node in &nodes {
         let signature = node.signature();
-        let prefix = match node.name.rsplit_once('/') {
+        let prefix = match node.name().rsplit_once('/') {
             Some((iface, _)) => format!("{iface}/"),
             None => String::new(),
         };
         println!("  {name}/{prefix}{signature}");
-        if let Some(docs) = &node.docs {
+        if let Some(docs) = &node.info.docs {
             for line in docs.lines() {
                 println!("      /// {line}");
             }
@@ -58,7 +69,12 @@ pub(crate) fn run(args: CheckArgs) -> Result<(), Failure> {
         println!("  (none)");
     }
     for import in plugin.imports() {
-        println!("  {} ({})", import.name, import.kind);
+        let missing = if import.provided {
+            ""
+        } else {
+            "  (not provided by this host)"
+        };
+        println!("  {} ({}){missing}", import.name, import.kind);
     }
     Ok(())
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::Failure;
+use crate::proto::{PluginState, ServerStatus};
 use crate::rpc::{CallOpts, Client, ClientError, ConnectOpts, Event, Trust, tls};
 
 /// How to reach and trust the server.
@@ -253,30 +254,53 @@ pub(crate) struct NodesArgs {
     /// Print the catalog as JSON.
     #[arg(long)]
     json: bool,
+    /// Wait up to SECONDS for plugins that are still loading (for scripts
+    /// that call nodes right after starting a server).
+    #[arg(long, value_name = "SECONDS")]
+    wait: Option<f64>,
     #[command(flatten)]
     connect: ConnectArgs,
 }
 
 pub(crate) fn nodes(args: NodesArgs) -> Result<(), Failure> {
+    let wait = match args.wait {
+        Some(s) if s.is_finite() && s >= 0.0 => Some(Duration::from_secs_f64(s)),
+        Some(_) => return Err(Failure::new("usage", "--wait must be a number of seconds")),
+        None => None,
+    };
     let (catalog, status) = super::tokio()?.block_on(async {
         let client = args.connect.connect().await?;
         let both = async {
-            let catalog = client.catalog().await?;
-            // Anonymous callers of a server with access control see no status.
-            let status = match client.status().await {
-                Err(ClientError::Call(e)) if e.kind == crate::ErrorKind::Unauthenticated => {
-                    crate::proto::ServerStatus::default()
+            let until = wait.map(|w| tokio::time::Instant::now() + w);
+            loop {
+                let status = status_if_allowed(&client).await?;
+                let loading = status
+                    .plugins
+                    .iter()
+                    .any(|p| p.state == PluginState::Loading);
+                match until {
+                    Some(until) if loading && tokio::time::Instant::now() < until => {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    _ => return Ok::<_, ClientError>((client.catalog().await?, status)),
                 }
-                other => other?,
-            };
-            Ok::<_, ClientError>((catalog, status))
+            }
         }
         .await;
         client.close().await;
         both.map_err(Failure::from)
     })?;
     if args.json {
-        let out = serde_json::json!({"nodes": catalog, "plugins": status.plugins});
+        let catalog: Vec<serde_json::Value> = catalog
+            .iter()
+            .map(|n| crate::json::from_msgpack(&n.to_value()))
+            .collect();
+        let plugins: Vec<serde_json::Value> = status
+            .plugins
+            .iter()
+            .map(|p| crate::json::from_msgpack(&p.to_value()))
+            .collect();
+        let out = serde_json::json!({"nodes": catalog, "plugins": plugins});
         println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
         return Ok(());
     }
@@ -308,7 +332,18 @@ pub(crate) fn nodes(args: NodesArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-fn print_plugins(status: &crate::proto::ServerStatus) {
+/// The server's status, or an empty one for an anonymous caller of a server
+/// with access control (which may not see it).
+async fn status_if_allowed(client: &Client) -> Result<ServerStatus, ClientError> {
+    match client.status().await {
+        Err(ClientError::Call(e)) if e.kind == crate::ErrorKind::Unauthenticated => {
+            Ok(ServerStatus::default())
+        }
+        other => other,
+    }
+}
+
+fn print_plugins(status: &ServerStatus) {
     if status.plugins.is_empty() {
         return;
     }
@@ -327,7 +362,7 @@ fn print_plugins(status: &crate::proto::ServerStatus) {
         println!(
             "{:<width$}  {:<7}  {:<20}  {:<20}  {}",
             p.name,
-            p.state,
+            p.state.as_str(),
             p.version.as_deref().unwrap_or("-"),
             p.loaded_at.as_deref().unwrap_or("-"),
             p.nodes
@@ -355,9 +390,10 @@ pub(crate) fn describe(args: DescribeArgs) -> Result<(), Failure> {
         client.close().await;
         info
     })?;
+    let json = crate::json::from_msgpack(&info.to_value());
     println!(
         "{}",
-        serde_json::to_string_pretty(&info).unwrap_or_default()
+        serde_json::to_string_pretty(&json).unwrap_or_default()
     );
     Ok(())
 }

@@ -96,7 +96,9 @@ fn report(job: &JobInfo) -> Result<(), Failure> {
             Ok(())
         }
         JobState::Failed => Err(Failure::new(
-            job.error_kind.clone().unwrap_or_else(|| "internal".into()),
+            job.error_kind
+                .unwrap_or(crate::ErrorKind::Internal)
+                .as_str(),
             job.error.clone().unwrap_or_default(),
         )),
         JobState::Cancelled => Err(Failure::new(

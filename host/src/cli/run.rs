@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::Failure;
 use crate::caps::{Capabilities, Stores};
-use crate::plugins::Manifest;
+use crate::plugins::{CompiledCache, Manifest};
 use crate::{CallEvent, CallOptions, Limits};
 
 /// Arguments of `warden run`.
@@ -26,8 +26,10 @@ pub(crate) struct RunArgs {
     /// Memory limit of the call, in MiB.
     #[arg(long, value_name = "MIB")]
     memory: Option<usize>,
-    /// Where the key-value and blob stores are, for a plugin whose manifest
-    /// (`FILE.toml` beside `FILE.wasm`) grants `kv` or `blobs`.
+    /// The state directory: its compiled cache (so a component is compiled
+    /// once, as by `warden serve`), and the key-value and blob stores for a
+    /// plugin whose manifest (`FILE.toml` beside `FILE.wasm`) grants `kv` or
+    /// `blobs`.
     #[arg(long, value_name = "DIR", default_value_os_t = crate::rpc::default_state_dir())]
     state_dir: PathBuf,
 }
@@ -67,7 +69,11 @@ pub(crate) fn run(args: RunArgs) -> Result<(), Failure> {
             format!("cannot read `{}`: {e}", args.file.display()),
         )
     })?;
-    let component = runtime.compile(&name, &bytes)?;
+    let cache = CompiledCache::new(args.state_dir.join("cache"), runtime.engine());
+    let hash = crate::digest::sha256_hex(&bytes);
+    let (component, outcome) =
+        cache.get_or_compile(runtime.engine(), &hash, || runtime.compile(&name, &bytes))?;
+    tracing::debug!(?outcome, file = %args.file.display(), "compiled cache");
     let caps = Capabilities::new(grants, stores, Some(toml));
     let plugin = runtime.load_granted(&name, component, limits, caps)?;
     let options = CallOptions::with_events(|event| {
@@ -78,7 +84,7 @@ pub(crate) fn run(args: RunArgs) -> Result<(), Failure> {
     });
     let streams = plugin
         .node(&args.node)
-        .is_some_and(|n| n.kind != crate::NodeKind::Call);
+        .is_some_and(|n| n.kind() != crate::NodeKind::Call);
     if !streams {
         let result = super::tokio()?.block_on(plugin.call(&args.node, call_args, options))?;
         println!("{}", crate::json::from_msgpack(&result));

@@ -3,12 +3,12 @@
 //! the state directory until fetched or expired.
 //!
 //! - `store`: the job records in `STATE/jobs.redb` (redb).
-//! - `runner`: [`Jobs`], which starts, tracks, cancels and finishes jobs,
-//!   delivers results to callback nodes, and on start reports jobs that were
-//!   running when the host stopped as failed.
+//! - `runner`: [`Jobs`], which queues, tracks, cancels and finishes jobs,
+//!   and on open reports jobs that were running when the host stopped as
+//!   failed. The calls themselves run through a [`JobExecutor`] (the host
+//!   service), admitted like every other call.
 
 mod runner;
 mod store;
 
-pub use crate::proto::{JobInfo, JobState};
-pub use runner::{JOB_ARGS_MAX, Jobs};
+pub use runner::{JOB_ARGS_MAX, JobExecutor, JobFuture, Jobs};

@@ -1,18 +1,32 @@
 //! Starting, tracking, cancelling and finishing jobs.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use rmpv::Value;
 use tokio::sync::{Semaphore, watch};
-use tokio::task::AbortHandle;
+use tokio::task::JoinHandle;
 
 use super::store::{JobStore, now_ms};
-use crate::plugins::Plugins;
-use crate::proto::{JobInfo, JobState};
-use crate::{CallError, CallOptions, ErrorKind};
+use crate::proto::{CallError, ErrorKind, JobInfo, JobState};
+
+/// A future a [`JobExecutor`] returns.
+pub type JobFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// Runs jobs' calls: whoever serves the nodes (the host service) implements
+/// it, so a job is admitted and run like any other call of its caller.
+pub trait JobExecutor: Send + Sync + 'static {
+    /// Runs `job`'s call for `job.caller`, waiting for a free slot rather
+    /// than failing when the plugin or the host is busy.
+    fn run(&self, job: &JobInfo) -> JobFuture<Result<Value, CallError>>;
+    /// Calls `job.callback` with the outcome; why it could not, if it could
+    /// not.
+    fn deliver(&self, job: &JobInfo) -> JobFuture<Result<(), String>>;
+}
 
 /// The largest arguments a job may have (they are stored until it ends):
 /// 1 MiB. Send bigger data as a blob reference.
@@ -56,9 +70,9 @@ impl std::fmt::Debug for Jobs {
 
 struct Inner {
     store: JobStore,
-    plugins: Plugins,
+    executor: OnceLock<Arc<dyn JobExecutor>>,
     slots: Arc<Semaphore>,
-    tasks: Mutex<HashMap<String, AbortHandle>>,
+    tasks: Mutex<HashMap<String, JoinHandle<()>>>,
     /// Bumped whenever a job finishes, for waiters.
     finished: watch::Sender<u64>,
 }
@@ -78,20 +92,19 @@ fn internal(e: String) -> CallError {
 }
 
 impl Jobs {
-    /// Opens the job store `path` for the plugins in `plugins`. Jobs that
-    /// were running when the host stopped are marked failed; queued ones are
-    /// started again; finished ones older than a day are removed. Call it
-    /// inside a tokio runtime.
+    /// Opens the job store `path`. Jobs that were running when the host
+    /// stopped are marked failed and finished ones older than a day are
+    /// removed; queued ones wait for [`Jobs::start`].
     ///
     /// # Errors
     ///
     /// When the store cannot be opened.
-    pub fn open(path: &Path, plugins: Plugins) -> Result<Jobs, String> {
+    pub fn open(path: &Path) -> Result<Jobs, String> {
         let store = JobStore::open(path)?;
         let jobs = Jobs {
             inner: Arc::new(Inner {
                 store,
-                plugins,
+                executor: OnceLock::new(),
                 slots: Arc::new(Semaphore::new(MAX_RUNNING)),
                 tasks: Mutex::default(),
                 finished: watch::channel(0).0,
@@ -99,24 +112,39 @@ impl Jobs {
         };
         let now = now_ms();
         for mut job in jobs.inner.store.all()? {
-            match job.state {
-                JobState::Running => {
-                    job.state = JobState::Failed;
-                    job.error_kind = Some(ErrorKind::Internal.as_str().into());
-                    job.error =
-                        Some("the host stopped while the job was running; submit it again".into());
-                    job.finished_ms = Some(now);
-                    tracing::warn!(job = %job.id, node = %job.node, "a job was running when the host stopped; marked failed");
-                    jobs.inner.store.put(&job)?;
-                }
-                JobState::Queued => jobs.start(job.id.clone()),
-                _ => {}
+            if job.state == JobState::Running {
+                job.state = JobState::Failed;
+                job.error_kind = Some(ErrorKind::Internal);
+                job.error =
+                    Some("the host stopped while the job was running; submit it again".into());
+                job.finished_ms = Some(now);
+                tracing::warn!(job = %job.id, node = %job.node, "a job was running when the host stopped; marked failed");
+                jobs.inner.store.put(&job)?;
             }
         }
         sweep(&jobs.inner)?;
-        // Expired results are swept every few minutes while the host runs;
-        // the sweeper holds no strong reference, so it ends with the jobs.
-        let weak = Arc::downgrade(&jobs.inner);
+        Ok(jobs)
+    }
+
+    /// Starts running jobs through `executor`: the queued ones from before a
+    /// restart at once, new ones as they are submitted. Expired results are
+    /// swept every few minutes from now on. Call it once, inside a tokio
+    /// runtime.
+    ///
+    /// # Errors
+    ///
+    /// When the store cannot be read.
+    pub fn start(&self, executor: Arc<dyn JobExecutor>) -> Result<(), String> {
+        if self.inner.executor.set(executor).is_err() {
+            return Ok(());
+        }
+        for job in self.inner.store.all()? {
+            if job.state == JobState::Queued {
+                self.spawn(job.id);
+            }
+        }
+        // The sweeper holds no strong reference, so it ends with the jobs.
+        let weak = Arc::downgrade(&self.inner);
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(SWEEP_EVERY).await;
@@ -126,16 +154,18 @@ impl Jobs {
                 }
             }
         });
-        Ok(jobs)
+        Ok(())
     }
 
-    /// Submits a call of `node` with `args` for `caller`; `callback` is a
-    /// node to call with the outcome. Returns the queued job.
+    /// Queues a call of `node` with `args` for `caller`; `callback` is a
+    /// node to call with the outcome. The caller (the host service) has
+    /// checked the node, the arguments and the permissions. Returns the
+    /// queued job.
     ///
     /// # Errors
     ///
-    /// `not-found` for an unknown node or callback, `resource-limit` for
-    /// arguments over [`JOB_ARGS_MAX`], `internal` when the store fails.
+    /// `resource-limit` for arguments over [`JOB_ARGS_MAX`], `internal` when
+    /// the store fails.
     pub fn submit(
         &self,
         caller: &str,
@@ -143,19 +173,6 @@ impl Jobs {
         args: Value,
         callback: Option<String>,
     ) -> Result<JobInfo, CallError> {
-        let registry = self.inner.plugins.snapshot();
-        for name in std::iter::once(node).chain(callback.as_deref()) {
-            let callable = registry
-                .resolve(name)
-                .and_then(|(s, n)| s.plugin.node(n))
-                .is_some_and(|d| d.not_callable.is_none());
-            if !callable {
-                return Err(CallError::new(
-                    ErrorKind::NotFound,
-                    format!("no node `{name}` is served here; `warden nodes` lists them"),
-                ));
-            }
-        }
         let mut encoded = Vec::new();
         let _ = rmpv::encode::write_value(&mut encoded, &args);
         if encoded.len() > JOB_ARGS_MAX {
@@ -184,7 +201,7 @@ impl Jobs {
         };
         self.inner.store.put(&job).map_err(internal)?;
         tracing::debug!(job = %job.id, node, caller, "job submitted");
-        self.start(job.id.clone());
+        self.spawn(job.id.clone());
         Ok(job)
     }
 
@@ -244,16 +261,21 @@ impl Jobs {
         Ok(job)
     }
 
-    /// Stops every running job and marks it failed (the host is shutting down).
-    pub fn shutdown(&self) {
-        let tasks: Vec<(String, AbortHandle)> = self.tasks().drain().collect();
-        for (id, task) in tasks {
+    /// Stops every job task: running jobs are marked failed, queued ones
+    /// stay queued for the next start. Returns once the tasks have ended
+    /// (at most 5 s), so the store can be reopened.
+    pub async fn shutdown(&self) {
+        let tasks: Vec<(String, JoinHandle<()>)> = self.tasks().drain().collect();
+        for (_, task) in &tasks {
             task.abort();
+        }
+        for (id, task) in tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
             if let Ok(Some(mut job)) = self.inner.store.get(&id)
-                && !job.state.is_finished()
+                && job.state == JobState::Running
             {
                 job.state = JobState::Failed;
-                job.error_kind = Some(ErrorKind::Cancelled.as_str().into());
+                job.error_kind = Some(ErrorKind::Cancelled);
                 job.error = Some("the host shut down while the job was running".into());
                 job.finished_ms = Some(now_ms());
                 let _ = self.inner.store.put(&job);
@@ -261,7 +283,7 @@ impl Jobs {
         }
     }
 
-    fn tasks(&self) -> std::sync::MutexGuard<'_, HashMap<String, AbortHandle>> {
+    fn tasks(&self) -> std::sync::MutexGuard<'_, HashMap<String, JoinHandle<()>>> {
         self.inner.tasks.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -272,17 +294,30 @@ impl Jobs {
         }
     }
 
-    fn start(&self, id: String) {
-        let task = tokio::spawn(run(self.inner.clone(), id.clone()));
+    fn spawn(&self, id: String) {
+        let Some(executor) = self.inner.executor.get().cloned() else {
+            // Not started yet: `start` picks queued jobs up.
+            return;
+        };
         let mut tasks = self.tasks();
-        if !task.is_finished() {
-            tasks.insert(id, task.abort_handle());
-        }
+        // The task removes itself when it ends, which takes this lock: it
+        // cannot end before it is recorded here.
+        let inner = self.inner.clone();
+        let own = id.clone();
+        let task = tokio::spawn(async move {
+            run(inner.clone(), executor, own.clone()).await;
+            inner
+                .tasks
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&own);
+        });
+        tasks.insert(id, task);
     }
 }
 
 /// Runs one job when a slot is free and records how it ended.
-async fn run(inner: Arc<Inner>, id: String) {
+async fn run(inner: Arc<Inner>, executor: Arc<dyn JobExecutor>, id: String) {
     let Ok(_slot) = inner.slots.clone().acquire_owned().await else {
         return;
     };
@@ -299,23 +334,22 @@ async fn run(inner: Arc<Inner>, id: String) {
         tracing::error!(job = %id, "cannot record the job as running: {e}");
         return;
     }
-    let outcome = call(&inner.plugins, &job.node, job.args.clone()).await;
-    match outcome {
+    match executor.run(&job).await {
         Ok(value) => {
             job.state = JobState::Done;
             job.result = Some(value);
         }
         Err(e) => {
             job.state = JobState::Failed;
-            job.error_kind = Some(e.kind.as_str().into());
+            job.error_kind = Some(e.kind);
             job.error = Some(e.message);
         }
     }
     job.finished_ms = Some(now_ms());
-    if let Some(callback) = job.callback.clone()
-        && let Err(e) = deliver(&inner.plugins, &callback, &job).await
+    if job.callback.is_some()
+        && let Err(e) = executor.deliver(&job).await
     {
-        tracing::warn!(job = %id, callback, "the job's callback failed: {e}");
+        tracing::warn!(job = %id, "the job's callback failed: {e}");
         job.callback_error = Some(e);
     }
     // A cancel that came while the call finished wins.
@@ -327,59 +361,8 @@ async fn run(inner: Arc<Inner>, id: String) {
     if let Err(e) = inner.store.put(&job) {
         tracing::error!(job = %id, "cannot record the job's outcome: {e}");
     }
-    inner
-        .tasks
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .remove(&id);
     inner.finished.send_modify(|n| *n += 1);
     tracing::debug!(job = %id, state = ?job.state, "job finished");
-}
-
-async fn call(plugins: &Plugins, node: &str, args: Value) -> Result<Value, CallError> {
-    let registry = plugins.snapshot();
-    let Some((served, name)) = registry.resolve(node) else {
-        return Err(CallError::new(
-            ErrorKind::NotFound,
-            format!("no node `{node}` is served here any more"),
-        ));
-    };
-    let options = CallOptions {
-        invoker: Some(Arc::new(plugins.clone())),
-        ..CallOptions::default()
-    };
-    served.plugin.call(name, args, options).await
-}
-
-/// Calls `callback` with the parameters it declares among `job`, `node`,
-/// `state`, `result` and `error`.
-async fn deliver(plugins: &Plugins, callback: &str, job: &JobInfo) -> Result<(), String> {
-    let registry = plugins.snapshot();
-    let desc = registry
-        .resolve(callback)
-        .and_then(|(s, n)| s.plugin.node(n))
-        .ok_or_else(|| format!("no node `{callback}` is served here any more"))?;
-    let mut args = Vec::new();
-    for param in &desc.params {
-        let value = match param.name.as_str() {
-            "job" => Value::from(job.id.as_str()),
-            "node" => Value::from(job.node.as_str()),
-            "state" => Value::from(job.state.as_str()),
-            "result" => job.result.clone().unwrap_or(Value::Nil),
-            "error" => job.error.as_deref().map_or(Value::Nil, Value::from),
-            other => {
-                return Err(format!(
-                    "callback `{callback}` has a parameter `{other}`; a callback takes some of \
-                     `job`, `node`, `state`, `result` and `error`"
-                ));
-            }
-        };
-        args.push((Value::from(param.name.as_str()), value));
-    }
-    call(plugins, callback, Value::Map(args))
-        .await
-        .map(drop)
-        .map_err(|e| e.to_string())
 }
 
 /// 16 random hex digits.

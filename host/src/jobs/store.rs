@@ -85,5 +85,5 @@ impl JobStore {
 
 fn decode(mut bytes: &[u8]) -> Result<JobRecord, String> {
     let value = rmpv::decode::read_value(&mut bytes).map_err(|e| e.to_string())?;
-    JobRecord::from_value(value)
+    JobRecord::from_value(value).map_err(|e| e.0)
 }

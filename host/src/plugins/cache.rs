@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
+use crate::digest::sha256_hex;
 use crate::proto::CacheStats;
 
 /// Where compiled artifacts live, and how often they were used.
@@ -34,10 +35,6 @@ pub enum CacheOutcome {
     Miss,
     /// A cache entry existed but was corrupt or stale; compiled again.
     Rejected,
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    crate::rpc::tls::fingerprint(bytes)
 }
 
 impl CompiledCache {

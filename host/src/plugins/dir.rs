@@ -5,7 +5,10 @@
 //! watched (inotify through `notify`, plus a periodic rescan as a safety net):
 //!
 //! - a new file is validated, compiled (or taken from the compiled cache) and
-//!   served;
+//!   served; until then it is `loading` and its calls are `unavailable`;
+//! - files are compiled in parallel, as many at once as the machine has
+//!   cores, and each plugin is served as soon as it is ready: a small plugin
+//!   does not wait for a big one;
 //! - a changed `.wasm` or manifest replaces the old version atomically: calls
 //!   already running finish on the old version, new calls get the new one;
 //! - a removed `.wasm` stops being served (running calls finish);
@@ -22,16 +25,17 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex, Weak, mpsc};
+use std::time::{Duration, Instant, SystemTime};
 
-use super::cache::{CacheOutcome, CompiledCache};
-use super::manifest::{HostConfig, Manifest};
-use super::registry::{Failed, Plugins, Served};
-use crate::caps::{Capabilities, Stores};
+use super::cache::CompiledCache;
+use super::load::Loader;
+use super::manifest::LimitsConfig;
+use super::registry::{Loading, Plugins};
+use crate::caps::Stores;
 use crate::proto::CacheStats;
-use crate::{Limits, Runtime};
+use crate::runtime::Runtime;
 
 /// Settings of a [`PluginDir`].
 #[derive(Debug, Clone)]
@@ -41,11 +45,13 @@ pub struct DirConfig {
     /// How often the whole directory is rescanned even without events.
     /// Default: 2 s.
     pub rescan: Duration,
-    /// Host-wide defaults (limits) that manifests override.
-    pub host: HostConfig,
+    /// Host-wide default limits that manifests override.
+    pub limits: LimitsConfig,
     /// The key-value and blob stores granted plugins use; without them,
     /// `kv` and `blobs` calls fail with `failed`.
     pub stores: Option<Stores>,
+    /// Plugins compiled at once. Default: the machine's cores.
+    pub parallel: usize,
 }
 
 impl Default for DirConfig {
@@ -53,8 +59,9 @@ impl Default for DirConfig {
         DirConfig {
             quiet: Duration::from_millis(100),
             rescan: Duration::from_secs(2),
-            host: HostConfig::default(),
+            limits: LimitsConfig::default(),
             stores: None,
+            parallel: std::thread::available_parallelism().map_or(2, |n| n.get()),
         }
     }
 }
@@ -72,20 +79,45 @@ struct Files {
     toml: Option<Sig>,
 }
 
+/// One plugin to load: the files as they were, and which load of that
+/// plugin this is (a newer one makes it stale).
+struct Job {
+    name: String,
+    files: Files,
+    generation: u64,
+}
+
+#[derive(Default)]
+struct State {
+    /// The files as they were when each plugin was last (re)loaded.
+    seen: HashMap<String, Files>,
+    /// The latest load of each plugin; an older load's result is dropped.
+    generation: HashMap<String, u64>,
+    /// Loads not finished yet.
+    in_flight: usize,
+}
+
 /// A plugin directory kept in step with a [`Plugins`] set.
 pub struct PluginDir {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     dir: PathBuf,
-    runtime: Runtime,
-    cache: Option<Arc<CompiledCache>>,
+    loader: Loader,
     config: DirConfig,
     plugins: Plugins,
-    /// The files as they were when each plugin was last (re)loaded.
-    seen: Mutex<HashMap<String, Files>>,
+    state: Mutex<State>,
+    /// Signalled whenever a load finishes.
+    finished: Condvar,
+    jobs: Mutex<mpsc::Sender<Job>>,
 }
 
 impl PluginDir {
     /// A directory whose plugins go into `plugins`; `cache` keeps compiled
-    /// components (e.g. under the state directory).
+    /// components (e.g. under the state directory). Starts
+    /// [`DirConfig::parallel`] loader threads, which end with the last
+    /// clone of the directory.
     pub fn new(
         dir: impl Into<PathBuf>,
         runtime: Runtime,
@@ -97,51 +129,88 @@ impl PluginDir {
         if let Some(cache) = &cache {
             plugins.attach_cache(cache.clone());
         }
-        PluginDir {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let inner = Arc::new(Inner {
             dir: dir.into(),
-            runtime,
-            cache,
+            loader: Loader {
+                runtime,
+                cache,
+                limits: config.limits.clone(),
+                stores: config.stores.clone(),
+            },
             config,
             plugins,
-            seen: Mutex::new(HashMap::new()),
+            state: Mutex::default(),
+            finished: Condvar::new(),
+            jobs: Mutex::new(jobs),
+        });
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..inner.config.parallel.max(1) {
+            let queue = queue.clone();
+            let weak = Arc::downgrade(&inner);
+            let spawned = std::thread::Builder::new()
+                .name(format!("warden-load-{i}"))
+                .spawn(move || load_jobs(&queue, &weak));
+            if let Err(e) = spawned {
+                tracing::error!("cannot start a plugin loader thread: {e}");
+            }
         }
+        PluginDir { inner }
     }
 
     /// The served set this directory updates.
     pub fn plugins(&self) -> &Plugins {
-        &self.plugins
+        &self.inner.plugins
     }
 
     /// How the compiled cache has been used.
     pub fn cache_stats(&self) -> CacheStats {
-        self.cache.as_ref().map(|c| c.stats()).unwrap_or_default()
+        self.inner
+            .loader
+            .cache
+            .as_ref()
+            .map(|c| c.stats())
+            .unwrap_or_default()
     }
 
-    /// Brings the served set in step with the directory once. Returns how
-    /// long to wait before scanning again when some file was still changing.
+    /// Brings the served set in step with the directory once: removed files
+    /// stop being served at once; new and changed ones that have been quiet
+    /// long enough are handed to the loader threads (see
+    /// [`PluginDir::wait_loaded`]). Returns how long to wait before scanning
+    /// again when some file was still changing.
     ///
     /// # Errors
     ///
     /// When the directory cannot be read.
     pub fn scan(&self) -> std::io::Result<Option<Duration>> {
-        let found = self.list()?;
-        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        let mut names: Vec<String> = found.keys().chain(seen.keys()).cloned().collect();
+        let inner = &self.inner;
+        let found = inner.list()?;
+        let mut state = inner.lock();
+        let registry = inner.plugins.snapshot();
+        // Names seen before, and ones shown as loading whose file is gone.
+        let mut names: Vec<String> = found
+            .keys()
+            .chain(state.seen.keys())
+            .cloned()
+            .chain(registry.loading().map(|(n, _)| n.to_owned()))
+            .collect();
         names.sort();
         names.dedup();
         let now = SystemTime::now();
         let mut again: Option<Duration> = None;
         for name in names {
             let files = found.get(&name).copied().unwrap_or_default();
-            let before = seen.get(&name).copied();
+            let before = state.seen.get(&name).copied();
             if files.wasm.is_none() {
                 if before.is_some_and(|b| b.wasm.is_some())
-                    || self.plugins.snapshot().get(&name).is_some()
+                    || inner.plugins.snapshot().get(&name).is_some()
                 {
                     tracing::info!(plugin = %name, "removed: no longer served");
-                    self.plugins.update(|r| r.remove(&name));
                 }
-                seen.remove(&name);
+                // A load in flight for it is stale now.
+                *state.generation.entry(name.clone()).or_default() += 1;
+                inner.plugins.update(|r| r.remove(&name));
+                state.seen.remove(&name);
                 continue;
             }
             if before == Some(files) {
@@ -154,33 +223,172 @@ impl PluginDir {
                 .max()
                 .unwrap_or(now);
             let age = now.duration_since(newest).unwrap_or_default();
-            if age < self.config.quiet {
-                let wait = self.config.quiet - age;
+            if age < inner.config.quiet {
+                let wait = inner.config.quiet - age;
                 again = Some(again.map_or(wait, |a| a.min(wait)));
+                // Seen but not settled yet: already `loading` to callers.
+                let registry = inner.plugins.snapshot();
+                if registry.get(&name).is_none() && !registry.loading().any(|(n, _)| n == name) {
+                    let loading = Loading {
+                        file: inner.wasm_path(&name),
+                        since: Instant::now(),
+                    };
+                    inner.plugins.update(|r| r.set_loading(&name, loading));
+                }
                 continue;
             }
-            seen.insert(name.clone(), files);
-            self.load(&name, files);
+            state.seen.insert(name.clone(), files);
+            let generation = {
+                let g = state.generation.entry(name.clone()).or_default();
+                *g += 1;
+                *g
+            };
+            let loading = Loading {
+                file: inner.wasm_path(&name),
+                since: Instant::now(),
+            };
+            inner.plugins.update(|r| r.set_loading(&name, loading));
+            let job = Job {
+                name,
+                files,
+                generation,
+            };
+            let sent = inner
+                .jobs
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .send(job);
+            match sent {
+                Ok(()) => state.in_flight += 1,
+                Err(mpsc::SendError(job)) => {
+                    // No loader thread could start: load here.
+                    drop(state);
+                    inner.run(job);
+                    state = inner.lock();
+                }
+            }
         }
         Ok(again.map(|d| d + Duration::from_millis(5)))
     }
 
-    /// Scans until no file is still changing (waiting out quiet periods),
-    /// for the first load at startup: everything already in the directory
-    /// is served before the first call is accepted.
+    /// Waits until no load is in flight, at most `timeout`; whether none is.
+    pub fn wait_loaded(&self, timeout: Duration) -> bool {
+        let inner = &self.inner;
+        let state = inner.lock();
+        let (state, _) = inner
+            .finished
+            .wait_timeout_while(state, timeout, |s| s.in_flight > 0)
+            .unwrap_or_else(|e| e.into_inner());
+        state.in_flight == 0
+    }
+
+    /// Scans until no file is still changing (waiting out quiet periods):
+    /// every file in the directory has been handed to the loaders (and shows
+    /// as `loading`); loading goes on in the background.
+    ///
+    /// # Errors
+    ///
+    /// When the directory cannot be read.
+    pub fn pick_up(&self) -> std::io::Result<()> {
+        // A file that keeps changing is left to the watcher after a while.
+        for _ in 0..50 {
+            match self.scan()? {
+                Some(wait) => std::thread::sleep(wait),
+                None => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// [`PluginDir::pick_up`], then waits (at most 10 minutes) for every
+    /// load to finish: everything already in the directory is served (or
+    /// failed) when it returns.
     ///
     /// # Errors
     ///
     /// When the directory cannot be read.
     pub fn scan_settled(&self) -> std::io::Result<()> {
-        // A file that keeps changing is left to the watcher after a while.
-        for _ in 0..50 {
-            match self.scan()? {
-                Some(wait) => std::thread::sleep(wait),
-                None => return Ok(()),
-            }
+        self.pick_up()?;
+        if !self.wait_loaded(Duration::from_secs(600)) {
+            tracing::warn!("plugins are still loading after 10 minutes");
         }
         Ok(())
+    }
+
+    /// Watches the directory until `shutdown` completes: scans at once, then
+    /// after file events (once the quiet period has passed) and periodically.
+    ///
+    /// # Errors
+    ///
+    /// When the directory cannot be watched.
+    pub async fn watch(self: Arc<Self>, shutdown: impl Future<Output = ()>) -> notify::Result<()> {
+        use notify::Watcher;
+        let (tx, mut events) = tokio::sync::mpsc::unbounded_channel::<()>();
+        let mut watcher =
+            notify::recommended_watcher(move |_event: notify::Result<notify::Event>| {
+                let _ = tx.send(());
+            })?;
+        watcher.watch(&self.inner.dir, notify::RecursiveMode::NonRecursive)?;
+        tokio::pin!(shutdown);
+        let config = &self.inner.config;
+        let mut next = Some(tokio::time::Instant::now());
+        loop {
+            let at = next.unwrap_or_else(|| tokio::time::Instant::now() + config.rescan);
+            tokio::select! {
+                () = &mut shutdown => break,
+                Some(()) = events.recv() => {
+                    // Scan after the quiet period; more events do not push it back.
+                    next.get_or_insert_with(|| tokio::time::Instant::now() + config.quiet);
+                }
+                () = tokio::time::sleep_until(at) => {
+                    while events.try_recv().is_ok() {}
+                    let dir = self.clone();
+                    let again = tokio::task::spawn_blocking(move || dir.scan()).await;
+                    let mut wait = match again {
+                        Ok(Ok(wait)) => wait,
+                        Ok(Err(e)) => {
+                            tracing::error!(dir = %self.inner.dir.display(), "cannot read the plugin directory: {e}");
+                            None
+                        }
+                        Err(e) => {
+                            tracing::error!("plugin directory scan failed: {e}");
+                            None
+                        }
+                    };
+                    // Files that changed while the scan ran get a scan of their own.
+                    if events.try_recv().is_ok() {
+                        while events.try_recv().is_ok() {}
+                        wait = Some(wait.map_or(config.quiet, |w| w.min(config.quiet)));
+                    }
+                    next = wait.map(|w| tokio::time::Instant::now() + w);
+                }
+            }
+        }
+        drop(watcher);
+        Ok(())
+    }
+}
+
+/// A loader thread: takes jobs until the directory is gone.
+fn load_jobs(queue: &Mutex<mpsc::Receiver<Job>>, dir: &Weak<Inner>) {
+    loop {
+        let job = {
+            let queue = queue.lock().unwrap_or_else(|e| e.into_inner());
+            queue.recv()
+        };
+        let Ok(job) = job else { return };
+        let Some(inner) = dir.upgrade() else { return };
+        inner.run(job);
+        let mut state = inner.lock();
+        state.in_flight = state.in_flight.saturating_sub(1);
+        drop(state);
+        inner.finished.notify_all();
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn wasm_path(&self, name: &str) -> PathBuf {
@@ -218,15 +426,33 @@ impl PluginDir {
         Ok(found)
     }
 
-    fn load(&self, name: &str, files: Files) {
-        let replacing = self.plugins.snapshot().get(name).is_some();
-        match self.build(name, files) {
+    /// Loads one plugin and serves the result, unless a newer load (or the
+    /// file's removal) made it stale meanwhile.
+    fn run(&self, job: Job) {
+        let Job {
+            name,
+            files,
+            generation,
+        } = job;
+        let started = Instant::now();
+        let wasm = self.wasm_path(&name);
+        let result = self
+            .loader
+            .load(&name, &wasm, self.toml_path(&name), files.toml.is_some());
+        let state = self.lock();
+        if state.generation.get(&name) != Some(&generation) {
+            tracing::debug!(plugin = %name, "a newer version arrived while loading; dropped");
+            return;
+        }
+        let replacing = self.plugins.snapshot().get(&name).is_some();
+        match result {
             Ok(served) => {
                 tracing::info!(
                     plugin = %name,
                     version = %served.version,
                     nodes = served.plugin.nodes().count(),
                     from_cache = served.from_cache,
+                    took_ms = started.elapsed().as_millis() as u64,
                     "{}",
                     if replacing { "replaced" } else { "loaded" }
                 );
@@ -238,123 +464,9 @@ impl PluginDir {
                 } else {
                     tracing::error!(plugin = %name, file = %failed.file.display(), "not loaded: {}", failed.reason);
                 }
-                self.plugins.update(|r| r.set_failed(name, failed));
+                self.plugins.update(|r| r.set_failed(&name, failed));
             }
         }
+        drop(state);
     }
-
-    fn build(&self, name: &str, files: Files) -> Result<Served, Failed> {
-        let wasm = self.wasm_path(name);
-        let fail = |file: &Path, reason: String| Failed {
-            file: file.to_owned(),
-            reason: format!("{}: {reason}", file.display()),
-        };
-        if !valid_name(name) {
-            return Err(fail(
-                &wasm,
-                format!(
-                    "`{name}` is not a plugin name: use letters, digits, `-` and `_` \
-                     (the name is the file name without `.wasm`)"
-                ),
-            ));
-        }
-        let toml = self.toml_path(name);
-        let manifest = match files.toml {
-            Some(_) => {
-                // The manifest error names the file itself.
-                Manifest::load(&toml).map_err(|e| Failed {
-                    file: toml.clone(),
-                    reason: e.to_string(),
-                })?
-            }
-            None => Manifest::default(),
-        };
-        let limits_config = self.config.host.limits.overridden_by(&manifest.limits);
-        let limits = limits_config.apply(&Limits::default());
-        let bytes = std::fs::read(&wasm).map_err(|e| fail(&wasm, format!("cannot read: {e}")))?;
-        let hash = crate::rpc::tls::fingerprint(&bytes);
-        let compile = || self.runtime.compile(name, &bytes);
-        let (component, outcome) = match &self.cache {
-            Some(cache) => cache.get_or_compile(self.runtime.engine(), &hash, compile),
-            None => compile().map(|c| (c, CacheOutcome::Miss)),
-        }
-        .map_err(|e| fail(&wasm, e.to_string()))?;
-        let plugin = self
-            .runtime
-            .load_granted(
-                name,
-                component,
-                limits,
-                Capabilities::new(manifest.grants, self.config.stores.clone(), Some(toml)),
-            )
-            .map_err(|e| fail(&wasm, e.to_string()))?;
-        let mut served = Served::new(plugin).with_max_calls(limits_config.max_concurrent_calls);
-        served.version = manifest
-            .version
-            .unwrap_or_else(|| format!("sha256:{}", &hash[..12]));
-        served.description = manifest.description;
-        served.access = manifest.access;
-        served.file = wasm;
-        served.from_cache = outcome == CacheOutcome::Hit;
-        Ok(served)
-    }
-
-    /// Watches the directory until `shutdown` completes, rescanning after
-    /// file events (once the quiet period has passed) and periodically.
-    ///
-    /// # Errors
-    ///
-    /// When the directory cannot be watched.
-    pub async fn watch(self: Arc<Self>, shutdown: impl Future<Output = ()>) -> notify::Result<()> {
-        use notify::Watcher;
-        let (tx, mut events) = tokio::sync::mpsc::unbounded_channel::<()>();
-        let mut watcher =
-            notify::recommended_watcher(move |_event: notify::Result<notify::Event>| {
-                let _ = tx.send(());
-            })?;
-        watcher.watch(&self.dir, notify::RecursiveMode::NonRecursive)?;
-        tokio::pin!(shutdown);
-        let mut next: Option<tokio::time::Instant> = None;
-        loop {
-            let at = next.unwrap_or_else(|| tokio::time::Instant::now() + self.config.rescan);
-            tokio::select! {
-                () = &mut shutdown => break,
-                Some(()) = events.recv() => {
-                    // Scan after the quiet period; more events do not push it back.
-                    next.get_or_insert_with(|| tokio::time::Instant::now() + self.config.quiet);
-                }
-                () = tokio::time::sleep_until(at) => {
-                    while events.try_recv().is_ok() {}
-                    let dir = self.clone();
-                    let again = tokio::task::spawn_blocking(move || dir.scan()).await;
-                    let mut wait = match again {
-                        Ok(Ok(wait)) => wait,
-                        Ok(Err(e)) => {
-                            tracing::error!(dir = %self.dir.display(), "cannot read the plugin directory: {e}");
-                            None
-                        }
-                        Err(e) => {
-                            tracing::error!("plugin directory scan failed: {e}");
-                            None
-                        }
-                    };
-                    // Files that changed while the scan ran get a scan of their own.
-                    if events.try_recv().is_ok() {
-                        while events.try_recv().is_ok() {}
-                        wait = Some(wait.map_or(self.config.quiet, |w| w.min(self.config.quiet)));
-                    }
-                    next = wait.map(|w| tokio::time::Instant::now() + w);
-                }
-            }
-        }
-        drop(watcher);
-        Ok(())
-    }
-}
-
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }

@@ -29,9 +29,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-use crate::Limits;
-use crate::access::{AccessConfig, ConnectionLimits};
-pub use crate::caps::{BlobsGrant, DirGrant, Grants, pattern_matches};
+use crate::caps::Grants;
+use crate::pattern::any_matches;
+use crate::runtime::Limits;
 
 /// A plugin manifest.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -110,7 +110,7 @@ impl LimitsConfig {
         }
     }
 
-    fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), String> {
         if self.memory.is_some_and(|m| m < (1 << 20)) {
             return Err("`limits.memory` must be at least 1 MiB".into());
         }
@@ -140,23 +140,8 @@ pub struct Access {
 impl Access {
     /// Whether node `name` (inside the plugin) is private.
     pub fn is_private(&self, name: &str) -> bool {
-        self.private.iter().any(|p| pattern_matches(p, name))
+        any_matches(&self.private, name)
     }
-}
-
-/// The host config file (`warden serve --config warden.toml`).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HostConfig {
-    /// Default limits of every plugin; a manifest's `[limits]` overrides them.
-    #[serde(default)]
-    pub limits: LimitsConfig,
-    /// Callers and what they may call. Absent: the host is open to every
-    /// connection and serves loopback addresses only.
-    pub access: Option<AccessConfig>,
-    /// Guards on incoming connections.
-    #[serde(default)]
-    pub connections: ConnectionLimits,
 }
 
 /// A manifest or config file that could not be used: names the file and
@@ -228,30 +213,8 @@ impl Manifest {
     }
 }
 
-impl HostConfig {
-    /// Reads and parses a host config file.
-    ///
-    /// # Errors
-    ///
-    /// [`ManifestError`] naming the file, the key and what is expected.
-    pub fn load(file: &Path) -> Result<HostConfig, ManifestError> {
-        let error = |message: String| ManifestError {
-            file: file.to_owned(),
-            message,
-        };
-        let text = std::fs::read_to_string(file).map_err(|e| error(format!("cannot read: {e}")))?;
-        let config: HostConfig = toml::from_str(&text).map_err(|e| error(toml_message(&e)))?;
-        config.limits.validate().map_err(error)?;
-        if let Some(access) = &config.access {
-            access.validate().map_err(error)?;
-        }
-        config.connections.validate().map_err(error)?;
-        Ok(config)
-    }
-}
-
 /// toml's message with its source excerpt, on one logical block.
-fn toml_message(e: &toml::de::Error) -> String {
+pub(crate) fn toml_message(e: &toml::de::Error) -> String {
     e.to_string().trim_end().to_owned()
 }
 
@@ -356,7 +319,7 @@ mod tests {
         assert_eq!(m.limits.memory, Some(64 << 20));
         assert_eq!(m.limits.timeout, Some(Duration::from_millis(500)));
         assert_eq!(m.limits.max_result, Some(1024));
-        assert_eq!(m.grants.blobs, Some(BlobsGrant::ReadWrite));
+        assert_eq!(m.grants.blobs, Some(crate::caps::BlobsGrant::ReadWrite));
         assert_eq!(m.grants.dirs[0].host, Path::new("/plugins/data"));
         assert!(!m.grants.dirs[0].write);
         assert!(m.access.is_private("helper-one"));
@@ -370,16 +333,6 @@ mod tests {
         assert!(!m.grants.kv && m.grants.blobs.is_none() && m.grants.invoke.is_empty());
         assert!(m.grants.env.is_empty() && m.grants.dirs.is_empty());
         assert_eq!(m.access.callers, None);
-    }
-
-    #[test]
-    fn patterns_match_stars_anywhere() {
-        assert!(pattern_matches("text/*", "text/strings/upper"));
-        assert!(pattern_matches("*", "anything"));
-        assert!(pattern_matches("a*c", "abbbc"));
-        assert!(!pattern_matches("text/*", "math/add"));
-        assert!(pattern_matches("math/add", "math/add"));
-        assert!(!pattern_matches("math/add", "math/addition"));
     }
 
     #[test]

@@ -1,16 +1,16 @@
-//! The set of served plugins, looked up by node name, and the files that
-//! failed to load.
+//! The set of plugins a host knows, looked up by node name: served ones,
+//! ones being loaded, and files that failed to load.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::manifest::Access;
-use crate::proto::{NodeInfo, ParamInfo, PluginStatus};
-use crate::{Limits, LoadError, NodeDesc, Plugin, Runtime};
+use crate::proto::{NodeInfo, PluginState, PluginStatus, ServerStatus};
+use crate::runtime::{NodeDesc, Plugin};
 
 /// A plugin as served: the loaded component plus what the operator said
 /// about it.
@@ -55,6 +55,18 @@ impl Served {
         self
     }
 
+    /// The most calls of this plugin that may run at once, if limited.
+    pub fn max_calls(&self) -> Option<usize> {
+        self.calls.as_ref().map(|(_, max)| *max)
+    }
+
+    /// Calls of this plugin running now (counted only when limited).
+    pub fn running_calls(&self) -> usize {
+        self.calls
+            .as_ref()
+            .map_or(0, |(sem, max)| max - sem.available_permits())
+    }
+
     /// Takes a slot for one call, when the plugin limits concurrent calls.
     /// `Err(max)` when all its slots are taken.
     pub fn try_start_call(&self) -> Result<Option<OwnedSemaphorePermit>, usize> {
@@ -62,6 +74,26 @@ impl Served {
             None => Ok(None),
             Some((sem, max)) => sem.clone().try_acquire_owned().map(Some).map_err(|_| *max),
         }
+    }
+
+    /// Waits for a slot for one call, when the plugin limits concurrent
+    /// calls.
+    pub async fn start_call(&self) -> Option<OwnedSemaphorePermit> {
+        let (sem, _) = self.calls.as_ref()?;
+        // The semaphore is never closed.
+        sem.clone().acquire_owned().await.ok()
+    }
+
+    /// Whether node `name` (inside the plugin) is private.
+    pub fn is_private(&self, name: &str) -> bool {
+        self.access.is_private(name)
+    }
+
+    /// Its nodes that callers can call: callable and not private.
+    pub fn public_nodes(&self) -> impl Iterator<Item = &NodeDesc> {
+        self.plugin
+            .nodes()
+            .filter(|n| n.not_callable.is_none() && !self.is_private(n.name()))
     }
 }
 
@@ -74,10 +106,31 @@ pub struct Failed {
     pub reason: String,
 }
 
-/// An immutable set of served plugins, by name, and of failed files.
+/// A plugin file being loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loading {
+    /// The `.wasm` file.
+    pub file: PathBuf,
+    /// When loading started.
+    pub since: Instant,
+}
+
+/// Why a full node name does not lead to a served plugin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unresolved {
+    /// No plugin by that name is known (or the name has no `/`).
+    Unknown,
+    /// The plugin's first version is still loading.
+    Loading(Loading),
+    /// The plugin's file failed to load and no version is served.
+    Failed(Failed),
+}
+
+/// An immutable set of plugins by name: served, loading and failed.
 #[derive(Debug, Default, Clone)]
 pub struct Registry {
     served: BTreeMap<String, Arc<Served>>,
+    loading: BTreeMap<String, Loading>,
     failed: BTreeMap<String, Failed>,
 }
 
@@ -87,21 +140,31 @@ impl Registry {
         self.insert_served(Served::new(plugin));
     }
 
-    /// Serves a plugin (replacing one of the same name) and clears its failure.
+    /// Serves a plugin (replacing one of the same name); it is no longer
+    /// loading or failed.
     pub fn insert_served(&mut self, served: Served) {
         let name = served.plugin.name().to_owned();
         self.failed.remove(&name);
+        self.loading.remove(&name);
         self.served.insert(name, Arc::new(served));
     }
 
-    /// Stops serving plugin `name` and forgets its failure.
+    /// Forgets plugin `name` entirely.
     pub fn remove(&mut self, name: &str) {
         self.served.remove(name);
+        self.loading.remove(name);
         self.failed.remove(name);
+    }
+
+    /// Records that plugin `name`'s file is being loaded (a served version
+    /// goes on being served meanwhile).
+    pub fn set_loading(&mut self, name: &str, loading: Loading) {
+        self.loading.insert(name.to_owned(), loading);
     }
 
     /// Records that the latest file of plugin `name` failed to load.
     pub fn set_failed(&mut self, name: &str, failed: Failed) {
+        self.loading.remove(name);
         self.failed.insert(name.to_owned(), failed);
     }
 
@@ -111,8 +174,8 @@ impl Registry {
     }
 
     /// The served plugins, by name.
-    pub fn plugins(&self) -> impl Iterator<Item = &Plugin> {
-        self.served.values().map(|s| &s.plugin)
+    pub fn served(&self) -> impl Iterator<Item = &Arc<Served>> {
+        self.served.values()
     }
 
     /// The failed files, by plugin name.
@@ -120,118 +183,78 @@ impl Registry {
         self.failed.iter().map(|(n, f)| (n.as_str(), f))
     }
 
+    /// Plugins with nothing served yet whose file is being loaded.
+    pub fn loading(&self) -> impl Iterator<Item = (&str, &Loading)> {
+        self.loading
+            .iter()
+            .filter(|(n, _)| !self.served.contains_key(*n))
+            .map(|(n, l)| (n.as_str(), l))
+    }
+
     /// Splits a full node name (`math/add`, `text/strings/upper`) into its
     /// served plugin and the node's name inside it.
-    pub fn resolve<'n>(&self, full: &'n str) -> Option<(&Arc<Served>, &'n str)> {
-        let (plugin, node) = full.split_once('/')?;
-        Some((self.served.get(plugin)?, node))
+    ///
+    /// # Errors
+    ///
+    /// [`Unresolved`] saying whether the plugin is unknown, loading or failed.
+    pub fn resolve<'n>(&self, full: &'n str) -> Result<(&Arc<Served>, &'n str), Unresolved> {
+        let Some((plugin, node)) = full.split_once('/') else {
+            return Err(Unresolved::Unknown);
+        };
+        if let Some(served) = self.served.get(plugin) {
+            return Ok((served, node));
+        }
+        if let Some(loading) = self.loading.get(plugin) {
+            return Err(Unresolved::Loading(loading.clone()));
+        }
+        match self.failed.get(plugin) {
+            Some(failed) => Err(Unresolved::Failed(failed.clone())),
+            None => Err(Unresolved::Unknown),
+        }
     }
 
-    /// Every node callable from outside (not private), sorted by full name.
-    pub fn catalog(&self) -> Vec<NodeInfo> {
-        self.served
+    /// Every public node (callable, not private) of every served plugin,
+    /// sorted by full name, with its plugin.
+    pub fn public_nodes(&self) -> Vec<(&Arc<Served>, &NodeInfo)> {
+        let mut nodes: Vec<(&Arc<Served>, &NodeInfo)> = self
+            .served
             .values()
-            .flat_map(|s| {
-                s.plugin
-                    .nodes()
-                    .filter(|n| n.not_callable.is_none() && !s.access.is_private(&n.name))
-                    .map(|n| node_info(s.plugin.name(), n))
-            })
-            .collect()
+            .flat_map(|s| s.public_nodes().map(move |n| (s, &n.info)))
+            .collect();
+        nodes.sort_by(|a, b| a.1.node.cmp(&b.1.node));
+        nodes
     }
 
-    /// The catalog entry of one node (`None` for private ones too).
-    pub fn describe(&self, full: &str) -> Option<NodeInfo> {
-        let (served, node) = self.resolve(full)?;
-        let desc = served.plugin.node(node)?;
-        (desc.not_callable.is_none() && !served.access.is_private(node))
-            .then(|| node_info(served.plugin.name(), desc))
-    }
-
-    /// Every plugin's state, served and failed, by name.
+    /// Every plugin's state (loading, served or failed), by name.
     pub fn status(&self) -> Vec<PluginStatus> {
-        let mut names: Vec<&String> = self.served.keys().chain(self.failed.keys()).collect();
+        let mut names: Vec<&String> = self
+            .served
+            .keys()
+            .chain(self.failed.keys())
+            .chain(self.loading.keys())
+            .collect();
         names.sort();
         names.dedup();
         names
             .into_iter()
             .map(|name| {
                 let served = self.served.get(name);
-                let failed = self.failed.get(name);
+                let state = match (served, self.loading.contains_key(name)) {
+                    (Some(_), _) => PluginState::Ready,
+                    (None, true) => PluginState::Loading,
+                    (None, false) => PluginState::Failed,
+                };
                 PluginStatus {
                     name: name.clone(),
-                    state: if served.is_some() { "ready" } else { "failed" }.into(),
+                    state,
                     version: served.map(|s| s.version.clone()),
                     loaded_at: served.map(|s| rfc3339(s.loaded_at)),
-                    nodes: served.map_or(0, |s| {
-                        s.plugin
-                            .nodes()
-                            .filter(|n| n.not_callable.is_none() && !s.access.is_private(&n.name))
-                            .count()
-                    }),
-                    error: failed.map(|f| f.reason.clone()),
+                    nodes: served.map_or(0, |s| s.public_nodes().count() as u64),
+                    error: self.failed.get(name).map(|f| f.reason.clone()),
                     description: served.and_then(|s| s.description.clone()),
                 }
             })
             .collect()
-    }
-
-    /// Loads every `*.wasm` file in `dir` (not recursively) with `limits`,
-    /// named by file stem and without manifests. Files that fail to load are
-    /// returned beside the registry, so one bad file never stops the others.
-    /// [`PluginDir`](super::PluginDir) is the full version with manifests.
-    ///
-    /// # Errors
-    ///
-    /// When `dir` itself cannot be read.
-    pub fn load_dir(
-        runtime: &Runtime,
-        dir: &Path,
-        limits: &Limits,
-    ) -> std::io::Result<(Registry, Vec<(PathBuf, LoadError)>)> {
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "wasm") && p.is_file())
-            .collect();
-        paths.sort();
-        let mut registry = Registry::default();
-        let mut failed = Vec::new();
-        for path in paths {
-            let name = path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            match runtime.load_file(&name, &path, limits.clone()) {
-                Ok(plugin) => registry.insert(plugin),
-                Err(e) => failed.push((path, e)),
-            }
-        }
-        Ok((registry, failed))
-    }
-}
-
-fn node_info(plugin: &str, desc: &NodeDesc) -> NodeInfo {
-    NodeInfo {
-        node: format!("{plugin}/{}", desc.name),
-        plugin: plugin.to_owned(),
-        params: desc
-            .params
-            .iter()
-            .map(|p| ParamInfo {
-                name: p.name.clone(),
-                ty: p.ty.clone(),
-                schema: p.schema.clone(),
-            })
-            .collect(),
-        result: desc.result.clone(),
-        docs: desc.docs.clone(),
-        params_schema: desc.params_schema.clone(),
-        result_schema: desc.result_schema.clone(),
-        kind: desc.kind.as_str().to_owned(),
-        item: desc.item.clone(),
-        item_schema: desc.item_schema.clone(),
-        input: desc.input.clone(),
-        input_schema: desc.input_schema.clone(),
     }
 }
 
@@ -259,7 +282,7 @@ pub(crate) fn rfc3339(t: SystemTime) -> String {
     )
 }
 
-/// The plugins a server serves right now: a shared, replaceable [`Registry`].
+/// The plugins a host serves right now: a shared, replaceable [`Registry`].
 ///
 /// Readers take a snapshot; a writer swaps in a new registry without waiting
 /// for calls that hold the old one.
@@ -284,14 +307,14 @@ impl Plugins {
     }
 
     /// Every plugin's state and the compiled cache's counters.
-    pub fn status(&self) -> crate::proto::ServerStatus {
+    pub fn status(&self) -> ServerStatus {
         let cache = self
             .cache
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .as_ref()
             .map(|c| c.stats());
-        crate::proto::ServerStatus {
+        ServerStatus {
             plugins: self.snapshot().status(),
             cache: cache.unwrap_or_default(),
         }
@@ -330,5 +353,32 @@ mod tests {
         assert_eq!(rfc3339(SystemTime::UNIX_EPOCH), "1970-01-01T00:00:00Z");
         let leap = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(951_782_400);
         assert_eq!(rfc3339(leap), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn a_name_resolves_to_served_loading_failed_or_unknown() {
+        let mut registry = Registry::default();
+        let loading = Loading {
+            file: "big.wasm".into(),
+            since: Instant::now(),
+        };
+        registry.set_loading("big", loading.clone());
+        let failed = Failed {
+            file: "bad.wasm".into(),
+            reason: "bad.wasm: not wasm".into(),
+        };
+        registry.set_failed("bad", failed.clone());
+        assert_eq!(
+            registry.resolve("big/f").err(),
+            Some(Unresolved::Loading(loading))
+        );
+        assert_eq!(
+            registry.resolve("bad/f").err(),
+            Some(Unresolved::Failed(failed))
+        );
+        assert_eq!(registry.resolve("none/f").err(), Some(Unresolved::Unknown));
+        assert_eq!(registry.resolve("noslash").err(), Some(Unresolved::Unknown));
+        let states: Vec<PluginState> = registry.status().iter().map(|p| p.state).collect();
+        assert_eq!(states, [PluginState::Failed, PluginState::Loading]);
     }
 }

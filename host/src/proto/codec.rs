@@ -2,6 +2,8 @@
 
 use rmpv::Value;
 
+use super::decode::{DecodeError, MAX_DEPTH, decode_value};
+
 /// The default maximum frame size: 16 MiB (a length prefix above it is refused).
 pub const DEFAULT_MAX_FRAME_BYTES: usize = 16 << 20;
 
@@ -16,9 +18,9 @@ pub enum FrameError {
         /// The maximum.
         max: usize,
     },
-    /// The frame body is not one MessagePack value.
+    /// The frame body is not one MessagePack value (or nests too deep).
     #[error("frame is not valid MessagePack: {0}")]
-    Malformed(String),
+    Malformed(#[from] DecodeError),
     /// The stream ended in the middle of a frame.
     #[error("stream ended inside a frame ({have} of {want} bytes)")]
     Truncated {
@@ -83,7 +85,8 @@ impl FrameDecoder {
     ///
     /// [`FrameError::TooLarge`] as soon as a length prefix over the maximum
     /// arrives; [`FrameError::Malformed`] when a complete frame is not exactly
-    /// one MessagePack value. After an error the stream cannot be resynchronised.
+    /// one MessagePack value nesting at most
+    /// [`MAX_DEPTH`] containers. After an error the stream cannot be resynchronised.
     pub fn next_frame(&mut self) -> Result<Option<Value>, FrameError> {
         let Some(len) = self.announced_len() else {
             return Ok(None);
@@ -97,15 +100,7 @@ impl FrameDecoder {
             self.buf.reserve(4 + len - self.buf.len());
             return Ok(None);
         }
-        let mut body = &self.buf[4..4 + len];
-        let value = rmpv::decode::read_value_with_max_depth(&mut body, 256)
-            .map_err(|e| FrameError::Malformed(e.to_string()))?;
-        if !body.is_empty() {
-            return Err(FrameError::Malformed(format!(
-                "{} bytes left over after the value",
-                body.len()
-            )));
-        }
+        let value = decode_value(&self.buf[4..4 + len], MAX_DEPTH)?;
         self.buf.drain(..4 + len);
         Ok(Some(value))
     }

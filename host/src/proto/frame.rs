@@ -2,10 +2,12 @@
 
 use rmpv::Value;
 
-use crate::{CallError, ErrorKind};
+use super::error::{CallError, ErrorKind};
+use super::event::{CallEvent, LogLevel};
+use super::record::{MapIn, MapOut, ProtoError, kind_of};
 
-/// A request: the first frame a client sends on a stream (for `blob-put`,
-/// the blob's bytes follow as `bin` frames).
+/// A request: the first frame a client sends on a stream (a channel call's
+/// input messages and a `blob-put`'s chunks follow it).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {
     /// `{"type": "call", "node": .., "args": .., "deadline_ms"?: .., "meta"?: ..}`
@@ -20,15 +22,15 @@ pub enum Request {
         /// Free-form caller metadata (e.g. a trace id); passed through.
         meta: Option<Value>,
     },
-    /// `{"type": "catalog"}`: every node the server serves.
+    /// `{"type": "catalog"}`: every node the caller may call.
     Catalog,
     /// `{"type": "describe", "node": ..}`: one node.
     Describe {
         /// The node's full name.
         node: String,
     },
-    /// `{"type": "status"}`: every plugin's state (served or failed) and the
-    /// compiled cache's counters.
+    /// `{"type": "status"}`: every plugin's state (loading, served or
+    /// failed) and the compiled cache's counters.
     Status,
     /// `{"type": "hello", "token": s}`: identifies the connection's caller;
     /// answered with `ok {"caller": name}` or `err unauthenticated`.
@@ -44,8 +46,14 @@ pub enum Request {
         /// against the bytes received at the end.
         size: Option<u64>,
     },
+    /// `{"type": "blob-get", "ref": s}`: downloads a blob as `item` frames
+    /// holding `bin` chunks, then `ok {"ref": s, "size": n}`.
+    BlobGet {
+        /// The blob reference, `blake3:` and 64 hex digits.
+        reference: String,
+    },
     /// `{"type": "submit", "node": s, "args": v, "callback"?: s}`: starts a
-    /// job; answered at once with the job (`ok` with its record).
+    /// job; answered at once with the job's record.
     Submit {
         /// The node's full name.
         node: String,
@@ -55,7 +63,7 @@ pub enum Request {
         callback: Option<String>,
     },
     /// `{"type": "job", "id": s, "wait_ms"?: n, "keep"?: bool}`: a job's
-    /// state and, once finished, its result (the job is then removed unless
+    /// record and, once finished, its result (the job is then removed unless
     /// `keep`). `wait_ms` waits that long for it to finish.
     Job {
         /// The job's id.
@@ -65,102 +73,42 @@ pub enum Request {
         /// Keep a finished job after returning it.
         keep: bool,
     },
-    /// `{"type": "cancel", "id": s}`: cancels a job that has not finished.
+    /// `{"type": "cancel", "id": s}`: cancels a job that has not finished;
+    /// answered with its record as it is then.
     Cancel {
         /// The job's id.
         id: String,
     },
-    /// `{"type": "blob-get", "ref": s}`: downloads a blob as `item` frames
-    /// holding `bin` chunks, then `ok {"ref": s, "size": n}`.
-    BlobGet {
-        /// The blob reference, `blake3:` and 64 hex digits.
-        reference: String,
-    },
 }
 
-/// A frame the server sends on a request's stream.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Response {
-    /// `{"type": "progress", "fraction": f, "message": s}`
-    Progress {
-        /// 0.0 to 1.0.
-        fraction: f32,
-        /// What the node is doing.
-        message: String,
-    },
-    /// `{"type": "log", "level": s, "message": s}`
-    Log {
-        /// `trace`, `debug`, `info`, `warn` or `error`.
-        level: String,
-        /// The line.
-        message: String,
-    },
-    /// `{"type": "item", "value": v}`: one item of a streaming result.
-    Item(Value),
-    /// `{"type": "ok", "value": v}`: the final frame of a successful request.
-    Ok(Value),
-    /// `{"type": "err", "kind": s, "message": s, "details"?: v}`: the final
-    /// frame of a failed request.
-    Err(CallError),
-}
-
-/// A frame that does not have the shape its type requires.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ProtoError(pub String);
-
-fn get<'v>(map: &'v [(Value, Value)], key: &str) -> Option<&'v Value> {
-    map.iter()
-        .find(|(k, _)| k.as_str() == Some(key))
-        .map(|(_, v)| v)
-}
-
-fn field_str(map: &[(Value, Value)], frame: &str, key: &str) -> Result<String, ProtoError> {
-    match get(map, key) {
-        Some(Value::String(s)) => s
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| ProtoError(format!("`{frame}` frame: `{key}` is not valid UTF-8"))),
-        Some(_) => Err(ProtoError(format!(
-            "`{frame}` frame: `{key}` must be a string"
-        ))),
-        None => Err(ProtoError(format!("`{frame}` frame: missing `{key}`"))),
-    }
-}
-
-fn take_map(value: Value) -> Result<Vec<(Value, Value)>, ProtoError> {
-    match value {
-        Value::Map(map) => Ok(map),
-        other => Err(ProtoError(format!(
-            "a frame must be a MessagePack map with a `type` key, got {}",
-            kind_of(&other)
-        ))),
-    }
-}
-
-fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::Nil => "nil",
-        Value::Boolean(_) => "a bool",
-        Value::Integer(_) => "an integer",
-        Value::F32(_) | Value::F64(_) => "a float",
-        Value::String(_) => "a string",
-        Value::Binary(_) => "binary",
-        Value::Array(_) => "an array",
-        Value::Map(_) => "a map",
-        Value::Ext(..) => "an extension value",
-    }
-}
-
-fn frame_type(map: &[(Value, Value)]) -> Result<String, ProtoError> {
-    field_str(map, "frame", "type")
-}
-
-fn entry(key: &'static str, value: Value) -> (Value, Value) {
-    (Value::from(key), value)
+/// What kind of frames follow a request on the client's side of its stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Follows {
+    /// Nothing: the client finishes its side after the request.
+    Nothing,
+    /// A channel call's input messages, as `item` frames.
+    Inputs,
+    /// A blob's bytes, as `bin` frames.
+    Chunks,
 }
 
 impl Request {
+    /// The request's `type`, e.g. `"call"`.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Request::Call { .. } => "call",
+            Request::Catalog => "catalog",
+            Request::Describe { .. } => "describe",
+            Request::Status => "status",
+            Request::Hello { .. } => "hello",
+            Request::BlobPut { .. } => "blob-put",
+            Request::BlobGet { .. } => "blob-get",
+            Request::Submit { .. } => "submit",
+            Request::Job { .. } => "job",
+            Request::Cancel { .. } => "cancel",
+        }
+    }
+
     /// Reads a request from a decoded frame.
     ///
     /// # Errors
@@ -168,88 +116,48 @@ impl Request {
     /// [`ProtoError`] naming what is missing or of the wrong type, or an
     /// unknown frame type.
     pub fn from_value(value: Value) -> Result<Request, ProtoError> {
-        let mut map = take_map(value)?;
-        let ty = frame_type(&map)?;
-        match ty.as_str() {
-            "call" => {
-                let node = field_str(&map, "call", "node")?;
-                let deadline_ms = match get(&map, "deadline_ms") {
-                    None | Some(Value::Nil) => None,
-                    Some(v) => Some(v.as_u64().ok_or_else(|| {
-                        ProtoError(
-                            "`call` frame: `deadline_ms` must be a non-negative integer".into(),
-                        )
-                    })?),
-                };
-                let mut args = Value::Nil;
-                let mut meta = None;
-                for (k, v) in map.drain(..) {
-                    match k.as_str() {
-                        Some("args") => args = v,
-                        Some("meta") if !v.is_nil() => meta = Some(v),
-                        _ => {}
-                    }
-                }
-                Ok(Request::Call {
-                    node,
-                    args,
-                    deadline_ms,
-                    meta,
-                })
+        let mut map = MapIn::new(value, "a request frame")?;
+        let ty = map.str("type")?;
+        let mut map = MapIn::renamed(map, request_what(&ty));
+        Ok(match ty.as_str() {
+            "call" => Request::Call {
+                node: map.str("node")?,
+                deadline_ms: map.opt_u64("deadline_ms")?,
+                args: map.take("args").unwrap_or(Value::Nil),
+                meta: map.take("meta"),
+            },
+            "catalog" => Request::Catalog,
+            "status" => Request::Status,
+            "describe" => Request::Describe {
+                node: map.str("node")?,
+            },
+            "hello" => Request::Hello {
+                token: map.str("token")?,
+            },
+            "blob-put" => Request::BlobPut {
+                size: map.opt_u64("size")?,
+            },
+            "blob-get" => Request::BlobGet {
+                reference: map.str("ref")?,
+            },
+            "submit" => Request::Submit {
+                node: map.str("node")?,
+                callback: map.opt_str("callback")?,
+                args: map.take("args").unwrap_or(Value::Nil),
+            },
+            "job" => Request::Job {
+                id: map.str("id")?,
+                wait_ms: map.opt_u64("wait_ms")?,
+                keep: map.bool("keep")?,
+            },
+            "cancel" => Request::Cancel { id: map.str("id")? },
+            other => {
+                return Err(ProtoError(format!(
+                    "unknown request type `{other}`; expected `call`, `catalog`, `describe`, \
+                     `status`, `hello`, `blob-put`, `blob-get`, `submit`, `job` or `cancel`"
+                )));
             }
-            "catalog" => Ok(Request::Catalog),
-            "status" => Ok(Request::Status),
-            "describe" => Ok(Request::Describe {
-                node: field_str(&map, "describe", "node")?,
-            }),
-            "hello" => Ok(Request::Hello {
-                token: field_str(&map, "hello", "token")?,
-            }),
-            "blob-put" => Ok(Request::BlobPut {
-                size: match get(&map, "size") {
-                    None | Some(Value::Nil) => None,
-                    Some(v) => Some(v.as_u64().ok_or_else(|| {
-                        ProtoError("`blob-put` frame: `size` must be a non-negative integer".into())
-                    })?),
-                },
-            }),
-            "blob-get" => Ok(Request::BlobGet {
-                reference: field_str(&map, "blob-get", "ref")?,
-            }),
-            "submit" => {
-                let node = field_str(&map, "submit", "node")?;
-                let callback = match get(&map, "callback") {
-                    None | Some(Value::Nil) => None,
-                    Some(_) => Some(field_str(&map, "submit", "callback")?),
-                };
-                let args = map
-                    .iter()
-                    .position(|(k, _)| k.as_str() == Some("args"))
-                    .map_or(Value::Nil, |i| map.swap_remove(i).1);
-                Ok(Request::Submit {
-                    node,
-                    args,
-                    callback,
-                })
-            }
-            "job" => Ok(Request::Job {
-                id: field_str(&map, "job", "id")?,
-                wait_ms: match get(&map, "wait_ms") {
-                    None | Some(Value::Nil) => None,
-                    Some(v) => Some(v.as_u64().ok_or_else(|| {
-                        ProtoError("`job` frame: `wait_ms` must be a non-negative integer".into())
-                    })?),
-                },
-                keep: get(&map, "keep").and_then(Value::as_bool).unwrap_or(false),
-            }),
-            "cancel" => Ok(Request::Cancel {
-                id: field_str(&map, "cancel", "id")?,
-            }),
-            other => Err(ProtoError(format!(
-                "unknown request type `{other}`; expected `call`, `catalog`, `describe`, \
-                 `status`, `hello`, `blob-put`, `blob-get`, `submit`, `job` or `cancel`"
-            ))),
-        }
+        })
     }
 
     /// The request as a MessagePack map.
@@ -260,80 +168,52 @@ impl Request {
     /// The request as a MessagePack map, moving its arguments (no copy of
     /// a large payload).
     pub fn into_value(self) -> Value {
+        let map = MapOut::new().put("type", self.type_name());
         match self {
             Request::Call {
                 node,
                 args,
                 deadline_ms,
                 meta,
-            } => {
-                let mut map = vec![
-                    entry("type", Value::from("call")),
-                    entry("node", Value::from(node)),
-                    entry("args", args),
-                ];
-                if let Some(ms) = deadline_ms {
-                    map.push(entry("deadline_ms", Value::from(ms)));
-                }
-                if let Some(meta) = meta {
-                    map.push(entry("meta", meta));
-                }
-                Value::Map(map)
-            }
-            Request::Catalog => Value::Map(vec![entry("type", Value::from("catalog"))]),
-            Request::Status => Value::Map(vec![entry("type", Value::from("status"))]),
-            Request::Describe { node } => Value::Map(vec![
-                entry("type", Value::from("describe")),
-                entry("node", Value::from(node)),
-            ]),
-            Request::Hello { token } => Value::Map(vec![
-                entry("type", Value::from("hello")),
-                entry("token", Value::from(token)),
-            ]),
-            Request::BlobPut { size } => {
-                let mut map = vec![entry("type", Value::from("blob-put"))];
-                if let Some(size) = size {
-                    map.push(entry("size", Value::from(size)));
-                }
-                Value::Map(map)
-            }
+            } => map
+                .put("node", node)
+                .put("args", args)
+                .some("deadline_ms", deadline_ms)
+                .some("meta", meta),
+            Request::Catalog | Request::Status => map,
+            Request::Describe { node } => map.put("node", node),
+            Request::Hello { token } => map.put("token", token),
+            Request::BlobPut { size } => map.some("size", size),
+            Request::BlobGet { reference } => map.put("ref", reference),
             Request::Submit {
                 node,
                 args,
                 callback,
-            } => {
-                let mut map = vec![
-                    entry("type", Value::from("submit")),
-                    entry("node", Value::from(node)),
-                    entry("args", args),
-                ];
-                if let Some(callback) = callback {
-                    map.push(entry("callback", Value::from(callback)));
-                }
-                Value::Map(map)
-            }
-            Request::Job { id, wait_ms, keep } => {
-                let mut map = vec![
-                    entry("type", Value::from("job")),
-                    entry("id", Value::from(id)),
-                ];
-                if let Some(ms) = wait_ms {
-                    map.push(entry("wait_ms", Value::from(ms)));
-                }
-                if keep {
-                    map.push(entry("keep", Value::from(true)));
-                }
-                Value::Map(map)
-            }
-            Request::Cancel { id } => Value::Map(vec![
-                entry("type", Value::from("cancel")),
-                entry("id", Value::from(id)),
-            ]),
-            Request::BlobGet { reference } => Value::Map(vec![
-                entry("type", Value::from("blob-get")),
-                entry("ref", Value::from(reference)),
-            ]),
+            } => map
+                .put("node", node)
+                .put("args", args)
+                .some("callback", callback),
+            Request::Job { id, wait_ms, keep } => map
+                .put("id", id)
+                .some("wait_ms", wait_ms)
+                .some("keep", keep.then_some(true)),
+            Request::Cancel { id } => map.put("id", id),
         }
+        .build()
+    }
+}
+
+fn request_what(ty: &str) -> &'static str {
+    match ty {
+        "call" => "`call` frame",
+        "describe" => "`describe` frame",
+        "hello" => "`hello` frame",
+        "blob-put" => "`blob-put` frame",
+        "blob-get" => "`blob-get` frame",
+        "submit" => "`submit` frame",
+        "job" => "`job` frame",
+        "cancel" => "`cancel` frame",
+        _ => "a request frame",
     }
 }
 
@@ -344,81 +224,105 @@ impl Request {
 ///
 /// [`ProtoError`] when the frame is not an `item` frame.
 pub fn parse_input(frame: Value) -> Result<Value, ProtoError> {
-    let mut map = take_map(frame)?;
-    let ty = frame_type(&map)?;
+    let mut map = MapIn::new(frame, "a channel input frame")?;
+    let ty = map.str("type")?;
     if ty != "item" {
         return Err(ProtoError(format!(
             "after a `call` request a channel node takes `item` frames, got `{ty}`"
         )));
     }
-    Ok(map
-        .iter()
-        .position(|(k, _)| k.as_str() == Some("value"))
-        .map_or(Value::Nil, |i| map.swap_remove(i).1))
+    Ok(map.take("value").unwrap_or(Value::Nil))
 }
 
 /// An input message of a channel call as a frame.
 pub fn input_frame(value: Value) -> Value {
-    Value::Map(vec![
-        entry("type", Value::from("item")),
-        entry("value", value),
-    ])
+    Response::Event(CallEvent::Item(value)).into_value()
+}
+
+/// Reads one chunk of a `blob-put`: a frame whose body is a `bin` value.
+///
+/// # Errors
+///
+/// [`ProtoError`] when the frame is something else.
+pub fn parse_chunk(frame: Value) -> Result<Vec<u8>, ProtoError> {
+    match frame {
+        Value::Binary(bytes) => Ok(bytes),
+        other => Err(ProtoError(format!(
+            "`blob-put`: after the request, send the blob as MessagePack `bin` frames; got {}",
+            kind_of(&other)
+        ))),
+    }
+}
+
+/// A frame the server sends on a request's stream.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Response {
+    /// `progress`, `log` or `item`: something that happened before the
+    /// result.
+    Event(CallEvent),
+    /// `{"type": "ok", "value": v}`: the final frame of a successful request.
+    Ok(Value),
+    /// `{"type": "err", "kind": s, "message": s, "details"?: v}`: the final
+    /// frame of a failed request.
+    Err(CallError),
 }
 
 impl Response {
     /// Whether this is the last frame of its stream (`ok` or `err`).
     pub fn is_final(&self) -> bool {
-        matches!(self, Response::Ok(_) | Response::Err(_))
+        !matches!(self, Response::Event(_))
     }
 
-    /// Reads a response from a decoded frame.
+    /// The final frame for `result`.
+    pub fn outcome(result: Result<Value, CallError>) -> Response {
+        match result {
+            Ok(v) => Response::Ok(v),
+            Err(e) => Response::Err(e),
+        }
+    }
+
+    /// Reads a response from a decoded frame. Unknown error kinds read as
+    /// `internal` and unknown log levels as `info`, so a newer server's
+    /// additions reach an older client as something it can show.
     ///
     /// # Errors
     ///
     /// [`ProtoError`] naming what is missing or malformed.
     pub fn from_value(value: Value) -> Result<Response, ProtoError> {
-        let mut map = take_map(value)?;
-        let ty = frame_type(&map)?;
-        let mut take = |key: &str| {
-            map.iter()
-                .position(|(k, _)| k.as_str() == Some(key))
-                .map(|i| map.swap_remove(i).1)
-        };
-        match ty.as_str() {
-            "ok" => Ok(Response::Ok(take("value").unwrap_or(Value::Nil))),
-            "item" => Ok(Response::Item(take("value").unwrap_or(Value::Nil))),
+        let mut map = MapIn::new(value, "a response frame")?;
+        let ty = map.str("type")?;
+        Ok(match ty.as_str() {
+            "ok" => Response::Ok(map.take("value").unwrap_or(Value::Nil)),
+            "item" => Response::Event(CallEvent::Item(map.take("value").unwrap_or(Value::Nil))),
             "err" => {
-                let kind = take("kind")
-                    .and_then(|k| k.as_str().and_then(|k| k.parse::<ErrorKind>().ok()))
+                let kind = map
+                    .opt_str("kind")?
+                    .and_then(|k| k.parse::<ErrorKind>().ok())
                     .unwrap_or(ErrorKind::Internal);
-                let message = take("message")
-                    .and_then(|m| m.as_str().map(str::to_owned))
-                    .unwrap_or_default();
-                let details = take("details").filter(|d| !d.is_nil());
-                Ok(Response::Err(CallError {
+                Response::Err(CallError {
                     kind,
-                    message,
-                    details,
-                }))
+                    message: map.opt_str("message")?.unwrap_or_default(),
+                    details: map.take("details"),
+                })
             }
-            "progress" => {
-                let fraction = take("fraction").and_then(|f| f.as_f64()).unwrap_or(0.0) as f32;
-                let message = take("message")
-                    .and_then(|m| m.as_str().map(str::to_owned))
-                    .unwrap_or_default();
-                Ok(Response::Progress { fraction, message })
+            "progress" => Response::Event(CallEvent::Progress {
+                fraction: map.f64("fraction")?.unwrap_or(0.0) as f32,
+                message: map.opt_str("message")?.unwrap_or_default(),
+            }),
+            "log" => Response::Event(CallEvent::Log {
+                level: map
+                    .opt_str("level")?
+                    .and_then(|l| LogLevel::parse(&l))
+                    .unwrap_or(LogLevel::Info),
+                message: map.opt_str("message")?.unwrap_or_default(),
+            }),
+            other => {
+                return Err(ProtoError(format!(
+                    "unknown response type `{other}`; expected `ok`, `err`, `item`, `progress` \
+                     or `log`"
+                )));
             }
-            "log" => {
-                let level = take("level")
-                    .and_then(|m| m.as_str().map(str::to_owned))
-                    .unwrap_or_else(|| "info".into());
-                let message = take("message")
-                    .and_then(|m| m.as_str().map(str::to_owned))
-                    .unwrap_or_default();
-                Ok(Response::Log { level, message })
-            }
-            other => Err(ProtoError(format!("unknown response type `{other}`"))),
-        }
+        })
     }
 
     /// The response as a MessagePack map.
@@ -430,34 +334,71 @@ impl Response {
     /// large result).
     pub fn into_value(self) -> Value {
         match self {
-            Response::Progress { fraction, message } => Value::Map(vec![
-                entry("type", Value::from("progress")),
-                entry("fraction", Value::F32(fraction)),
-                entry("message", Value::from(message)),
-            ]),
-            Response::Log { level, message } => Value::Map(vec![
-                entry("type", Value::from("log")),
-                entry("level", Value::from(level)),
-                entry("message", Value::from(message)),
-            ]),
-            Response::Item(v) => {
-                Value::Map(vec![entry("type", Value::from("item")), entry("value", v)])
+            Response::Event(CallEvent::Progress { fraction, message }) => MapOut::new()
+                .put("type", "progress")
+                .put("fraction", Value::F32(fraction))
+                .put("message", message),
+            Response::Event(CallEvent::Log { level, message }) => MapOut::new()
+                .put("type", "log")
+                .put("level", level.as_str())
+                .put("message", message),
+            Response::Event(CallEvent::Item(v)) => {
+                MapOut::new().put("type", "item").put("value", v)
             }
-            Response::Ok(v) => {
-                Value::Map(vec![entry("type", Value::from("ok")), entry("value", v)])
-            }
-            Response::Err(e) => {
-                let mut map = vec![
-                    entry("type", Value::from("err")),
-                    entry("kind", Value::from(e.kind.as_str())),
-                    entry("message", Value::from(e.message)),
-                ];
-                if let Some(d) = e.details {
-                    map.push(entry("details", d));
-                }
-                Value::Map(map)
-            }
+            Response::Ok(v) => MapOut::new().put("type", "ok").put("value", v),
+            Response::Err(e) => MapOut::new()
+                .put("type", "err")
+                .put("kind", e.kind.as_str())
+                .put("message", e.message)
+                .some("details", e.details),
         }
+        .build()
+    }
+}
+
+/// The answer to `hello`: `{"caller": name}`.
+pub fn caller_value(name: &str) -> Value {
+    MapOut::new().put("caller", name).build()
+}
+
+/// Reads the answer to `hello`.
+///
+/// # Errors
+///
+/// [`ProtoError`] when it has no `caller`.
+pub fn parse_caller(value: Value) -> Result<String, ProtoError> {
+    MapIn::new(value, "the answer to `hello`")?.str("caller")
+}
+
+/// A stored blob: the answer to `blob-put` and `blob-get`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobInfo {
+    /// `blake3:` and 64 lowercase hex digits.
+    pub reference: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+impl BlobInfo {
+    /// `{"ref": s, "size": n}`.
+    pub fn to_value(&self) -> Value {
+        MapOut::new()
+            .put("ref", self.reference.as_str())
+            .put("size", self.size)
+            .build()
+    }
+
+    /// Reads a blob answer.
+    ///
+    /// # Errors
+    ///
+    /// [`ProtoError`] when `ref` or `size` is missing.
+    pub fn from_value(value: Value) -> Result<BlobInfo, ProtoError> {
+        let mut map = MapIn::new(value, "a blob answer")?;
+        Ok(BlobInfo {
+            reference: map.str("ref")?,
+            size: map.u64("size")?,
+        })
     }
 }
 
@@ -481,6 +422,7 @@ mod tests {
                 meta: None,
             },
             Request::Catalog,
+            Request::Status,
             Request::Describe {
                 node: "math/add".into(),
             },
@@ -512,92 +454,71 @@ mod tests {
     #[test]
     fn responses_round_trip() {
         let responses = [
-            Response::Progress {
+            Response::Event(CallEvent::Progress {
                 fraction: 0.5,
                 message: "half".into(),
-            },
-            Response::Log {
-                level: "warn".into(),
+            }),
+            Response::Event(CallEvent::Log {
+                level: LogLevel::Warn,
                 message: "hm".into(),
-            },
-            Response::Item(Value::from(7)),
+            }),
+            Response::Event(CallEvent::Item(Value::from(7))),
             Response::Ok(Value::from("done")),
             Response::Err(CallError::new(ErrorKind::Timeout, "slow")),
+            Response::Err(CallError::new(ErrorKind::Unavailable, "loading")),
             Response::Err(CallError::new(ErrorKind::NodeError, "no").with_details(Value::from(3))),
         ];
         for r in responses {
             assert_eq!(Response::from_value(r.to_value()), Ok(r));
         }
-    }
-
-    /// The bytes of PROTOCOL.md's worked example.
-    #[test]
-    fn the_worked_example_in_the_protocol_document_is_exact() {
-        let request = Request::Call {
-            node: "math/add".into(),
-            args: Value::Array(vec![1.into(), 2.into()]),
-            deadline_ms: None,
-            meta: None,
+        let blob = BlobInfo {
+            reference: "blake3:ab".into(),
+            size: 3,
         };
-        let mut bytes = Vec::new();
-        crate::proto::encode_frame(&request.to_value(), &mut bytes);
-        let expected = "00 00 00 21 83 a4 74 79 70 65 a4 63 61 6c 6c a4 6e 6f 64 65 a8 6d 61 \
-                        74 68 2f 61 64 64 a4 61 72 67 73 92 01 02";
-        assert_eq!(
-            hex(&bytes),
-            expected.split_whitespace().collect::<Vec<_>>().join(" ")
-        );
-        let mut bytes = Vec::new();
-        crate::proto::encode_frame(&Response::Ok(Value::from(3)).to_value(), &mut bytes);
-        assert_eq!(
-            hex(&bytes),
-            "00 00 00 10 82 a4 74 79 70 65 a2 6f 6b a5 76 61 6c 75 65 03"
-        );
-    }
-
-    fn hex(bytes: &[u8]) -> String {
-        bytes
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<Vec<_>>()
-            .join(" ")
+        assert_eq!(BlobInfo::from_value(blob.to_value()), Ok(blob));
+        assert_eq!(parse_caller(caller_value("alice")).as_deref(), Ok("alice"));
     }
 
     #[test]
     fn bad_requests_say_what_is_wrong() {
-        let err = Request::from_value(Value::from(1)).unwrap_err();
-        assert!(err.0.contains("must be a MessagePack map"), "{err}");
+        let message = |v: Value| Request::from_value(v).unwrap_err().0;
+        assert!(message(Value::from(1)).contains("expected a MessagePack map"));
         let no_type = Value::Map(vec![(Value::from("node"), Value::from("a/b"))]);
-        assert!(
-            Request::from_value(no_type)
-                .unwrap_err()
-                .0
-                .contains("missing `type`")
-        );
+        assert!(message(no_type).contains("missing `type`"));
         let unknown = Value::Map(vec![(Value::from("type"), Value::from("dance"))]);
-        assert!(
-            Request::from_value(unknown)
-                .unwrap_err()
-                .0
-                .contains("unknown request type `dance`")
-        );
+        assert!(message(unknown).contains("unknown request type `dance`"));
         let no_node = Value::Map(vec![(Value::from("type"), Value::from("call"))]);
-        assert!(
-            Request::from_value(no_node)
-                .unwrap_err()
-                .0
-                .contains("missing `node`")
-        );
+        assert_eq!(message(no_node), "`call` frame: missing `node`");
         let bad_deadline = Value::Map(vec![
             (Value::from("type"), Value::from("call")),
             (Value::from("node"), Value::from("a/b")),
             (Value::from("deadline_ms"), Value::from(-1)),
         ]);
-        assert!(
-            Request::from_value(bad_deadline)
-                .unwrap_err()
-                .0
-                .contains("deadline_ms")
+        assert!(message(bad_deadline).contains("`deadline_ms` must be a non-negative integer"));
+    }
+
+    #[test]
+    fn unknown_kinds_and_levels_read_as_something_a_client_can_show() {
+        let err = Value::Map(vec![
+            (Value::from("type"), Value::from("err")),
+            (Value::from("kind"), Value::from("brand-new")),
+            (Value::from("message"), Value::from("m")),
+        ]);
+        assert_eq!(
+            Response::from_value(err),
+            Ok(Response::Err(CallError::new(ErrorKind::Internal, "m")))
+        );
+        let log = Value::Map(vec![
+            (Value::from("type"), Value::from("log")),
+            (Value::from("level"), Value::from("notice")),
+            (Value::from("message"), Value::from("m")),
+        ]);
+        assert_eq!(
+            Response::from_value(log),
+            Ok(Response::Event(CallEvent::Log {
+                level: LogLevel::Info,
+                message: "m".into()
+            }))
         );
     }
 }

@@ -1,11 +1,12 @@
 //! Submitted jobs as the protocol shows them.
 
 use rmpv::Value;
-use serde::{Deserialize, Serialize};
+
+use super::error::ErrorKind;
+use super::record::{MapIn, MapOut, ProtoError};
 
 /// Where a job is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum JobState {
     /// Waiting for a free slot.
     Queued,
@@ -20,6 +21,15 @@ pub enum JobState {
 }
 
 impl JobState {
+    /// Every state, in the order a job passes through them.
+    pub const ALL: [JobState; 5] = [
+        JobState::Queued,
+        JobState::Running,
+        JobState::Done,
+        JobState::Failed,
+        JobState::Cancelled,
+    ];
+
     /// `queued`, `running`, `done`, `failed` or `cancelled`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -31,6 +41,11 @@ impl JobState {
         }
     }
 
+    /// The state named `name`, if it is one.
+    pub fn parse(name: &str) -> Option<JobState> {
+        JobState::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
     /// Whether the job has ended.
     pub fn is_finished(self) -> bool {
         matches!(
@@ -40,8 +55,9 @@ impl JobState {
     }
 }
 
-/// Everything known about one job.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Everything known about one job. On the wire a map with these keys, in
+/// this order; see PROTOCOL.md.
+#[derive(Debug, Clone, PartialEq)]
 pub struct JobInfo {
     /// The job's id.
     pub id: String,
@@ -56,7 +72,7 @@ pub struct JobInfo {
     /// The result, once `done`.
     pub result: Option<Value>,
     /// The error kind, once `failed`.
-    pub error_kind: Option<String>,
+    pub error_kind: Option<ErrorKind>,
     /// The error message, once `failed`.
     pub error: Option<String>,
     /// A node to call with the outcome.
@@ -70,17 +86,58 @@ pub struct JobInfo {
 }
 
 impl JobInfo {
-    /// The record as a MessagePack map (what `job` requests return).
+    /// The record as a MessagePack map (what `submit`, `job` and `cancel`
+    /// return).
     pub fn to_value(&self) -> Value {
-        rmpv::ext::to_value(self).unwrap_or(Value::Nil)
+        MapOut::new()
+            .put("id", self.id.as_str())
+            .put("node", self.node.as_str())
+            .put("args", self.args.clone())
+            .put("caller", self.caller.as_str())
+            .put("state", self.state.as_str())
+            .opt("result", self.result.clone())
+            .opt("error_kind", self.error_kind.map(ErrorKind::as_str))
+            .opt("error", self.error.as_deref())
+            .opt("callback", self.callback.as_deref())
+            .opt("callback_error", self.callback_error.as_deref())
+            .put("created_ms", self.created_ms)
+            .opt("finished_ms", self.finished_ms)
+            .build()
     }
 
-    /// Reads a record.
+    /// Reads a record. An error kind this version does not know reads as
+    /// `internal`.
     ///
     /// # Errors
     ///
-    /// When the value is not a job record.
-    pub fn from_value(value: Value) -> Result<JobInfo, String> {
-        rmpv::ext::from_value(value).map_err(|e| format!("malformed job record: {e}"))
+    /// [`ProtoError`] naming the field that is missing or of the wrong type.
+    pub fn from_value(value: Value) -> Result<JobInfo, ProtoError> {
+        let mut map = MapIn::new(value, "job record")?;
+        let state = map.name(
+            "state",
+            JobState::parse,
+            "`queued`, `running`, `done`, `failed` or `cancelled`",
+        )?;
+        let result = map.take("result");
+        Ok(JobInfo {
+            id: map.str("id")?,
+            node: map.str("node")?,
+            args: map.take("args").unwrap_or(Value::Nil),
+            caller: map.str("caller")?,
+            state,
+            // A `done` job whose node returns nothing has the result nil.
+            result: match state {
+                JobState::Done => Some(result.unwrap_or(Value::Nil)),
+                _ => result,
+            },
+            error_kind: map
+                .opt_str("error_kind")?
+                .map(|k| k.parse().unwrap_or(ErrorKind::Internal)),
+            error: map.opt_str("error")?,
+            callback: map.opt_str("callback")?,
+            callback_error: map.opt_str("callback_error")?,
+            created_ms: map.u64("created_ms")?,
+            finished_ms: map.opt_u64("finished_ms")?,
+        })
     }
 }

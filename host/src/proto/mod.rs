@@ -1,24 +1,46 @@
-//! The wire protocol, without I/O: frames, their MessagePack form, and an
-//! incremental decoder that checks every length before it buffers a byte.
+//! The wire vocabulary, without I/O: frames and their codec, the records
+//! every front end sends (node descriptions, job records, status), call
+//! events, error kinds, and the sans-IO state machine of one request stream.
 //!
 //! `PROTOCOL.md` at the repository root is the normative description. In
-//! short: ALPN `warden/1`, one bidirectional QUIC stream per request, each
+//! short: ALPN `warden/2`, one bidirectional QUIC stream per request, each
 //! frame a big-endian `u32` length followed by one MessagePack map whose
 //! `"type"` says what it is. The client sends one request frame and finishes
 //! its side; the server answers with any number of `progress`, `log` and
-//! `item` frames and exactly one final `ok` or `err` frame.
+//! `item` frames and exactly one final `ok` or `err` frame. Every record is
+//! a map with named keys and every enum a string.
+//!
+//! This module knows nothing of wasmtime or sockets: the client builds it
+//! alone (feature `client`), and the runtime produces its types directly.
 
-mod catalog;
 mod codec;
+pub mod codes;
+mod decode;
+mod error;
+mod event;
 mod frame;
 mod job;
+mod node;
+mod record;
 mod status;
+mod stream;
 
-pub use catalog::{NodeInfo, ParamInfo};
 pub use codec::{DEFAULT_MAX_FRAME_BYTES, FrameDecoder, FrameError, encode_frame};
-pub use frame::{ProtoError, Request, Response, input_frame, parse_input};
+pub use decode::{DecodeError, MAX_DEPTH, decode_value};
+pub use error::{CallError, ErrorKind, UnknownErrorKind};
+pub use event::{CallEvent, LogLevel};
+pub use frame::{
+    BlobInfo, Follows, Request, Response, caller_value, input_frame, parse_caller, parse_chunk,
+    parse_input,
+};
 pub use job::{JobInfo, JobState};
-pub use status::{CacheStats, PluginStatus, ServerStatus};
+pub use node::{NodeInfo, NodeKind, ParamInfo};
+pub use record::ProtoError;
+pub use status::{CacheStats, PluginState, PluginStatus, ServerStatus};
+pub use stream::{
+    AfterFinal, Answer, Inbound, RequestReader, ResponseReader, ResponseWriter, StreamError,
+};
 
-/// The ALPN protocol name of this protocol version.
-pub const ALPN: &[u8] = b"warden/1";
+/// The ALPN protocol name of this protocol version. Version 2 sends every
+/// record as a map with named keys (version 1 sent positional arrays).
+pub const ALPN: &[u8] = b"warden/2";

@@ -1,5 +1,6 @@
-//! The QUIC transport: a server that serves a [`crate::plugins::Plugins`] set
-//! and a client, both driving the sans-IO [`crate::proto`] core.
+//! The QUIC front end: a server over the [`crate::host::Host`] service and a
+//! client, both transport and framing only, driving the sans-IO
+//! [`crate::proto`] state machines.
 //!
 //! The client half builds with the `client` feature alone (no wasmtime).
 
@@ -10,6 +11,7 @@ mod server;
 pub mod tls;
 mod transport;
 
+pub use crate::proto::codes;
 pub use client::{
     BlobInfo, CallOpts, CallStream, ChannelSender, Client, ClientError, ConnectOpts, Event,
     ItemStream,
@@ -34,22 +36,4 @@ pub fn default_state_dir() -> std::path::PathBuf {
         Some(home) => PathBuf::from(home).join(".local/state/warden"),
         None => PathBuf::from(".warden"),
     }
-}
-
-/// Application error codes on streams and connections.
-pub mod codes {
-    /// The client cancelled the call (`STOP_SENDING` / `RESET_STREAM`).
-    pub const CANCELLED: u32 = 1;
-    /// A frame was larger than the receiver's maximum; it stops reading.
-    pub const FRAME_TOO_LARGE: u32 = 2;
-    /// The stream was malformed; the receiver stops reading.
-    pub const BAD_REQUEST: u32 = 3;
-    /// The server is shutting down (connection close code).
-    pub const SHUTDOWN: u32 = 4;
-    /// The client's address is refused by the server's allow or deny list
-    /// (connection close code; the reason names the rule).
-    pub const IP_REFUSED: u32 = 5;
-    /// The server or the client's address has its maximum of connections
-    /// open (connection close code).
-    pub const CONNECTION_LIMIT: u32 = 6;
 }

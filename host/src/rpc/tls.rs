@@ -53,8 +53,7 @@ pub enum TlsError {
 
 /// The SHA-256 fingerprint of a DER certificate, as 64 lowercase hex digits.
 pub fn fingerprint(cert: &[u8]) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA256, cert);
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    crate::digest::sha256_hex(cert)
 }
 
 /// Normalises a fingerprint typed by a person: strips colons and spaces,
@@ -227,6 +226,15 @@ pub struct ServerIdentity {
     pub chain: Vec<CertificateDer<'static>>,
     /// The private key.
     pub key: PrivateKeyDer<'static>,
+}
+
+impl Clone for ServerIdentity {
+    fn clone(&self) -> Self {
+        ServerIdentity {
+            chain: self.chain.clone(),
+            key: self.key.clone_key(),
+        }
+    }
 }
 
 impl ServerIdentity {

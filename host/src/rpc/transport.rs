@@ -1,82 +1,81 @@
-//! QUIC settings and frame I/O shared by the server and the client.
+//! QUIC settings and stream I/O shared by the server and the client: bytes
+//! in to the [`crate::proto`] state machines, encoded frames out.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use quinn::{RecvStream, SendStream, TransportConfig, VarInt};
-use rmpv::Value;
-
-use crate::proto::{FrameDecoder, FrameError, encode_frame};
 
 /// Most streams (calls) one connection may have open at once.
 pub(crate) const MAX_STREAMS: u32 = 1024;
+
+/// How long a connection may be silent before it is closed. Clients keep
+/// theirs alive with a PING every [`KEEP_ALIVE`].
+pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How often the client pings an otherwise idle connection.
+pub(crate) const KEEP_ALIVE: Duration = Duration::from_secs(10);
 
 /// Transport settings for both ends: many concurrent streams and windows
 /// large enough for megabyte payloads.
 pub(crate) fn transport_config(keep_alive: bool) -> Arc<TransportConfig> {
     let mut t = TransportConfig::default();
+    let idle = VarInt::from_u32(IDLE_TIMEOUT.as_millis() as u32);
     t.max_concurrent_bidi_streams(VarInt::from_u32(MAX_STREAMS))
         .max_concurrent_uni_streams(VarInt::from_u32(0))
         .stream_receive_window(VarInt::from_u32(4 << 20))
         .receive_window(VarInt::from_u32(32 << 20))
         .send_window(32 << 20)
-        .max_idle_timeout(Some(VarInt::from_u32(60_000).into()));
+        .max_idle_timeout(Some(idle.into()));
     if keep_alive {
-        t.keep_alive_interval(Some(Duration::from_secs(10)));
+        t.keep_alive_interval(Some(KEEP_ALIVE));
     }
     Arc::new(t)
 }
 
-/// Why reading a frame failed.
-#[derive(Debug)]
-pub(crate) enum ReadFrameError {
-    /// The bytes were bad (too large, malformed, truncated).
-    Frame(FrameError),
-    /// The stream or connection failed.
-    Stream(String),
+/// Why reading a stream stopped before its end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ReadError {
+    /// The peer reset its sending side with this code.
+    Reset(u64),
+    /// The connection is gone; why.
+    Lost(String),
 }
 
-/// Reads the next frame; `Ok(None)` when the stream ended cleanly between frames.
-pub(crate) async fn read_frame(
-    recv: &mut RecvStream,
-    decoder: &mut FrameDecoder,
-) -> Result<Option<Value>, ReadFrameError> {
-    // Up to 32 received chunks at a time, handed over without a copy.
-    let mut chunks: [Bytes; 32] = std::array::from_fn(|_| Bytes::new());
-    loop {
-        if let Some(value) = decoder.next_frame().map_err(ReadFrameError::Frame)? {
-            return Ok(Some(value));
-        }
-        match recv.read_chunks(&mut chunks).await {
-            Ok(Some(n)) => {
-                for chunk in &mut chunks[..n] {
-                    decoder.push(chunk);
-                    *chunk = Bytes::new();
-                }
-            }
-            Ok(None) => {
-                decoder.finish().map_err(ReadFrameError::Frame)?;
-                return Ok(None);
-            }
-            // The connection's error says why (e.g. the server's close reason).
-            Err(quinn::ReadError::ConnectionLost(e)) => {
-                return Err(ReadFrameError::Stream(e.to_string()));
-            }
-            Err(e) => return Err(ReadFrameError::Stream(e.to_string())),
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::Reset(code) => write!(f, "the peer reset the stream (code {code})"),
+            ReadError::Lost(why) => f.write_str(why),
         }
     }
 }
 
-/// Writes one frame. The encoded frame is handed to quinn as it is, not
-/// copied again into its send buffer.
-pub(crate) async fn write_frame(send: &mut SendStream, value: &Value) -> Result<(), String> {
-    let mut out = Vec::new();
-    encode_frame(value, &mut out);
-    write_encoded(send, out.into()).await
+/// Reads what has arrived on `recv` into `push`, waiting for at least one
+/// chunk: `Ok(true)` when bytes came, `Ok(false)` at the end of the stream.
+/// Chunks are handed over without a copy or a zeroed buffer.
+pub(crate) async fn read_some(
+    recv: &mut RecvStream,
+    mut push: impl FnMut(&[u8]),
+) -> Result<bool, ReadError> {
+    let mut chunks: [Bytes; 32] = std::array::from_fn(|_| Bytes::new());
+    match recv.read_chunks(&mut chunks).await {
+        Ok(Some(n)) => {
+            for chunk in &chunks[..n] {
+                push(chunk);
+            }
+            Ok(true)
+        }
+        Ok(None) => Ok(false),
+        Err(quinn::ReadError::Reset(code)) => Err(ReadError::Reset(code.into_inner())),
+        // The connection's error says why (e.g. the server's close reason).
+        Err(quinn::ReadError::ConnectionLost(e)) => Err(ReadError::Lost(e.to_string())),
+        Err(e) => Err(ReadError::Lost(e.to_string())),
+    }
 }
 
-/// Writes frames already encoded.
+/// Writes frames already encoded, handing the bytes to quinn as they are.
 pub(crate) async fn write_encoded(send: &mut SendStream, frames: Bytes) -> Result<(), String> {
     send.write_chunk(frames).await.map_err(|e| e.to_string())
 }

@@ -4,7 +4,7 @@
 //! |---|---|
 //! | bool | bool |
 //! | s8..s64, u8..u64 | int, range-checked |
-//! | f32, f64 | float (an int is accepted) |
+//! | f32, f64 | float (an int, and the strings `NaN`, `Infinity`, `-Infinity`, are accepted) |
 //! | char | str of exactly one Unicode scalar value |
 //! | string | str |
 //! | `list<u8>` | bin (an array of ints is accepted on input) |
@@ -56,21 +56,7 @@ impl ConvError {
 }
 
 fn abbreviate(text: String) -> String {
-    shorten(text, 120)
-}
-
-/// `text` cut to at most `max` bytes (on a character boundary), with `…`
-/// where it was cut.
-pub(crate) fn shorten(mut text: String, max: usize) -> String {
-    if text.len() > max {
-        let mut cut = max;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        text.truncate(cut);
-        text.push('…');
-    }
-    text
+    crate::text::shorten(text, 120)
 }
 
 /// Describes a MessagePack value briefly, for error messages.
@@ -318,6 +304,20 @@ fn float(ty: &Type, value: &Value) -> Result<f64, ConvError> {
             (Some(v), _) => Ok(v as f64),
             (None, Some(v)) => Ok(v as f64),
             (None, None) => Err(ConvError::mismatch(ty, value)),
+        },
+        // How JSON writes the floats it has no numbers for (and how the
+        // CLI prints them), so they round-trip through JSON.
+        Value::String(s) => match s.as_str() {
+            Some("NaN") => Ok(f64::NAN),
+            Some("Infinity") => Ok(f64::INFINITY),
+            Some("-Infinity") => Ok(f64::NEG_INFINITY),
+            _ => Err(ConvError::new(
+                ty,
+                format!(
+                    "{} (a float is a number, or \"NaN\", \"Infinity\" or \"-Infinity\")",
+                    describe(value)
+                ),
+            )),
         },
         _ => Err(ConvError::mismatch(ty, value)),
     }

@@ -11,7 +11,7 @@ use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAlloc
 use super::config::{Limits, RuntimeConfig};
 use super::error::LoadError;
 use super::plugin::Plugin;
-use super::state::CallState;
+use super::store::CallState;
 use crate::caps::Capabilities;
 
 /// The sandbox runtime: one engine with the pooling allocator, an epoch ticker
@@ -85,7 +85,7 @@ impl Runtime {
             .memory_init_cow(true)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
         let engine = Engine::new(&wasm).map_err(|e| anyhow::anyhow!("{e:#}"))?;
-        let linker = super::state::linker(&engine)?;
+        let linker = super::store::linker(&engine)?;
         let ticker = EpochTicker::start(engine.clone(), config.epoch_tick)
             .map_err(|e| anyhow::anyhow!("failed to start the epoch ticker thread: {e}"))?;
         Ok(Runtime {

@@ -1,81 +1,51 @@
 //! Reflecting a component's exports into node descriptions.
 
 use serde::Serialize;
-use serde_json::Value as Json;
 use wasmtime::Engine;
 use wasmtime::component::types::{ComponentFunc, ComponentItem, Type};
 use wasmtime::component::{Component, ComponentExportIndex};
 
 use super::{schema, streaming, wit_type};
+use crate::proto::{NodeInfo, NodeKind, ParamInfo};
 
-/// What a caller needs to know about one node: its name, signature, docs and
-/// JSON Schemas.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+/// One exported function of a component: the node as callers see it, and
+/// whether it can be called at all.
+#[derive(Debug, Clone, PartialEq)]
 pub struct NodeDesc {
-    /// The node's name inside its plugin: `f` for a top-level export, `iface/f`
-    /// for function `f` of exported interface `iface`.
-    pub name: String,
-    /// The parameters in order.
-    pub params: Vec<ParamDesc>,
-    /// The result type as WIT, or `None` for a function without a result.
-    pub result: Option<String>,
-    /// Documentation from the WIT, when the component carries it.
-    pub docs: Option<String>,
-    /// JSON Schema of the arguments in their map form.
-    pub params_schema: Json,
-    /// JSON Schema of the value a successful call returns. For a top-level
-    /// `result<T, E>` that is `T`; `E` arrives as a `node-error`.
-    pub result_schema: Json,
-    /// `None` when the node can be called; otherwise why it cannot be.
+    /// The node's description, as the catalog shows it.
+    pub info: NodeInfo,
+    /// `None` when the node can be called; otherwise why it cannot be (it
+    /// takes or returns a resource handle, or is async).
     pub not_callable: Option<String>,
-    /// How the node answers: one result, a stream of items, or a channel.
-    pub kind: NodeKind,
-    /// For `stream` and `channel` nodes: the WIT type of each item it sends.
-    pub item: Option<String>,
-    /// JSON Schema of one item.
-    pub item_schema: Option<Json>,
-    /// For `channel` nodes: the WIT type of each message it receives.
-    pub input: Option<String>,
-    /// JSON Schema of one input message.
-    pub input_schema: Option<Json>,
 }
 
-/// How a node answers a call.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum NodeKind {
-    /// One result (`ok`) per call.
-    #[default]
-    Call,
-    /// A sequence of `item`s, then `ok`: the function returns a resource
-    /// with `next: func() -> option<T>` (or `result<option<T>, E>`).
-    Stream,
-    /// Items both ways: the function returns a resource with
-    /// `send: func(msg: I) -> list<O>` and optionally `finish: func() -> list<O>`.
-    Channel,
-}
+impl NodeDesc {
+    /// The node's name inside its plugin: `f` for a top-level export,
+    /// `iface/f` for function `f` of exported interface `iface`.
+    pub fn name(&self) -> &str {
+        self.info.name()
+    }
 
-impl NodeKind {
-    /// `call`, `stream` or `channel`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NodeKind::Call => "call",
-            NodeKind::Stream => "stream",
-            NodeKind::Channel => "channel",
+    /// How the node answers a call.
+    pub fn kind(&self) -> NodeKind {
+        self.info.kind
+    }
+
+    /// The signature as WIT, e.g. `add: func(a: s64, b: s64) -> s64`.
+    pub fn signature(&self) -> String {
+        let params: Vec<String> = self
+            .info
+            .params
+            .iter()
+            .map(|p| format!("{}: {}", p.name, p.ty))
+            .collect();
+        let name = self.name();
+        let short = name.rsplit('/').next().unwrap_or(name);
+        match &self.info.result {
+            Some(r) => format!("{short}: func({}) -> {r}", params.join(", ")),
+            None => format!("{short}: func({})", params.join(", ")),
         }
     }
-}
-
-/// One parameter of a node.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct ParamDesc {
-    /// The WIT name (kebab-case).
-    pub name: String,
-    /// The WIT type, e.g. `list<string>`.
-    #[serde(rename = "type")]
-    pub ty: String,
-    /// JSON Schema of the parameter's values.
-    pub schema: Json,
 }
 
 /// One import of a component, as `warden check` shows it.
@@ -85,6 +55,9 @@ pub struct ImportDesc {
     pub name: String,
     /// `interface`, `function`, `type`, `module` or `component`.
     pub kind: &'static str,
+    /// Whether this host provides it (a `warden:node` interface may still
+    /// need a grant).
+    pub provided: bool,
 }
 
 /// A node plus what the runtime needs to call it.
@@ -159,15 +132,16 @@ impl NodeEntry {
     }
 }
 
-/// Every exported function of `component`, top level and one interface deep.
-pub(crate) fn nodes(engine: &Engine, component: &Component) -> Vec<NodeEntry> {
+/// Every exported function of `component` (plugin `plugin`), top level and
+/// one interface deep, sorted by name.
+pub(crate) fn nodes(engine: &Engine, component: &Component, plugin: &str) -> Vec<NodeEntry> {
     let ty = component.component_type();
     let mut out = Vec::new();
     for (name, ext) in ty.exports(engine) {
         match ext.ty {
             ComponentItem::ComponentFunc(func) => {
                 if let Some(export) = component.get_export_index(None, name) {
-                    out.push(entry(name.to_owned(), &func, export));
+                    out.push(entry(plugin, name.to_owned(), &func, export));
                 }
             }
             ComponentItem::ComponentInstance(instance) => {
@@ -185,7 +159,7 @@ pub(crate) fn nodes(engine: &Engine, component: &Component) -> Vec<NodeEntry> {
                     })
                     .collect();
                 for (fname, func, export) in &funcs {
-                    let mut node = entry(format!("{prefix}/{fname}"), func, *export);
+                    let mut node = entry(plugin, format!("{prefix}/{fname}"), func, *export);
                     if let Some(Type::Own(resource)) = node.result.clone() {
                         streaming::attach(&mut node, &resource, &funcs);
                     }
@@ -195,7 +169,7 @@ pub(crate) fn nodes(engine: &Engine, component: &Component) -> Vec<NodeEntry> {
             _ => {}
         }
     }
-    out.sort_by(|a, b| a.desc.name.cmp(&b.desc.name));
+    out.sort_by(|a, b| a.desc.info.node.cmp(&b.desc.info.node));
     out
 }
 
@@ -206,6 +180,16 @@ pub(crate) fn imports(engine: &Engine, component: &Component) -> Vec<ImportDesc>
         .imports(engine)
         .map(|(name, ext)| ImportDesc {
             name: name.to_owned(),
+            // An interface of types only (records, enums, ...) asks nothing
+            // of the host.
+            provided: super::imports::is_provided(name)
+                || match &ext.ty {
+                    ComponentItem::ComponentInstance(instance) => instance
+                        .exports(engine)
+                        .all(|(_, e)| matches!(e.ty, ComponentItem::Type(_))),
+                    ComponentItem::Type(_) => true,
+                    _ => false,
+                },
             kind: match ext.ty {
                 ComponentItem::ComponentInstance(_) => "interface",
                 ComponentItem::ComponentFunc(_) | ComponentItem::CoreFunc(_) => "function",
@@ -223,7 +207,12 @@ fn short_interface_name(name: &str) -> &str {
     tail.split_once('@').map_or(tail, |(head, _)| head)
 }
 
-fn entry(name: String, func: &ComponentFunc, export: ComponentExportIndex) -> NodeEntry {
+fn entry(
+    plugin: &str,
+    name: String,
+    func: &ComponentFunc,
+    export: ComponentExportIndex,
+) -> NodeEntry {
     let params: Vec<(String, Type)> = func.params().map(|(n, t)| (n.to_owned(), t)).collect();
     let result = func.results().next();
     let mut not_callable = None;
@@ -251,47 +240,34 @@ fn entry(name: String, func: &ComponentFunc, export: ComponentExportIndex) -> No
     };
     NodeEntry {
         desc: NodeDesc {
-            name,
-            params: params
-                .iter()
-                .map(|(n, t)| ParamDesc {
-                    name: n.clone(),
-                    ty: wit_type::render(t),
-                    schema: schema::of(t),
-                })
-                .collect(),
-            result: result.as_ref().map(wit_type::render),
-            docs: None,
-            params_schema: schema::of_params(&params),
-            result_schema,
+            info: NodeInfo {
+                node: format!("{plugin}/{name}"),
+                plugin: plugin.to_owned(),
+                params: params
+                    .iter()
+                    .map(|(n, t)| ParamInfo {
+                        name: n.clone(),
+                        ty: wit_type::render(t),
+                        schema: schema::of(t),
+                    })
+                    .collect(),
+                result: result.as_ref().map(wit_type::render),
+                docs: None,
+                params_schema: schema::of_params(&params),
+                result_schema,
+                kind: NodeKind::Call,
+                item: None,
+                item_schema: None,
+                input: None,
+                input_schema: None,
+            },
             not_callable,
-            kind: NodeKind::Call,
-            item: None,
-            item_schema: None,
-            input: None,
-            input_schema: None,
         },
         export,
         bytes: bytes_shape(&params, result.as_ref()),
         params,
         result,
         shape: Shape::Call,
-    }
-}
-
-impl NodeDesc {
-    /// The signature as WIT, e.g. `add: func(a: s64, b: s64) -> s64`.
-    pub fn signature(&self) -> String {
-        let params: Vec<String> = self
-            .params
-            .iter()
-            .map(|p| format!("{}: {}", p.name, p.ty))
-            .collect();
-        let short = self.name.rsplit('/').next().unwrap_or(&self.name);
-        match &self.result {
-            Some(r) => format!("{short}: func({}) -> {r}", params.join(", ")),
-            None => format!("{short}: func({})", params.join(", ")),
-        }
     }
 }
 

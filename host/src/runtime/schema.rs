@@ -20,7 +20,10 @@ pub(crate) fn of(ty: &Type) -> Json {
         Type::U32 => int(0, u32::MAX as u64),
         Type::S64 => int(i64::MIN, i64::MAX as u64),
         Type::U64 => int(0, u64::MAX),
-        Type::Float32 | Type::Float64 => json!({"type": "number"}),
+        // JSON has no NaN or infinities; they travel as these strings.
+        Type::Float32 | Type::Float64 => json!({
+            "anyOf": [{"type": "number"}, {"enum": ["NaN", "Infinity", "-Infinity"]}]
+        }),
         Type::Char => json!({"type": "string", "minLength": 1, "maxLength": 1}),
         Type::String => json!({"type": "string"}),
         Type::List(list) => {

@@ -32,10 +32,10 @@ use wasmtime::Store;
 use wasmtime::component::types::{ComponentFunc, Type};
 use wasmtime::component::{ComponentExportIndex, Func, Instance, ResourceType, Val};
 
-use super::reflect::{NodeEntry, NodeKind, Shape};
-use super::state::CallState;
+use super::reflect::{NodeEntry, Shape};
+use super::store::CallState;
 use super::{convert, schema, wit_type};
-use crate::{CallError, ErrorKind};
+use crate::proto::{CallError, ErrorKind, NodeKind};
 
 /// Makes `node` (whose result is `own<resource>`) a stream or channel node
 /// when the resource has the conventional methods among `funcs`.
@@ -64,15 +64,15 @@ pub(crate) fn attach(
         && let Some(item) = stream_item(&returns)
         && wit_type::not_callable_reason(&item).is_none()
     {
-        let desc = &mut node.desc;
+        if params_ok {
+            node.desc.not_callable = None;
+        }
+        let desc = &mut node.desc.info;
         desc.kind = NodeKind::Stream;
         desc.result = Some(format!("stream<{}>", wit_type::render(&item)));
         desc.item = Some(wit_type::render(&item));
         desc.item_schema = Some(schema::of(&item));
         desc.result_schema = serde_json::json!({"type": "null"});
-        if params_ok {
-            desc.not_callable = None;
-        }
         node.shape = Shape::Stream {
             next: *index,
             returns,
@@ -91,7 +91,10 @@ pub(crate) fn attach(
             .filter(|(_, f, _)| f.params().len() == 1 && f.results().next() == Some(output.clone()))
             .map(|(_, _, i)| *i);
         let item = list.ty();
-        let desc = &mut node.desc;
+        if params_ok {
+            node.desc.not_callable = None;
+        }
+        let desc = &mut node.desc.info;
         desc.kind = NodeKind::Channel;
         desc.result = Some(format!(
             "channel<{}, {}>",
@@ -103,9 +106,6 @@ pub(crate) fn attach(
         desc.input = Some(wit_type::render(&input));
         desc.input_schema = Some(schema::of(&input));
         desc.result_schema = serde_json::json!({"type": "null"});
-        if params_ok {
-            desc.not_callable = None;
-        }
         node.shape = Shape::Channel {
             send: *index,
             finish,

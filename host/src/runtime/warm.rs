@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use wasmtime::Store;
 use wasmtime::component::Instance;
 
-use super::state::CallState;
+use super::store::CallState;
 
 /// Ready instances one plugin keeps.
 pub(crate) const PER_PLUGIN: usize = 2;

@@ -1,4 +1,6 @@
-//! One request stream: read the request frame, check who is asking, answer.
+//! One request stream: read the request through the [`RequestReader`],
+//! hand it to the host service, write the answer through the
+//! [`ResponseWriter`].
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -8,10 +10,12 @@ use rmpv::Value;
 
 use super::Shared;
 use crate::access::Identity;
-use crate::proto::{FrameDecoder, FrameError, Request, Response};
-use crate::rpc::codes;
-use crate::rpc::transport::{ReadFrameError, read_frame, write_frame};
-use crate::{CallError, ErrorKind};
+use crate::proto::{
+    CallError, CallEvent, ErrorKind, Inbound, Request, RequestReader, ResponseWriter, StreamError,
+    caller_value, codes, encode_frame,
+};
+use crate::rpc::transport::{read_some, write_encoded};
+use crate::runtime::Plugin;
 
 /// What the server knows about one connection.
 pub(super) struct Conn {
@@ -28,156 +32,206 @@ impl Conn {
     }
 }
 
+/// Why a stream's reading stopped.
+pub(super) enum Stop {
+    /// The client sent something malformed or too large: stop it with the
+    /// code and answer with the error.
+    Bad(StreamError),
+    /// The stream or connection is gone.
+    Gone,
+}
+
+/// The reading half of a request stream: the client's bytes through the
+/// [`RequestReader`].
+pub(super) struct Input {
+    pub(super) recv: RecvStream,
+    pub(super) reader: RequestReader,
+}
+
+impl Input {
+    /// The next thing the client sent.
+    pub(super) async fn next(&mut self) -> Result<Inbound, Stop> {
+        loop {
+            if let Some(inbound) = self.reader.next_inbound().map_err(Stop::Bad)? {
+                return Ok(inbound);
+            }
+            let reader = &mut self.reader;
+            match read_some(&mut self.recv, |bytes| reader.push(bytes)).await {
+                Ok(true) => {}
+                Ok(false) => return self.reader.end().map_err(Stop::Bad),
+                Err(_) => return Err(Stop::Gone),
+            }
+        }
+    }
+
+    /// Stops reading with `code` (nothing more is read from the client).
+    pub(super) fn stop(&mut self, code: u32) {
+        let _ = self.recv.stop(VarInt::from_u32(code));
+    }
+}
+
+/// The writing half of a request stream: frames through the
+/// [`ResponseWriter`], so nothing follows the final frame.
+pub(super) struct Output {
+    pub(super) send: SendStream,
+    writer: ResponseWriter,
+}
+
+/// The client is gone: nothing more can be written.
+pub(super) struct Gone;
+
+impl Output {
+    /// Writes one event frame.
+    pub(super) async fn event(&mut self, event: CallEvent) -> Result<(), Gone> {
+        let mut out = Vec::new();
+        self.writer.event(event, &mut out).map_err(|_| Gone)?;
+        write_encoded(&mut self.send, out.into())
+            .await
+            .map_err(|_| Gone)
+    }
+
+    /// Writes the final frame and finishes the stream.
+    pub(super) async fn finish(&mut self, result: Result<Value, CallError>) -> Result<(), Gone> {
+        let mut out = Vec::new();
+        self.writer.finish(result, &mut out).map_err(|_| Gone)?;
+        write_encoded(&mut self.send, out.into())
+            .await
+            .map_err(|_| Gone)?;
+        self.send.finish().map_err(|_| Gone)
+    }
+
+    /// Ends a cancelled request: resets the sending side with code 1 and
+    /// writes no final frame.
+    pub(super) fn cancel(&mut self) {
+        let _ = self.send.reset(VarInt::from_u32(codes::CANCELLED));
+    }
+}
+
+/// Both halves of one request stream.
+pub(super) struct Exchange {
+    pub(super) input: Input,
+    pub(super) output: Output,
+}
+
+/// How a request ended, for what the stream does afterwards.
+pub(super) enum Outcome {
+    /// Answer with this final frame.
+    Answer(Result<Value, CallError>),
+    /// A call's answer; afterwards the plugin makes an instance ahead.
+    Called(Result<Value, CallError>, Plugin),
+    /// Already finished or reset (cancelled, or the client went away).
+    Done,
+}
+
 pub(super) async fn serve_stream(
-    mut send: SendStream,
-    mut recv: RecvStream,
+    send: SendStream,
+    recv: RecvStream,
     shared: Arc<Shared>,
     conn: Arc<Conn>,
 ) {
-    let mut decoder = FrameDecoder::new(shared.max_frame);
-    let request = match read_frame(&mut recv, &mut decoder).await {
-        Ok(Some(value)) => {
-            Request::from_value(value).map_err(|e| CallError::new(ErrorKind::BadRequest, e.0))
-        }
-        Ok(None) => Err(CallError::new(
-            ErrorKind::BadRequest,
-            "the stream ended before a request frame",
-        )),
-        Err(ReadFrameError::Frame(e)) => {
-            let code = match e {
-                FrameError::TooLarge { .. } => codes::FRAME_TOO_LARGE,
-                _ => codes::BAD_REQUEST,
-            };
-            let _ = recv.stop(VarInt::from_u32(code));
-            Err(CallError::new(ErrorKind::BadRequest, e.to_string()))
-        }
-        Err(ReadFrameError::Stream(e)) => {
-            tracing::debug!("request stream failed: {e}");
+    let mut ex = Exchange {
+        input: Input {
+            recv,
+            reader: RequestReader::new(shared.max_frame),
+        },
+        output: Output {
+            send,
+            writer: ResponseWriter::new(),
+        },
+    };
+    let request = match ex.input.next().await {
+        Ok(Inbound::Request(request)) => request,
+        // The reader yields the request first or fails.
+        Ok(_) | Err(Stop::Gone) => return,
+        Err(Stop::Bad(e)) => {
+            tracing::debug!("bad request stream: {e}");
+            ex.input.stop(e.code);
+            let _ = ex.output.finish(Err(e.error)).await;
             return;
         }
     };
     let identity = conn.identity();
-    // The plugin a call ran in: after the answer, it makes an instance ahead
-    // for its next call.
-    let mut ran = None;
-    let response = match request {
-        Err(e) => Response::Err(e),
-        Ok(Request::Hello { token }) => hello(&shared, &conn, &token),
-        Ok(Request::Catalog) => {
-            let registry = shared.plugins.snapshot();
-            let visible = registry.catalog().into_iter().filter(|info| {
-                registry
-                    .resolve(&info.node)
-                    .is_some_and(|(s, _)| identity.authorize(&info.node, &s.access).is_ok())
-            });
-            Response::Ok(Value::Array(visible.map(|n| n.to_value()).collect()))
+    let host = &shared.host;
+    let outcome = match request {
+        Request::Hello { token } => Outcome::Answer(host.identify(&token).map(|who| {
+            let answer = caller_value(who.name());
+            *conn.identity.write().unwrap_or_else(|e| e.into_inner()) = who;
+            answer
+        })),
+        Request::Catalog => Outcome::Answer(Ok(Value::Array(
+            host.catalog(&identity)
+                .iter()
+                .map(|n| n.to_value())
+                .collect(),
+        ))),
+        Request::Describe { node } => {
+            Outcome::Answer(host.describe(&identity, &node).map(|n| n.to_value()))
         }
-        Ok(Request::Status) => match identity {
-            Identity::Anonymous(_) => Response::Err(CallError::new(
-                ErrorKind::Unauthenticated,
-                "the server's status needs a caller token",
-            )),
-            _ => Response::Ok(shared.plugins.status().to_value()),
-        },
-        Ok(Request::Describe { node }) => {
-            let registry = shared.plugins.snapshot();
-            match (registry.describe(&node), registry.resolve(&node)) {
-                (Some(info), Some((served, _))) => {
-                    match identity.authorize(&node, &served.access) {
-                        Ok(()) => Response::Ok(info.to_value()),
-                        Err(e) => Response::Err(e),
-                    }
-                }
-                _ => Response::Err(not_found(&node)),
-            }
-        }
-        Ok(Request::Call {
+        Request::Status => Outcome::Answer(host.status(&identity).map(|s| s.to_value())),
+        Request::Call {
             node,
             args,
             deadline_ms,
             meta: _,
-        }) => {
-            let io = super::call::Io {
-                send: &mut send,
-                recv: &mut recv,
-                decoder: &mut decoder,
-            };
-            let request = super::call::CallRequest {
-                node,
-                args,
-                deadline_ms,
-            };
-            let called = super::call::call(io, &shared, &identity, request, &mut ran);
-            match called.await {
-                Some(response) => response,
-                None => return, // cancelled: the stream was reset
-            }
+        } => super::call::call(&mut ex, &shared, &identity, &node, args, deadline_ms).await,
+        Request::BlobPut { size } => super::blobs::put(&mut ex, &shared, &identity, size).await,
+        Request::BlobGet { reference } => {
+            super::blobs::get(&mut ex, &shared, &identity, &reference).await
         }
-        Ok(Request::BlobPut { size }) => {
-            match super::blobs::put(&mut recv, &mut decoder, &shared, &identity, size).await {
-                Some(response) => response,
-                None => return,
-            }
-        }
-        Ok(Request::Submit {
+        Request::Submit {
             node,
             args,
             callback,
-        }) => super::jobs::submit(&shared, &identity, &node, args, callback),
-        Ok(Request::Job { id, wait_ms, keep }) => {
-            super::jobs::get(&shared, &identity, &id, wait_ms, keep).await
-        }
-        Ok(Request::Cancel { id }) => super::jobs::cancel(&shared, &identity, &id),
-        Ok(Request::BlobGet { reference }) => {
-            match super::blobs::get(&mut send, &shared, &identity, &reference).await {
-                Some(response) => response,
-                None => return,
+        } => Outcome::Answer(
+            host.submit(&identity, &node, args, callback)
+                .map(|job| job.to_value()),
+        ),
+        Request::Job { id, wait_ms, keep } => {
+            let wait = wait_ms.map(Duration::from_millis);
+            let job = host.job(&identity, &id, wait, keep);
+            // A client that gives up on the wait stops the stream.
+            tokio::select! {
+                job = job => Outcome::Answer(job.map(|j| j.to_value())),
+                _ = ex.output.send.stopped() => Outcome::Done,
             }
         }
+        Request::Cancel { id } => {
+            Outcome::Answer(host.cancel(&identity, &id).map(|j| j.to_value()))
+        }
     };
-    if write_frame(&mut send, &response.into_value()).await.is_ok() && send.finish().is_ok() {
-        if let Some(plugin) = ran {
-            // Let the connection send the answer first: making an instance
-            // does not yield, and the answer must not wait for it.
-            tokio::task::yield_now().await;
-            plugin.make_ready().await;
-        }
-        // Wait until the client has the whole answer, so a connection closed
-        // at shutdown does not cut it off.
-        let _ = tokio::time::timeout(Duration::from_secs(5), send.stopped()).await;
-    }
-}
-
-fn hello(shared: &Shared, conn: &Conn, token: &str) -> Response {
-    let Some(access) = &shared.access else {
-        return Response::Ok(caller_value("anonymous"));
+    let (result, ran) = match outcome {
+        Outcome::Done => return,
+        Outcome::Answer(result) => (result, None),
+        Outcome::Called(result, plugin) => (result, Some(plugin)),
     };
-    match access.caller_for(token) {
-        Some(caller) => {
-            let name = caller.name.clone();
-            tracing::debug!(caller = %name, "caller authenticated");
-            *conn.identity.write().unwrap_or_else(|e| e.into_inner()) =
-                Identity::Caller(Arc::new(caller));
-            Response::Ok(caller_value(&name))
-        }
-        None => {
-            tracing::warn!("a connection presented a token that matches no caller");
-            Response::Err(CallError::new(
-                ErrorKind::Unauthenticated,
-                "the token matches no caller in this server's config; check it, or ask the \
-                 operator for one (`warden token NAME` makes one)",
-            ))
-        }
+    if ex.output.finish(result).await.is_err() {
+        return;
     }
+    // The answer is complete: nothing more is read from the client.
+    ex.input.stop(codes::DONE);
+    if let Some(plugin) = ran {
+        // Let the connection send the answer first: making an instance
+        // does not yield, and the answer must not wait for it.
+        tokio::task::yield_now().await;
+        plugin.make_ready().await;
+    }
+    // Wait until the client has the whole answer, so a connection closed
+    // at shutdown does not cut it off.
+    let _ = tokio::time::timeout(Duration::from_secs(5), ex.output.send.stopped()).await;
 }
 
-fn caller_value(name: &str) -> Value {
-    Value::Map(vec![(Value::from("caller"), Value::from(name))])
-}
-
-pub(super) fn not_found(node: &str) -> CallError {
-    CallError::new(
-        ErrorKind::NotFound,
-        format!("no node `{node}` is served here; `warden nodes` lists them"),
-    )
+/// Answers a stream opened while the server shuts down: `cancelled`, and
+/// nothing is read.
+pub(super) async fn refuse_stream(mut send: SendStream, mut recv: RecvStream) {
+    let _ = recv.stop(VarInt::from_u32(codes::DONE));
+    let mut out = Vec::new();
+    let error = CallError::new(
+        ErrorKind::Cancelled,
+        "the server is shutting down and takes no new requests; retry once it is back",
+    );
+    encode_frame(&crate::proto::Response::Err(error).into_value(), &mut out);
+    if write_encoded(&mut send, out.into()).await.is_ok() {
+        let _ = send.finish();
+        let _ = tokio::time::timeout(Duration::from_secs(1), send.stopped()).await;
+    }
 }

@@ -1,6 +1,15 @@
 //! The Rust client: calls over one QUIC connection, many at once, with
 //! progress and log events, deadlines, cancellation by dropping, and
 //! reconnection after the server restarts.
+//!
+//! - this module: [`Client`], connecting and reconnecting, and the requests
+//!   that return one record (catalog, describe, status, jobs);
+//! - `call`: [`CallStream`] (a request in flight, read through the
+//!   protocol's sans-IO reader), [`ChannelSender`], [`ItemStream`];
+//! - `blobs`: uploads and downloads in chunks.
+
+mod blobs;
+mod call;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,14 +20,16 @@ use quinn::{Connection, Endpoint, RecvStream, SendStream, VarInt};
 use rmpv::Value;
 use tokio::sync::Mutex;
 
-use super::codes;
 use super::tls::{self, Trust};
-use super::transport::{self, ReadFrameError, read_frame, write_encoded, write_frame};
+use super::transport::{self, write_encoded};
 use crate::proto::{
-    DEFAULT_MAX_FRAME_BYTES, FrameDecoder, JobInfo, NodeInfo, Request, Response, ServerStatus,
-    encode_frame,
+    CallError, DEFAULT_MAX_FRAME_BYTES, JobInfo, NodeInfo, Request, ServerStatus, encode_frame,
+    parse_caller,
 };
-use crate::{CallError, ErrorKind};
+
+pub use crate::proto::BlobInfo;
+pub use crate::proto::CallEvent as Event;
+pub use call::{CallOpts, CallStream, ChannelSender, ItemStream};
 
 /// Why a request through the client failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -63,58 +74,6 @@ impl ClientError {
     }
 }
 
-/// Something a running call sends before its result.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Event {
-    /// The node reported progress.
-    Progress {
-        /// 0.0 to 1.0.
-        fraction: f32,
-        /// What the node is doing.
-        message: String,
-    },
-    /// The node logged a line.
-    Log {
-        /// `trace` .. `error`.
-        level: String,
-        /// The line.
-        message: String,
-    },
-    /// One item of a streaming result.
-    Item(Value),
-}
-
-/// Options of one call.
-#[derive(Debug, Clone, Default)]
-pub struct CallOpts {
-    /// How long the caller waits; the server stops the node when it passes
-    /// and answers `timeout`.
-    pub deadline: Option<Duration>,
-    /// Free-form metadata sent with the request.
-    pub meta: Option<Value>,
-}
-
-impl CallOpts {
-    /// The `call` request for `node` with these options.
-    fn request(self, node: &str, args: Value) -> Request {
-        Request::Call {
-            node: node.to_owned(),
-            args,
-            deadline_ms: self
-                .deadline
-                .map(|d| d.as_millis().min(u64::MAX as u128) as u64),
-            meta: self.meta,
-        }
-    }
-
-    /// When the client stops waiting: the server enforces the deadline, so
-    /// the client waits a little longer for its `timeout` answer.
-    fn give_up(&self) -> Option<tokio::time::Instant> {
-        self.deadline
-            .map(|d| tokio::time::Instant::now() + d + Duration::from_secs(2))
-    }
-}
-
 /// Options of a connection.
 #[derive(Debug, Clone, Default)]
 pub struct ConnectOpts {
@@ -124,44 +83,9 @@ pub struct ConnectOpts {
     pub token: Option<String>,
 }
 
-/// A stored blob: its reference and size.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BlobInfo {
-    /// `blake3:` and 64 hex digits.
-    pub reference: String,
-    /// Size in bytes.
-    pub size: u64,
-}
-
-impl BlobInfo {
-    fn from_value(value: &Value) -> Result<BlobInfo, ClientError> {
-        let field = |key: &str| {
-            value
-                .as_map()
-                .and_then(|m| m.iter().find(|(k, _)| k.as_str() == Some(key)))
-                .map(|(_, v)| v)
-        };
-        match (
-            field("ref").and_then(Value::as_str),
-            field("size").and_then(Value::as_u64),
-        ) {
-            (Some(reference), Some(size)) => Ok(BlobInfo {
-                reference: reference.to_owned(),
-                size,
-            }),
-            _ => Err(ClientError::Protocol(
-                "a blob answer needs `ref` and `size`".into(),
-            )),
-        }
-    }
-}
-
 fn job_info(value: Value) -> Result<JobInfo, ClientError> {
-    JobInfo::from_value(value).map_err(ClientError::Protocol)
+    JobInfo::from_value(value).map_err(|e| ClientError::Protocol(e.0))
 }
-
-/// Bytes per `bin` frame of an upload.
-const UPLOAD_CHUNK: usize = 1 << 20;
 
 /// A connection to a Warden server.
 ///
@@ -297,26 +221,20 @@ impl Client {
         let request = Request::Hello {
             token: token.to_owned(),
         };
-        write_frame(&mut send, &request.into_value())
+        let mut frame = Vec::new();
+        encode_frame(&request.into_value(), &mut frame);
+        write_encoded(&mut send, frame.into())
             .await
             .map_err(ClientError::ConnectionLost)?;
         let _ = send.finish();
-        self.call_stream(send, recv).result().await.map(drop)
+        let answer = self.call_stream(send, recv).result().await?;
+        parse_caller(answer)
+            .map(drop)
+            .map_err(|e| ClientError::Protocol(e.0))
     }
 
     fn call_stream(&self, send: SendStream, recv: RecvStream) -> CallStream {
-        self.stream_of(Some(send), recv)
-    }
-
-    fn stream_of(&self, send: Option<SendStream>, recv: RecvStream) -> CallStream {
-        CallStream {
-            _send: send,
-            recv,
-            decoder: FrameDecoder::new(self.inner.max_frame),
-            result: None,
-            done: false,
-            give_up: None,
-        }
+        CallStream::new(Some(send), recv, self.inner.max_frame, None)
     }
 
     /// Opens a stream and sends `request` on it, reconnecting once if the
@@ -375,14 +293,12 @@ impl Client {
         let give_up = opts.give_up();
         let request = opts.request(node, args);
         let (send, recv) = self.open(request).await?;
-        Ok(CallStream {
-            _send: Some(send),
+        Ok(CallStream::new(
+            Some(send),
             recv,
-            decoder: FrameDecoder::new(self.inner.max_frame),
-            result: None,
-            done: false,
+            self.inner.max_frame,
             give_up,
-        })
+        ))
     }
 
     /// Calls a stream node and returns its items as a [`futures::Stream`]:
@@ -422,11 +338,12 @@ impl Client {
             .open_bi()
             .await
             .map_err(|e| ClientError::ConnectionLost(e.to_string()))?;
-        write_frame(&mut send, &request.into_value())
+        let mut frame = Vec::new();
+        encode_frame(&request.into_value(), &mut frame);
+        write_encoded(&mut send, frame.into())
             .await
             .map_err(ClientError::ConnectionLost)?;
-        let mut stream = self.stream_of(None, recv);
-        stream.give_up = give_up;
+        let stream = CallStream::new(None, recv, self.inner.max_frame, give_up);
         Ok((ChannelSender { send }, stream))
     }
 
@@ -530,95 +447,6 @@ impl Client {
         self.call_stream(send, recv).result().await
     }
 
-    /// Uploads a blob read from `data` in chunks (never all in memory) and
-    /// returns its reference. `size`, when known, lets the server refuse a
-    /// blob over its limit before any byte is sent.
-    ///
-    /// # Errors
-    ///
-    /// `unauthenticated` / `denied` without the caller's blob permission,
-    /// `resource-limit` over the server's limit, [`ClientError::Protocol`]
-    /// when `data` fails to read; otherwise as [`Client::call`].
-    pub async fn put_blob(
-        &self,
-        mut data: impl tokio::io::AsyncRead + Unpin,
-        size: Option<u64>,
-    ) -> Result<BlobInfo, ClientError> {
-        use tokio::io::AsyncReadExt;
-        let connection = self.connection().await?;
-        let (mut send, recv) = connection
-            .open_bi()
-            .await
-            .map_err(|e| ClientError::ConnectionLost(e.to_string()))?;
-        write_frame(&mut send, &Request::BlobPut { size }.into_value())
-            .await
-            .map_err(ClientError::ConnectionLost)?;
-        let mut chunk = vec![0u8; UPLOAD_CHUNK];
-        loop {
-            let mut filled = 0;
-            while filled < chunk.len() {
-                let n = data.read(&mut chunk[filled..]).await.map_err(|e| {
-                    ClientError::Protocol(format!("reading the blob to upload failed: {e}"))
-                })?;
-                if n == 0 {
-                    break;
-                }
-                filled += n;
-            }
-            if filled == 0 {
-                break;
-            }
-            let frame = Value::Binary(chunk[..filled].to_vec());
-            if write_frame(&mut send, &frame).await.is_err() {
-                // The server stopped reading: its answer says why.
-                break;
-            }
-        }
-        let _ = send.finish();
-        let value = self.call_stream(send, recv).result().await?;
-        BlobInfo::from_value(&value)
-    }
-
-    /// Downloads blob `reference` into `out`, chunk by chunk.
-    ///
-    /// # Errors
-    ///
-    /// `not-found` when the server does not store it, `denied` without the
-    /// caller's blob permission, [`ClientError::Protocol`] when `out` fails
-    /// or the server sends something else; otherwise as [`Client::call`].
-    pub async fn get_blob(
-        &self,
-        reference: &str,
-        mut out: impl tokio::io::AsyncWrite + Unpin,
-    ) -> Result<BlobInfo, ClientError> {
-        use tokio::io::AsyncWriteExt;
-        let request = Request::BlobGet {
-            reference: reference.to_owned(),
-        };
-        let (send, recv) = self.open(request).await?;
-        let mut stream = self.call_stream(send, recv);
-        let mut received = 0u64;
-        while let Some(event) = stream.next().await {
-            if let Event::Item(Value::Binary(chunk)) = event {
-                received += chunk.len() as u64;
-                out.write_all(&chunk).await.map_err(|e| {
-                    ClientError::Protocol(format!("writing the downloaded blob failed: {e}"))
-                })?;
-            }
-        }
-        out.flush().await.map_err(|e| {
-            ClientError::Protocol(format!("writing the downloaded blob failed: {e}"))
-        })?;
-        let info = BlobInfo::from_value(&stream.result().await?)?;
-        if info.size != received {
-            return Err(ClientError::Protocol(format!(
-                "the server announced {} bytes but sent {received}",
-                info.size
-            )));
-        }
-        Ok(info)
-    }
-
     /// Opens a bare stream, for tests that speak the protocol byte by byte.
     #[doc(hidden)]
     pub async fn open_raw(&self) -> Result<(SendStream, RecvStream), ClientError> {
@@ -637,131 +465,5 @@ impl Client {
             .close(VarInt::from_u32(0), b"client closed");
         let idle = self.inner.endpoint.wait_idle();
         let _ = tokio::time::timeout(Duration::from_secs(1), idle).await;
-    }
-}
-
-/// A call in flight: its events, then its result.
-///
-/// Dropping it before the result arrived cancels the call on the server,
-/// which interrupts the node.
-pub struct CallStream {
-    _send: Option<SendStream>,
-    recv: RecvStream,
-    decoder: FrameDecoder,
-    result: Option<Result<Value, ClientError>>,
-    done: bool,
-    give_up: Option<tokio::time::Instant>,
-}
-
-impl CallStream {
-    /// The next event, or `None` once the result has arrived (take it with
-    /// [`CallStream::result`]).
-    pub async fn next(&mut self) -> Option<Event> {
-        if self.result.is_some() || self.done {
-            return None;
-        }
-        {
-            let read = read_frame(&mut self.recv, &mut self.decoder);
-            let frame = match self.give_up {
-                Some(at) => match tokio::time::timeout_at(at, read).await {
-                    Ok(frame) => frame,
-                    Err(_) => Err(ReadFrameError::Stream(
-                        "no answer before the deadline".into(),
-                    )),
-                },
-                None => read.await,
-            };
-            let response = match frame {
-                Ok(Some(value)) => {
-                    Response::from_value(value).map_err(|e| ClientError::Protocol(e.0))
-                }
-                Ok(None) => Err(ClientError::Protocol(
-                    "the server ended the stream without a result".into(),
-                )),
-                Err(ReadFrameError::Frame(e)) => Err(ClientError::Protocol(e.to_string())),
-                Err(ReadFrameError::Stream(e)) if e.contains("deadline") => {
-                    Err(ClientError::Call(CallError::new(ErrorKind::Timeout, e)))
-                }
-                Err(ReadFrameError::Stream(e)) => Err(ClientError::ConnectionLost(e)),
-            };
-            match response {
-                Ok(Response::Progress { fraction, message }) => {
-                    return Some(Event::Progress { fraction, message });
-                }
-                Ok(Response::Log { level, message }) => return Some(Event::Log { level, message }),
-                Ok(Response::Item(v)) => return Some(Event::Item(v)),
-                Ok(Response::Ok(v)) => self.result = Some(Ok(v)),
-                Ok(Response::Err(e)) => self.result = Some(Err(ClientError::Call(e))),
-                Err(e) => self.result = Some(Err(e)),
-            }
-            None
-        }
-    }
-
-    /// Waits for the result, skipping any remaining events.
-    ///
-    /// # Errors
-    ///
-    /// As [`Client::call`].
-    pub async fn result(mut self) -> Result<Value, ClientError> {
-        while self.next().await.is_some() {}
-        self.done = true;
-        self.result
-            .take()
-            .unwrap_or_else(|| Err(ClientError::Protocol("no result".into())))
-    }
-}
-
-impl CallStream {
-    /// The call's items as a [`futures::Stream`] (see [`Client::stream`]).
-    pub fn into_items(self) -> ItemStream {
-        Box::pin(futures::stream::unfold(Some(self), |state| async move {
-            let mut stream = state?;
-            while let Some(event) = stream.next().await {
-                if let Event::Item(item) = event {
-                    return Some((Ok(item), Some(stream)));
-                }
-            }
-            match stream.result().await {
-                Ok(_) => None,
-                Err(e) => Some((Err(e), None)),
-            }
-        }))
-    }
-}
-
-/// The items of a stream call (see [`Client::stream`]).
-pub type ItemStream = futures::stream::BoxStream<'static, Result<Value, ClientError>>;
-
-/// The sending half of a channel call (see [`Client::channel`]).
-pub struct ChannelSender {
-    send: SendStream,
-}
-
-impl ChannelSender {
-    /// Sends one message to the node. Waits while the node is behind
-    /// (QUIC flow control).
-    ///
-    /// # Errors
-    ///
-    /// [`ClientError::ConnectionLost`] when the call has ended or the
-    /// connection broke.
-    pub async fn send(&mut self, message: Value) -> Result<(), ClientError> {
-        write_frame(&mut self.send, &crate::proto::input_frame(message))
-            .await
-            .map_err(ClientError::ConnectionLost)
-    }
-
-    /// Ends the input: the node's `finish` runs and the call ends.
-    pub fn finish(mut self) {
-        let _ = self.send.finish();
-    }
-}
-
-impl Drop for CallStream {
-    fn drop(&mut self) {
-        if self.result.is_none() && !self.done {
-            let _ = self.recv.stop(VarInt::from_u32(codes::CANCELLED));
-        }
     }
 }

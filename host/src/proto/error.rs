@@ -1,10 +1,10 @@
-//! Call errors and their kinds, shared by the runtime, the wire protocol,
-//! the client and the CLI.
+//! Call errors and their kinds: what every front end sends and every client
+//! reads.
 
 use std::fmt;
 use std::str::FromStr;
 
-/// What went wrong with a call, as one stable kebab-case word.
+/// What went wrong with a request, as one stable kebab-case word.
 ///
 /// The kind is what scripts and remote callers branch on; the message that
 /// travels with it is for people.
@@ -28,17 +28,19 @@ pub enum ErrorKind {
     NodeError,
     /// Too many calls are running; try again later.
     Overloaded,
-    /// The caller cancelled the call.
+    /// The call was cancelled (by the caller, or by a server shutting down).
     Cancelled,
     /// The request itself is malformed.
     BadRequest,
+    /// The plugin is loading or failed to load; the message says which and why.
+    Unavailable,
     /// A bug or an unexpected failure in the host.
     Internal,
 }
 
 impl ErrorKind {
     /// Every kind, in a stable order.
-    pub const ALL: [ErrorKind; 12] = [
+    pub const ALL: [ErrorKind; 13] = [
         ErrorKind::NotFound,
         ErrorKind::BadArgs,
         ErrorKind::Denied,
@@ -50,6 +52,7 @@ impl ErrorKind {
         ErrorKind::Overloaded,
         ErrorKind::Cancelled,
         ErrorKind::BadRequest,
+        ErrorKind::Unavailable,
         ErrorKind::Internal,
     ];
 
@@ -67,6 +70,7 @@ impl ErrorKind {
             ErrorKind::Overloaded => "overloaded",
             ErrorKind::Cancelled => "cancelled",
             ErrorKind::BadRequest => "bad-request",
+            ErrorKind::Unavailable => "unavailable",
             ErrorKind::Internal => "internal",
         }
     }
@@ -94,7 +98,7 @@ impl FromStr for ErrorKind {
     }
 }
 
-/// Why a call failed: a [`ErrorKind`], a message for people, and optional
+/// Why a request failed: a [`ErrorKind`], a message for people, and optional
 /// structured details (for `node-error`, the node's `err` value).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallError {

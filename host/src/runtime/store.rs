@@ -1,81 +1,39 @@
-//! The data of one call's `Store`: WASI context, resource table, limiter,
-//! output capture and who to tell about progress and log lines.
+//! The data of one instance's `Store`: WASI context, resource table,
+//! limiter, output capture and the call's capabilities; and the linker every
+//! plugin is instantiated with.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use serde::Serialize;
 use wasmtime::component::{Linker, ResourceTable};
-use wasmtime::{Engine, ResourceLimiter};
+use wasmtime::{Engine, ResourceLimiter, Store, UpdateDeadline};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 
+use super::config::Limits;
 use super::output::Capture;
-use super::plugin::{CallEvent, CallOptions, EventSink};
-use crate::caps::{Capabilities, Invoker};
+use crate::caps::{CallCaps, Capabilities, CapsView};
 
-/// Severity of a guest log line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogLevel {
-    /// Very detailed tracing output.
-    Trace,
-    /// Debugging information.
-    Debug,
-    /// Normal operation.
-    Info,
-    /// Something unexpected the node recovered from.
-    Warn,
-    /// Something failed.
-    Error,
-}
-
-impl LogLevel {
-    /// The level's name, e.g. `"warn"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LogLevel::Trace => "trace",
-            LogLevel::Debug => "debug",
-            LogLevel::Info => "info",
-            LogLevel::Warn => "warn",
-            LogLevel::Error => "error",
-        }
-    }
-}
-
-/// Store data of one call.
+/// Store data of one instance.
 pub(crate) struct CallState {
     wasi: WasiCtx,
     table: ResourceTable,
     pub(crate) limiter: CallLimiter,
-    pub(crate) plugin: Arc<str>,
-    pub(crate) node: Arc<str>,
-    pub(crate) events: Option<EventSink>,
     pub(crate) timed_out: bool,
     pub(crate) stdout: Capture,
     pub(crate) stderr: Capture,
-    /// What the plugin was granted.
-    pub(crate) caps: Arc<Capabilities>,
-    /// Routes `invoke` calls; `None` outside a server.
-    pub(crate) invoker: Option<Arc<dyn Invoker>>,
-    /// Full names of the calls that led here, this one last.
-    pub(crate) chain: Vec<String>,
-    /// When the call (and everything it invokes) must end.
-    pub(crate) deadline: Instant,
-    /// The plugin's key-value quota in bytes.
-    pub(crate) kv_quota: u64,
-    /// The largest blob `blobs.get` returns into this call.
-    pub(crate) max_blob_get: usize,
+    /// What the call may reach through `warden:node`.
+    pub(crate) caps: CallCaps,
 }
 
 impl CallState {
-    /// The state of one instance of `plugin`, before [`CallState::begin`]
-    /// says which call it serves. Its deadline is the plugin's timeout from
-    /// now, which bounds instantiation.
+    /// The state of one instance of `plugin`, before [`CallCaps`] says which
+    /// call it serves. Its deadline is the plugin's timeout from now, which
+    /// bounds instantiation.
     ///
     /// Fails when a granted directory cannot be opened.
     pub(crate) fn new(
         plugin: Arc<str>,
-        limits: &super::Limits,
+        limits: &Limits,
         caps: Arc<Capabilities>,
     ) -> Result<Self, String> {
         let stdout = Capture::new(limits.max_output_bytes);
@@ -117,52 +75,21 @@ impl CallState {
                 table_limit: limits.table_elements,
                 table_hit: false,
             },
-            plugin,
-            node: Arc::from(""),
-            events: None,
             timed_out: false,
             stdout,
             stderr,
-            caps,
-            invoker: None,
-            chain: Vec::new(),
-            deadline: Instant::now() + limits.timeout,
-            kv_quota: limits.kv_quota_bytes,
-            max_blob_get: limits.memory_bytes,
+            caps: CallCaps {
+                plugin,
+                node: Arc::from(""),
+                caps,
+                events: None,
+                invoker: None,
+                chain: Vec::new(),
+                deadline: Instant::now() + limits.timeout,
+                kv_quota: limits.kv_quota_bytes,
+                max_blob_get: limits.memory_bytes,
+            },
         })
-    }
-
-    /// Makes this the state of a call of `node`.
-    pub(crate) fn begin(&mut self, node: Arc<str>, options: CallOptions, deadline: Instant) {
-        let mut chain = options.chain;
-        chain.push(format!("{}/{node}", self.plugin));
-        self.node = node;
-        self.events = options.events;
-        self.invoker = options.invoker;
-        self.chain = chain;
-        self.deadline = deadline;
-    }
-
-    /// Sends a log line to the host's tracing output and to the caller.
-    pub(crate) fn log(&self, level: LogLevel, message: &str) {
-        let (plugin, node) = (&*self.plugin, &*self.node);
-        match level {
-            LogLevel::Trace => tracing::trace!(target: "warden::guest", plugin, node, "{message}"),
-            LogLevel::Debug => tracing::debug!(target: "warden::guest", plugin, node, "{message}"),
-            LogLevel::Info => tracing::info!(target: "warden::guest", plugin, node, "{message}"),
-            LogLevel::Warn => tracing::warn!(target: "warden::guest", plugin, node, "{message}"),
-            LogLevel::Error => tracing::error!(target: "warden::guest", plugin, node, "{message}"),
-        }
-        self.emit(CallEvent::Log {
-            level,
-            message: message.to_owned(),
-        });
-    }
-
-    pub(crate) fn emit(&self, event: CallEvent) {
-        if let Some(sink) = &self.events {
-            sink(event);
-        }
     }
 }
 
@@ -173,6 +100,36 @@ impl WasiView for CallState {
             table: &mut self.table,
         }
     }
+}
+
+impl CapsView for CallState {
+    fn caps(&mut self) -> &mut CallCaps {
+        &mut self.caps
+    }
+}
+
+/// A store for one instance of a plugin with `limits`; the epoch callback
+/// ends it at its deadline.
+pub(crate) fn new_store(
+    engine: &Engine,
+    plugin: Arc<str>,
+    limits: &Limits,
+    caps: Arc<Capabilities>,
+) -> Result<Store<CallState>, String> {
+    let state = CallState::new(plugin, limits, caps)?;
+    let mut store = Store::new(engine, state);
+    store.limiter(|s| &mut s.limiter);
+    store.set_hostcall_fuel(limits.hostcall_fuel);
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(|mut ctx| {
+        if Instant::now() >= ctx.data().caps.deadline {
+            ctx.data_mut().timed_out = true;
+            return Ok(UpdateDeadline::Interrupt);
+        }
+        // Yield so other calls on this thread run and a dropped call ends.
+        Ok(UpdateDeadline::Yield(1))
+    });
+    Ok(store)
 }
 
 /// Caps a call's memory (all memories together) and table sizes, and records
@@ -226,8 +183,9 @@ impl ResourceLimiter for CallLimiter {
     }
 }
 
-/// The linker every plugin is instantiated with: WASI p2 and the always-granted
-/// `warden:node` interfaces.
+/// The linker every plugin is instantiated with: WASI p2 and the
+/// `warden:node` interfaces (which ones a plugin may import is checked at
+/// load against its grants).
 pub(crate) fn linker(engine: &Engine) -> anyhow::Result<Linker<CallState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)

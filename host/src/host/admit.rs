@@ -1,0 +1,255 @@
+//! Admission: the one path every call takes before it runs, whoever asks
+//! for it (a connection, a job, a callback, another node's `invoke`).
+//!
+//! In order: the caller's own node patterns (`unauthenticated` or
+//! `denied`, before anything about the node is revealed), resolve the
+//! plugin (`not-found`, or `unavailable` while it loads or after it failed
+//! to), the manifest's `access.callers` (`denied`), the node itself
+//! (`not-found`; private ones `denied` to callers from outside), then the
+//! plugin's call permit and the host's (`overloaded`, or wait for one), and
+//! the deadline.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use rmpv::Value;
+use tokio::sync::OwnedSemaphorePermit;
+
+use super::Host;
+use crate::access::Identity;
+use crate::caps::EventSink;
+use crate::plugins::{Served, Unresolved};
+use crate::proto::{CallError, ErrorKind, NodeInfo, NodeKind};
+use crate::runtime::{CallOptions, Plugin, StreamIo};
+
+/// Who asks for a call; it decides which rules apply.
+#[derive(Debug, Clone, Copy)]
+pub enum Origin<'a> {
+    /// A caller from outside (over a connection, or a job or callback it
+    /// submitted): its node patterns, the plugin's `access.callers` and
+    /// private nodes apply, and the call takes one of the host's permits.
+    Caller(&'a Identity),
+    /// Another node, through `invoke`; `chain` holds the full names of the
+    /// calls that led here, the invoking node last. Its plugin's `invoke`
+    /// grant was checked by the capability; private nodes are reachable;
+    /// the call runs within the host permit of the call that started the
+    /// chain.
+    Node {
+        /// The calls that led here.
+        chain: &'a [String],
+    },
+}
+
+/// What admission does when the plugin or the host is running its maximum
+/// of calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// Refuse at once with `overloaded` (a caller waiting on a connection).
+    No,
+    /// Wait for a free slot (a queued job, a job's callback).
+    Yes,
+}
+
+/// Where a running call's events and items go, and where a channel node's
+/// input comes from.
+#[derive(Default)]
+pub struct CallIo {
+    /// Progress and log events; `None` drops them.
+    pub events: Option<EventSink>,
+    /// Stream and channel items; `None` collects a stream's items into the
+    /// result.
+    pub stream: Option<StreamIo>,
+}
+
+/// A call that passed admission and holds its permits until it ends.
+pub struct Admitted {
+    host: Host,
+    served: Arc<Served>,
+    name: String,
+    deadline: Option<Instant>,
+    chain: Vec<String>,
+    _plugin_permit: Option<OwnedSemaphorePermit>,
+    _host_permit: Option<OwnedSemaphorePermit>,
+}
+
+impl std::fmt::Debug for Admitted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Admitted")
+            .field("node", &self.node().node)
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Admitted {
+    /// The node being called.
+    pub fn node(&self) -> &NodeInfo {
+        // Admission checked that the node exists in this plugin version.
+        match self.served.plugin.node(&self.name) {
+            Some(desc) => &desc.info,
+            None => unreachable!("admission checked `{}` exists", self.name),
+        }
+    }
+
+    /// How the node answers.
+    pub fn kind(&self) -> NodeKind {
+        self.node().kind
+    }
+
+    /// The plugin version the call runs in (a reload does not change it).
+    pub fn plugin(&self) -> &Plugin {
+        &self.served.plugin
+    }
+
+    /// Runs the call with `args`, sending its events and items to `io`.
+    /// Dropping the future cancels the call (the guest is interrupted) and
+    /// gives its permits back.
+    ///
+    /// # Errors
+    ///
+    /// The call's [`CallError`]: `bad-args`, `trap`, `timeout`,
+    /// `resource-limit`, `node-error`, `cancelled`, ...
+    pub async fn run(self, args: Value, io: CallIo) -> Result<Value, CallError> {
+        let options = CallOptions {
+            events: io.events,
+            deadline: self.deadline,
+            invoker: Some(self.host.inner.invoker.clone()),
+            chain: self.chain,
+        };
+        let plugin = &self.served.plugin;
+        match io.stream {
+            Some(stream) => plugin.call_stream(&self.name, args, options, stream).await,
+            None => plugin.call(&self.name, args, options).await,
+        }
+    }
+}
+
+impl Host {
+    /// Admits a call of `node` (a full name, `plugin/node`) asked for by
+    /// `origin`, to end by `deadline` at the latest.
+    ///
+    /// # Errors
+    ///
+    /// `not-found`, `unavailable` (loading or failed plugin), `denied`,
+    /// `unauthenticated`, or with [`Wait::No`] `overloaded`.
+    pub async fn admit(
+        &self,
+        origin: Origin<'_>,
+        node: &str,
+        deadline: Option<Instant>,
+        wait: Wait,
+    ) -> Result<Admitted, CallError> {
+        let (served, name) = self.check(origin, node)?;
+        let plugin_permit = match wait {
+            Wait::No => served.try_start_call().map_err(|max| {
+                CallError::new(
+                    ErrorKind::Overloaded,
+                    format!(
+                        "plugin `{}` is running its maximum of {max} concurrent calls; retry \
+                         later",
+                        served.plugin.name()
+                    ),
+                )
+            })?,
+            Wait::Yes => served.start_call().await,
+        };
+        let (host_permit, chain) = match origin {
+            Origin::Node { chain } => (None, chain.to_vec()),
+            Origin::Caller(_) => {
+                let calls = self.inner.calls.clone();
+                let permit = match wait {
+                    Wait::No => calls.try_acquire_owned().map_err(|_| {
+                        CallError::new(
+                            ErrorKind::Overloaded,
+                            format!(
+                                "the server is running its maximum of {} calls; retry later",
+                                self.inner.max_calls
+                            ),
+                        )
+                    })?,
+                    Wait::Yes => calls.acquire_owned().await.map_err(|_| {
+                        CallError::new(ErrorKind::Cancelled, "the host is shutting down")
+                    })?,
+                };
+                (Some(permit), Vec::new())
+            }
+        };
+        Ok(Admitted {
+            host: self.clone(),
+            served,
+            name,
+            deadline,
+            chain,
+            _plugin_permit: plugin_permit,
+            _host_permit: host_permit,
+        })
+    }
+
+    /// The checks of admission that take nothing: resolving `node` and who
+    /// may call it. Returns the plugin and the node's name inside it.
+    ///
+    /// # Errors
+    ///
+    /// `not-found`, `unavailable`, `denied` or `unauthenticated`.
+    pub fn check(
+        &self,
+        origin: Origin<'_>,
+        node: &str,
+    ) -> Result<(Arc<Served>, String), CallError> {
+        // A caller's own patterns come first, so a caller learns nothing
+        // about nodes it may not call, not even whether they exist.
+        if let Origin::Caller(identity) = origin {
+            identity.authorize(node, None)?;
+        }
+        let registry = self.inner.plugins.snapshot();
+        let (served, name) = registry.resolve(node).map_err(|e| unresolved(node, e))?;
+        if let Origin::Caller(identity) = origin {
+            identity.authorize(node, served.access.callers.as_deref())?;
+        }
+        let Some(desc) = served.plugin.node(name) else {
+            return Err(CallError::new(
+                ErrorKind::NotFound,
+                format!(
+                    "plugin `{}` has no node `{name}`; `warden nodes` lists the nodes you may \
+                     call",
+                    served.plugin.name()
+                ),
+            ));
+        };
+        if let Some(why) = &desc.not_callable {
+            return Err(CallError::new(
+                ErrorKind::NotFound,
+                format!("`{node}` is not callable: {why}"),
+            ));
+        }
+        if matches!(origin, Origin::Caller(_)) && served.is_private(name) {
+            return Err(CallError::new(
+                ErrorKind::Denied,
+                format!("`{node}` is private: only other nodes may call it, through `invoke`"),
+            ));
+        }
+        Ok((served.clone(), name.to_owned()))
+    }
+}
+
+/// The error for a node name that leads to no served plugin.
+fn unresolved(node: &str, why: Unresolved) -> CallError {
+    let plugin = node.split_once('/').map_or(node, |(p, _)| p);
+    match why {
+        Unresolved::Unknown => CallError::new(
+            ErrorKind::NotFound,
+            format!("no node `{node}` is served here; `warden nodes` lists them"),
+        ),
+        Unresolved::Loading(loading) => CallError::new(
+            ErrorKind::Unavailable,
+            format!(
+                "plugin `{plugin}` is still loading (for {:.1} s); retry in a moment",
+                loading.since.elapsed().as_secs_f64()
+            ),
+        ),
+        Unresolved::Failed(failed) => CallError::new(
+            ErrorKind::Unavailable,
+            format!("plugin `{plugin}` failed to load: {}", failed.reason),
+        ),
+    }
+}

@@ -1,0 +1,168 @@
+//! Jobs through the host: submitting checks the node, the callback, the
+//! permissions and the arguments at once; running a job (and delivering its
+//! callback) is admitted like a call of the caller that submitted it,
+//! waiting for a slot instead of failing when the plugin is busy.
+
+use std::sync::Weak;
+use std::time::Duration;
+
+use rmpv::Value;
+
+use super::admit::{CallIo, Origin, Wait};
+use super::{Host, HostInner};
+use crate::access::Identity;
+use crate::jobs::{JobExecutor, JobFuture, Jobs};
+use crate::proto::{CallError, ErrorKind, JobInfo};
+
+/// The parameters a callback node may declare.
+const CALLBACK_PARAMS: [&str; 5] = ["job", "node", "state", "result", "error"];
+
+impl Host {
+    fn keeps_jobs(&self) -> Result<&Jobs, CallError> {
+        self.inner.jobs.as_ref().ok_or_else(|| {
+            CallError::new(
+                ErrorKind::NotFound,
+                "this server does not keep jobs (it runs without a state directory)",
+            )
+        })
+    }
+
+    /// Queues a call of `node` with `args` as a job of `who`; `callback`
+    /// names a node to call with the outcome. The node, the callback, the
+    /// permissions and the arguments are checked now, so a job that is
+    /// accepted can run.
+    ///
+    /// # Errors
+    ///
+    /// As a call's admission (`not-found`, `unavailable`, `denied`,
+    /// `unauthenticated`), `bad-args` for arguments that do not fit or a
+    /// callback with parameters other than `job`, `node`, `state`,
+    /// `result` and `error`, `resource-limit` for arguments over 1 MiB.
+    pub fn submit(
+        &self,
+        who: &Identity,
+        node: &str,
+        args: Value,
+        callback: Option<String>,
+    ) -> Result<JobInfo, CallError> {
+        let jobs = self.keeps_jobs()?;
+        let (served, name) = self.check(Origin::Caller(who), node)?;
+        served.plugin.check_args(&name, &args)?;
+        if let Some(callback) = &callback {
+            let (served, name) = self.check(Origin::Caller(who), callback)?;
+            let params = served
+                .plugin
+                .node(&name)
+                .map(|d| d.info.params.clone())
+                .unwrap_or_default();
+            if let Some(bad) = params
+                .iter()
+                .find(|p| !CALLBACK_PARAMS.contains(&p.name.as_str()))
+            {
+                return Err(CallError::new(
+                    ErrorKind::BadArgs,
+                    format!(
+                        "callback `{callback}` has a parameter `{}`; a callback takes some of \
+                         `job`, `node`, `state`, `result` and `error`",
+                        bad.name
+                    ),
+                ));
+            }
+        }
+        jobs.submit(who.name(), node, args, callback)
+    }
+
+    /// Job `id` of `who`, waiting up to `wait` for it to finish. A finished
+    /// job is removed once returned, unless `keep`.
+    ///
+    /// # Errors
+    ///
+    /// `not-found` when `who` has no such job.
+    pub async fn job(
+        &self,
+        who: &Identity,
+        id: &str,
+        wait: Option<Duration>,
+        keep: bool,
+    ) -> Result<JobInfo, CallError> {
+        self.keeps_jobs()?.get(who.name(), id, wait, keep).await
+    }
+
+    /// Cancels job `id` of `who` if it has not finished; its record as it
+    /// is then (`cancelled`, or how it had already ended).
+    ///
+    /// # Errors
+    ///
+    /// `not-found` when `who` has no such job.
+    pub fn cancel(&self, who: &Identity, id: &str) -> Result<JobInfo, CallError> {
+        self.keeps_jobs()?.cancel(who.name(), id)
+    }
+}
+
+/// Runs jobs through a host's admission. It holds the host weakly: the
+/// jobs belong to the host, not the other way round.
+pub(super) struct HostJobs(pub(super) Weak<HostInner>);
+
+impl HostJobs {
+    fn host(&self) -> Result<Host, CallError> {
+        self.0
+            .upgrade()
+            .map(|inner| Host { inner })
+            .ok_or_else(|| CallError::new(ErrorKind::Cancelled, "the host is shutting down"))
+    }
+}
+
+impl JobExecutor for HostJobs {
+    fn run(&self, job: &JobInfo) -> JobFuture<Result<Value, CallError>> {
+        let host = self.host();
+        let (caller, node, args) = (job.caller.clone(), job.node.clone(), job.args.clone());
+        Box::pin(async move {
+            let host = host?;
+            let who = host.identity_named(&caller)?;
+            let admitted = host
+                .admit(Origin::Caller(&who), &node, None, Wait::Yes)
+                .await?;
+            admitted.run(args, CallIo::default()).await
+        })
+    }
+
+    fn deliver(&self, job: &JobInfo) -> JobFuture<Result<(), String>> {
+        let host = self.host();
+        let job = job.clone();
+        Box::pin(async move {
+            let host = host.map_err(|e| e.to_string())?;
+            let Some(callback) = &job.callback else {
+                return Ok(());
+            };
+            let who = host
+                .identity_named(&job.caller)
+                .map_err(|e| e.to_string())?;
+            let admitted = host
+                .admit(Origin::Caller(&who), callback, None, Wait::Yes)
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut args = Vec::new();
+            for param in &admitted.node().params {
+                let value = match param.name.as_str() {
+                    "job" => Value::from(job.id.as_str()),
+                    "node" => Value::from(job.node.as_str()),
+                    "state" => Value::from(job.state.as_str()),
+                    "result" => job.result.clone().unwrap_or(Value::Nil),
+                    "error" => job.error.as_deref().map_or(Value::Nil, Value::from),
+                    other => {
+                        return Err(format!(
+                            "callback `{callback}` has a parameter `{other}`; a callback takes \
+                             some of `job`, `node`, `state`, `result` and `error`"
+                        ));
+                    }
+                };
+                args.push((Value::from(param.name.as_str()), value));
+            }
+            admitted
+                .run(Value::Map(args), CallIo::default())
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string())
+        })
+    }
+}

@@ -1,0 +1,467 @@
+//! One request stream as a sans-IO state machine, for both ends.
+//!
+//! The transport feeds received bytes in and asks what arrived; the
+//! machines decide what is allowed when, and which code a stream is stopped
+//! with. No sockets, no clocks: the same rules hold for every transport and
+//! are tested in memory.
+//!
+//! - [`RequestReader`] (server): exactly one request frame, then what that
+//!   request takes ([`Follows`]): nothing, a channel's `item` frames or a
+//!   blob's `bin` frames.
+//! - [`ResponseWriter`] (server): any number of `progress`, `log` and
+//!   `item` frames, then exactly one final `ok` or `err` frame.
+//! - [`ResponseReader`] (client): the same rule checked on receipt; a stream
+//!   that ends without a final frame is an error.
+//!
+//! Whenever one side stops reading a stream before its end it sends
+//! `STOP_SENDING` with one of the [`codes`](super::codes): 2 when a frame
+//! was larger than the maximum, 3 when the stream was malformed, 0 when the
+//! server has answered and needs nothing more.
+
+use rmpv::Value;
+
+use super::codec::{FrameDecoder, FrameError, encode_frame};
+use super::codes;
+use super::error::{CallError, ErrorKind};
+use super::event::CallEvent;
+use super::frame::{Follows, Request, Response, parse_chunk, parse_input};
+use super::record::ProtoError;
+
+/// Why a stream cannot go on: the code to stop (or reset) it with and the
+/// error to tell the peer, when it can still be told.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamError {
+    /// The `STOP_SENDING` code (see [`codes`](super::codes)).
+    pub code: u32,
+    /// What was wrong, as a `bad-request` error.
+    pub error: CallError,
+}
+
+impl StreamError {
+    fn frame(e: FrameError) -> Self {
+        let code = match e {
+            FrameError::TooLarge { .. } => codes::FRAME_TOO_LARGE,
+            FrameError::Malformed(_) | FrameError::Truncated { .. } => codes::MALFORMED,
+        };
+        StreamError {
+            code,
+            error: CallError::new(ErrorKind::BadRequest, e.to_string()),
+        }
+    }
+
+    fn malformed(e: ProtoError) -> Self {
+        StreamError {
+            code: codes::MALFORMED,
+            error: CallError::new(ErrorKind::BadRequest, e.0),
+        }
+    }
+}
+
+impl std::fmt::Display for StreamError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (stream code {})", self.error.message, self.code)
+    }
+}
+
+impl std::error::Error for StreamError {}
+
+/// What the client sent on a request stream, as far as it has arrived.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Inbound {
+    /// The request frame (always first).
+    Request(Request),
+    /// One input message of a channel call.
+    Input(Value),
+    /// One chunk of a `blob-put`.
+    Chunk(Vec<u8>),
+    /// The client finished its side after a complete frame.
+    End,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadPhase {
+    Request,
+    After(Follows),
+    Ended,
+}
+
+/// The server's reading side of one request stream.
+#[derive(Debug)]
+pub struct RequestReader {
+    decoder: FrameDecoder,
+    phase: ReadPhase,
+}
+
+impl RequestReader {
+    /// A reader refusing frames over `max_frame` bytes.
+    pub fn new(max_frame: usize) -> Self {
+        RequestReader {
+            decoder: FrameDecoder::new(max_frame),
+            phase: ReadPhase::Request,
+        }
+    }
+
+    /// Adds received bytes.
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.decoder.push(bytes);
+    }
+
+    /// Says what the request that arrived takes after it; until then only
+    /// the request is read.
+    pub fn expect(&mut self, follows: Follows) {
+        if self.phase != ReadPhase::Ended {
+            self.phase = ReadPhase::After(follows);
+        }
+    }
+
+    /// Whether the request has arrived and what follows it is being read.
+    pub fn has_request(&self) -> bool {
+        self.phase != ReadPhase::Request
+    }
+
+    /// The next complete frame's meaning, if one has arrived.
+    ///
+    /// # Errors
+    ///
+    /// [`StreamError`] for a frame over the maximum (code 2), a malformed
+    /// frame, a request of an unknown type or shape, or a frame that is not
+    /// what the request takes (code 3). The stream cannot go on after one.
+    pub fn next_inbound(&mut self) -> Result<Option<Inbound>, StreamError> {
+        if self.phase == ReadPhase::Ended {
+            return Ok(None);
+        }
+        let Some(frame) = self.decoder.next_frame().map_err(StreamError::frame)? else {
+            return Ok(None);
+        };
+        match self.phase {
+            ReadPhase::Request => {
+                let request = Request::from_value(frame).map_err(StreamError::malformed)?;
+                // Until told otherwise, nothing follows a request.
+                self.phase = ReadPhase::After(Follows::Nothing);
+                Ok(Some(Inbound::Request(request)))
+            }
+            ReadPhase::After(Follows::Inputs) => parse_input(frame)
+                .map(|v| Some(Inbound::Input(v)))
+                .map_err(StreamError::malformed),
+            ReadPhase::After(Follows::Chunks) => parse_chunk(frame)
+                .map(|c| Some(Inbound::Chunk(c)))
+                .map_err(StreamError::malformed),
+            ReadPhase::After(Follows::Nothing) => Err(StreamError::malformed(ProtoError(
+                "a frame after a request that takes no input; finish the stream after the \
+                 request"
+                    .into(),
+            ))),
+            ReadPhase::Ended => Ok(None),
+        }
+    }
+
+    /// The client finished its side (FIN).
+    ///
+    /// # Errors
+    ///
+    /// [`StreamError`] (code 3) when it ended inside a frame or before the
+    /// request.
+    pub fn end(&mut self) -> Result<Inbound, StreamError> {
+        self.decoder.finish().map_err(StreamError::frame)?;
+        if self.phase == ReadPhase::Request {
+            return Err(StreamError::malformed(ProtoError(
+                "the stream ended before a request frame".into(),
+            )));
+        }
+        self.phase = ReadPhase::Ended;
+        Ok(Inbound::End)
+    }
+}
+
+/// A frame written after the final one: a bug in the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a frame after the final frame of a stream")]
+pub struct AfterFinal;
+
+/// The server's writing side of one request stream.
+#[derive(Debug, Default)]
+pub struct ResponseWriter {
+    finished: bool,
+}
+
+impl ResponseWriter {
+    /// A writer that has sent nothing yet.
+    pub fn new() -> Self {
+        ResponseWriter::default()
+    }
+
+    /// Appends the frame of an event to `out`.
+    ///
+    /// # Errors
+    ///
+    /// [`AfterFinal`] once the final frame was written.
+    pub fn event(&mut self, event: CallEvent, out: &mut Vec<u8>) -> Result<(), AfterFinal> {
+        self.write(Response::Event(event), out)
+    }
+
+    /// Appends the final frame to `out`.
+    ///
+    /// # Errors
+    ///
+    /// [`AfterFinal`] once the final frame was written.
+    pub fn finish(
+        &mut self,
+        result: Result<Value, CallError>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), AfterFinal> {
+        self.write(Response::outcome(result), out)
+    }
+
+    /// Appends `response` to `out`.
+    ///
+    /// # Errors
+    ///
+    /// [`AfterFinal`] once the final frame was written.
+    pub fn write(&mut self, response: Response, out: &mut Vec<u8>) -> Result<(), AfterFinal> {
+        if self.finished {
+            return Err(AfterFinal);
+        }
+        self.finished = response.is_final();
+        encode_frame(&response.into_value(), out);
+        Ok(())
+    }
+
+    /// Whether the final frame has been written.
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+}
+
+/// What arrived on the client's side of a request stream.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// Something the request sent before its result.
+    Event(CallEvent),
+    /// The final frame: the request's result.
+    Final(Result<Value, CallError>),
+}
+
+/// The client's reading side of one request stream.
+#[derive(Debug)]
+pub struct ResponseReader {
+    decoder: FrameDecoder,
+    finished: bool,
+}
+
+impl ResponseReader {
+    /// A reader refusing frames over `max_frame` bytes.
+    pub fn new(max_frame: usize) -> Self {
+        ResponseReader {
+            decoder: FrameDecoder::new(max_frame),
+            finished: false,
+        }
+    }
+
+    /// Adds received bytes.
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.decoder.push(bytes);
+    }
+
+    /// Whether the final frame has arrived.
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// The next complete frame, if one has arrived.
+    ///
+    /// # Errors
+    ///
+    /// [`StreamError`] for a frame over the maximum (code 2), a malformed
+    /// frame or a frame after the final one (code 3).
+    pub fn next_answer(&mut self) -> Result<Option<Answer>, StreamError> {
+        let Some(frame) = self.decoder.next_frame().map_err(StreamError::frame)? else {
+            return Ok(None);
+        };
+        if self.finished {
+            return Err(StreamError::malformed(ProtoError(
+                "the server sent a frame after the final frame".into(),
+            )));
+        }
+        match Response::from_value(frame).map_err(StreamError::malformed)? {
+            Response::Event(event) => Ok(Some(Answer::Event(event))),
+            Response::Ok(value) => {
+                self.finished = true;
+                Ok(Some(Answer::Final(Ok(value))))
+            }
+            Response::Err(error) => {
+                self.finished = true;
+                Ok(Some(Answer::Final(Err(error))))
+            }
+        }
+    }
+
+    /// The server finished its side (FIN).
+    ///
+    /// # Errors
+    ///
+    /// [`StreamError`] when it ended inside a frame or without a final frame.
+    pub fn end(&mut self) -> Result<(), StreamError> {
+        self.decoder.finish().map_err(StreamError::frame)?;
+        if !self.finished {
+            return Err(StreamError::malformed(ProtoError(
+                "the server ended the stream without a result".into(),
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::LogLevel;
+
+    fn frame(value: &Value) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode_frame(value, &mut out);
+        out
+    }
+
+    fn call(node: &str) -> Request {
+        Request::Call {
+            node: node.into(),
+            args: Value::Nil,
+            deadline_ms: None,
+            meta: None,
+        }
+    }
+
+    /// A server writer and a client reader joined in memory, fed byte by byte.
+    #[test]
+    fn events_then_exactly_one_final_frame_pass_from_writer_to_reader() {
+        let mut writer = ResponseWriter::new();
+        let mut wire = Vec::new();
+        let progress = CallEvent::Progress {
+            fraction: 0.5,
+            message: "half".into(),
+        };
+        let log = CallEvent::Log {
+            level: LogLevel::Warn,
+            message: "careful".into(),
+        };
+        writer.event(progress.clone(), &mut wire).unwrap();
+        writer.event(log.clone(), &mut wire).unwrap();
+        writer
+            .event(CallEvent::Item(Value::from(1)), &mut wire)
+            .unwrap();
+        writer.finish(Ok(Value::from(3)), &mut wire).unwrap();
+        assert!(writer.is_finished());
+        assert_eq!(
+            writer.event(CallEvent::Item(Value::Nil), &mut wire),
+            Err(AfterFinal)
+        );
+
+        let mut reader = ResponseReader::new(1 << 20);
+        let mut got = Vec::new();
+        for b in &wire {
+            reader.push(&[*b]);
+            while let Some(answer) = reader.next_answer().unwrap() {
+                got.push(answer);
+            }
+        }
+        reader.end().unwrap();
+        assert_eq!(
+            got,
+            [
+                Answer::Event(progress),
+                Answer::Event(log),
+                Answer::Event(CallEvent::Item(Value::from(1))),
+                Answer::Final(Ok(Value::from(3))),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_reader_refuses_a_missing_result_and_frames_after_the_result() {
+        let mut reader = ResponseReader::new(1 << 20);
+        reader.push(&frame(
+            &Response::Event(CallEvent::Item(Value::Nil)).into_value(),
+        ));
+        assert!(matches!(reader.next_answer(), Ok(Some(Answer::Event(_)))));
+        let err = reader.end().unwrap_err();
+        assert_eq!(err.code, codes::MALFORMED);
+        assert!(err.error.message.contains("without a result"));
+
+        let mut reader = ResponseReader::new(1 << 20);
+        reader.push(&frame(&Response::Ok(Value::Nil).into_value()));
+        reader.push(&frame(&Response::Ok(Value::Nil).into_value()));
+        assert!(matches!(
+            reader.next_answer(),
+            Ok(Some(Answer::Final(Ok(_))))
+        ));
+        assert_eq!(reader.next_answer().unwrap_err().code, codes::MALFORMED);
+    }
+
+    #[test]
+    fn the_request_comes_first_then_only_what_it_takes() {
+        let mut reader = RequestReader::new(1 << 20);
+        reader.push(&frame(&call("streams/chat/echo").into_value()));
+        reader.push(&frame(&crate::proto::input_frame(Value::from("hi"))));
+        assert_eq!(
+            reader.next_inbound(),
+            Ok(Some(Inbound::Request(call("streams/chat/echo"))))
+        );
+        assert!(reader.has_request());
+        reader.expect(Follows::Inputs);
+        assert_eq!(
+            reader.next_inbound(),
+            Ok(Some(Inbound::Input(Value::from("hi"))))
+        );
+        assert_eq!(reader.next_inbound(), Ok(None));
+        assert_eq!(reader.end(), Ok(Inbound::End));
+
+        let mut blob = RequestReader::new(1 << 20);
+        blob.push(&frame(&Request::BlobPut { size: None }.into_value()));
+        blob.push(&frame(&Value::Binary(vec![1, 2])));
+        assert!(matches!(blob.next_inbound(), Ok(Some(Inbound::Request(_)))));
+        blob.expect(Follows::Chunks);
+        assert_eq!(blob.next_inbound(), Ok(Some(Inbound::Chunk(vec![1, 2]))));
+    }
+
+    /// The same rule everywhere: too large is 2, malformed is 3, whether it
+    /// is the request, a channel input or a blob chunk.
+    #[test]
+    fn codes_are_the_same_for_the_request_inputs_and_chunks() {
+        let too_large = 64u32 << 20;
+        let prepared = |follows: Option<Follows>| {
+            let mut reader = RequestReader::new(1024);
+            if let Some(follows) = follows {
+                reader.push(&frame(&call("a/b").into_value()));
+                assert!(reader.next_inbound().unwrap().is_some());
+                reader.expect(follows);
+            }
+            reader
+        };
+        for follows in [None, Some(Follows::Inputs), Some(Follows::Chunks)] {
+            let mut big = prepared(follows);
+            big.push(&too_large.to_be_bytes());
+            let err = big.next_inbound().unwrap_err();
+            assert_eq!(err.code, codes::FRAME_TOO_LARGE, "{follows:?}");
+            assert_eq!(err.error.kind, ErrorKind::BadRequest);
+
+            // A frame of the wrong shape for where it is.
+            let mut bad = prepared(follows);
+            bad.push(&frame(&Value::from(7)));
+            let err = bad.next_inbound().unwrap_err();
+            assert_eq!(err.code, codes::MALFORMED, "{follows:?}");
+
+            let mut cut = prepared(follows);
+            cut.push(&[0, 0, 0, 9, 1]);
+            assert_eq!(cut.next_inbound(), Ok(None));
+            assert_eq!(cut.end().unwrap_err().code, codes::MALFORMED);
+        }
+        let mut empty = RequestReader::new(1024);
+        let err = empty.end().unwrap_err();
+        assert!(err.error.message.contains("before a request frame"));
+        let mut extra = RequestReader::new(1024);
+        extra.push(&frame(&Request::Catalog.into_value()));
+        extra.push(&frame(&Request::Catalog.into_value()));
+        assert!(extra.next_inbound().unwrap().is_some());
+        assert_eq!(extra.next_inbound().unwrap_err().code, codes::MALFORMED);
+    }
+}

@@ -1,0 +1,149 @@
+//! Binding a call's arguments (a map by parameter name, an array in order,
+//! or nil) to a node's parameters.
+
+use rmpv::Value;
+use wasmtime::component::Val;
+use wasmtime::component::types::Type;
+
+use super::convert::{self, ConvError};
+use super::reflect::NodeEntry;
+use crate::proto::{CallError, ErrorKind};
+
+/// A node's arguments, ready for the guest.
+pub(super) enum Params {
+    /// Converted to `Val`s.
+    Vals(Vec<Val>),
+    /// The one `list<u8>` argument of a bytes node, taken as it is.
+    Bytes(Vec<u8>),
+}
+
+impl Params {
+    /// The arguments of a call of `node`, moving a bytes node's bytes.
+    pub(super) fn take(node: &NodeEntry, args: Value) -> Result<Params, CallError> {
+        match take_bytes(node, args) {
+            Ok(bytes) => Ok(Params::Bytes(bytes)),
+            Err(args) => bind(node, &args).map(Params::Vals),
+        }
+    }
+}
+
+/// The bytes argument of a bytes node (see `NodeEntry::bytes`), or the
+/// arguments back when they take the general path.
+fn take_bytes(node: &NodeEntry, args: Value) -> Result<Vec<u8>, Value> {
+    if node.bytes.is_none() {
+        return Err(args);
+    }
+    match args {
+        Value::Array(mut items) if items.len() == 1 && matches!(items[0], Value::Binary(_)) => {
+            match items.pop() {
+                Some(Value::Binary(bytes)) => Ok(bytes),
+                _ => Err(Value::Nil),
+            }
+        }
+        Value::Map(mut entries)
+            if entries.len() == 1
+                && entries[0].0.as_str() == Some(node.params[0].0.as_str())
+                && matches!(entries[0].1, Value::Binary(_)) =>
+        {
+            match entries.pop() {
+                Some((_, Value::Binary(bytes))) => Ok(bytes),
+                _ => Err(Value::Nil),
+            }
+        }
+        other => Err(other),
+    }
+}
+
+/// Converts `args` to `node`'s parameter values.
+pub(super) fn bind(node: &NodeEntry, args: &Value) -> Result<Vec<Val>, CallError> {
+    let bad = |param: &str, e: ConvError| {
+        let at = if e.path.is_empty() {
+            String::new()
+        } else {
+            format!(" at `{}`", e.path)
+        };
+        CallError::new(
+            ErrorKind::BadArgs,
+            format!(
+                "parameter `{param}`{at}: expected {}, got {}",
+                e.expected, e.got
+            ),
+        )
+    };
+    let params = &node.params;
+    let name = node.desc.name();
+    match args {
+        Value::Array(items) => {
+            if items.len() != params.len() {
+                return Err(CallError::new(
+                    ErrorKind::BadArgs,
+                    format!(
+                        "`{name}` takes {} argument(s) ({}), got {}",
+                        params.len(),
+                        param_list(node),
+                        items.len()
+                    ),
+                ));
+            }
+            params
+                .iter()
+                .zip(items)
+                .map(|((name, ty), v)| convert::to_val(ty, v).map_err(|e| bad(name, e)))
+                .collect()
+        }
+        Value::Map(entries) => {
+            for (k, _) in entries {
+                if !k
+                    .as_str()
+                    .is_some_and(|k| params.iter().any(|(n, _)| n == k))
+                {
+                    return Err(CallError::new(
+                        ErrorKind::BadArgs,
+                        format!(
+                            "`{name}` has no parameter {}; its parameters are: {}",
+                            k.as_str()
+                                .map_or_else(|| convert::describe(k), |k| format!("`{k}`")),
+                            param_list(node)
+                        ),
+                    ));
+                }
+            }
+            params
+                .iter()
+                .map(|(pname, ty)| {
+                    let v = entries.iter().find(|(k, _)| k.as_str() == Some(pname));
+                    match v {
+                        Some((_, v)) => convert::to_val(ty, v).map_err(|e| bad(pname, e)),
+                        // An omitted optional parameter is `none`.
+                        None if matches!(ty, Type::Option(_)) => Ok(Val::Option(None)),
+                        None => Err(CallError::new(
+                            ErrorKind::BadArgs,
+                            format!("missing parameter `{pname}` ({})", param_list(node)),
+                        )),
+                    }
+                })
+                .collect()
+        }
+        Value::Nil if params.is_empty() => Ok(Vec::new()),
+        other => Err(CallError::new(
+            ErrorKind::BadArgs,
+            format!(
+                "arguments must be a map by parameter name or an array in order ({}), got {}",
+                param_list(node),
+                convert::describe(other)
+            ),
+        )),
+    }
+}
+
+fn param_list(node: &NodeEntry) -> String {
+    let params = &node.desc.info.params;
+    if params.is_empty() {
+        return "no parameters".into();
+    }
+    params
+        .iter()
+        .map(|p| format!("{}: {}", p.name, p.ty))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,9 @@
+//! The one harness the integration tests (`tests/all`) and the benchmarks
+//! (`host/benches`) share: plugins built from source, and a real
+//! `Host` behind a real QUIC server on 127.0.0.1 with a temporary plugin
+//! directory and state directory.
+//!
+//! Included with `#[path]` by `tests/all/main.rs` and each benchmark.
+
+pub(crate) mod plugins;
+pub(crate) mod server;
