@@ -31,10 +31,13 @@ echo "==> serving $plugins on $addr"
 "$warden" serve "$plugins" --listen "$addr" --state-dir "$state" &
 server=$!
 trap 'kill -INT $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT
+# The server answers at once and compiles the plugins in the background;
+# wait until it answers, then until none is still loading.
 for _ in $(seq 1 100); do
     "$warden" nodes --addr "$addr" --state-dir "$state" >/dev/null 2>&1 && break
     sleep 0.1
 done
+"$warden" nodes --wait 120 --addr "$addr" --state-dir "$state" >/dev/null
 
 client() { show "$@" --addr "$addr" --state-dir "$state"; }
 client nodes

@@ -16,6 +16,7 @@ mod cli_rpc;
 mod hostile;
 mod jobs;
 mod plugin_dir;
+mod protocol_doc;
 mod python;
 mod rpc;
 mod runtime;

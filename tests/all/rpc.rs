@@ -485,3 +485,25 @@ async fn shutdown_lets_running_calls_finish() {
         "no calls after shutdown"
     );
 }
+
+/// The rule "no public address without `[access]`" holds for library users
+/// too: it is enforced where the listener is bound, before any socket opens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binding_a_public_address_needs_access_control() {
+    let host = warden_host::Host::builder().build().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let (identity, _) = ServerIdentity::load_or_generate(state.path()).unwrap();
+    for listen in ["0.0.0.0:0", "[::]:0", "192.0.2.1:7443"] {
+        let config = ServerConfig {
+            listen: listen.parse().unwrap(),
+            ..ServerConfig::default()
+        };
+        match warden_host::rpc::Server::bind(&config, &identity, host.clone()) {
+            Err(warden_host::rpc::ServerError::PublicWithoutAccess(addr)) => {
+                assert_eq!(addr, config.listen);
+            }
+            Err(e) => panic!("{listen}: expected PublicWithoutAccess, got {e}"),
+            Ok(_) => panic!("{listen}: a public address was bound on an open host"),
+        }
+    }
+}

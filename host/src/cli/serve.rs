@@ -55,7 +55,6 @@ impl From<ServerError> for Failure {
     fn from(e: ServerError) -> Self {
         let kind = match &e {
             ServerError::Tls(_) => "tls",
-            ServerError::Config(_) => "config",
             ServerError::PublicWithoutAccess(_) | ServerError::Bind { .. } => "usage",
         };
         Failure::new(kind, e.to_string())

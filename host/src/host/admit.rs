@@ -101,6 +101,12 @@ impl Admitted {
         &self.served.plugin
     }
 
+    /// A handle to make the plugin's next instance once this call has been
+    /// answered (see [`Ahead::make_ready`]).
+    pub fn ahead(&self) -> Ahead {
+        Ahead(self.served.plugin.clone())
+    }
+
     /// Runs the call with `args`, sending its events and items to `io`.
     /// Dropping the future cancels the call (the guest is interrupted) and
     /// gives its permits back.
@@ -121,6 +127,20 @@ impl Admitted {
             Some(stream) => plugin.call_stream(&self.name, args, options, stream).await,
             None => plugin.call(&self.name, args, options).await,
         }
+    }
+}
+
+/// Makes a plugin's next instance ahead of its next call.
+#[derive(Debug, Clone)]
+pub struct Ahead(Plugin);
+
+impl Ahead {
+    /// Makes one instance ahead of the plugin's next call, when its calls
+    /// come far enough apart for that to pay (see
+    /// [`Plugin::make_ready`]); a front end calls this after sending an
+    /// answer. Returns whether it made one.
+    pub async fn make_ready(self) -> bool {
+        self.0.make_ready().await
     }
 }
 

@@ -10,6 +10,7 @@ use super::config::HostConfig;
 use super::invoke::HostInvoker;
 use super::jobs::HostJobs;
 use super::{Host, HostInner};
+use crate::access::ConnectionGuard;
 use crate::caps::Stores;
 use crate::jobs::Jobs;
 use crate::plugins::{CompiledCache, DirConfig, PluginDir, Plugins};
@@ -193,6 +194,7 @@ impl HostBuilder {
             .map(|d| Jobs::open(&d.join("jobs.redb")))
             .transpose()
             .map_err(HostError::State)?;
+        let guard = ConnectionGuard::new(&self.config.connections).map_err(HostError::Config)?;
         let plugins = self.plugins.unwrap_or_default();
         let dir = self.plugin_dir.as_ref().map(|path| {
             let cache = self
@@ -219,6 +221,7 @@ impl HostBuilder {
             dir: dir.clone(),
             access: self.config.access.clone().map(Arc::new),
             connections: self.config.connections.clone(),
+            guard,
             jobs,
             blobs: stores.map(|s| s.blobs),
             calls: Arc::new(Semaphore::new(self.max_calls)),

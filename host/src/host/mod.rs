@@ -30,14 +30,16 @@ use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
-use crate::access::{AccessConfig, ConnectionLimits, Identity};
+use crate::access::{AccessConfig, ConnectionLimits};
 use crate::caps::{BlobStore, Invoker};
 use crate::jobs::Jobs;
 use crate::plugins::{PluginDir, Plugins};
 use crate::proto::{CallError, ErrorKind};
 use crate::runtime::Runtime;
 
-pub use admit::{Admitted, CallIo, Origin, Wait};
+pub use crate::access::{ConnectionGuard, GuardSlot, Identity, Refusal};
+pub use crate::runtime::StreamIo;
+pub use admit::{Admitted, Ahead, CallIo, Origin, Wait};
 pub use blobs::{BlobDownload, BlobUpload};
 pub use builder::{HostBuilder, HostError};
 pub use config::HostConfig;
@@ -63,6 +65,8 @@ struct HostInner {
     dir: Option<Arc<PluginDir>>,
     access: Option<Arc<AccessConfig>>,
     connections: ConnectionLimits,
+    /// Counts the connections of every front end against the limits.
+    guard: Arc<ConnectionGuard>,
     jobs: Option<Jobs>,
     blobs: Option<BlobStore>,
     /// Calls from outside running at once, host-wide.
@@ -109,9 +113,15 @@ impl Host {
         self.inner.access.as_deref()
     }
 
-    /// Guards on incoming connections, for front ends that accept them.
+    /// The limits on incoming connections, from the host config.
     pub fn connection_limits(&self) -> &ConnectionLimits {
         &self.inner.connections
+    }
+
+    /// The guard every front end admits its connections through, so the
+    /// limits count connections of all of them together.
+    pub fn connection_guard(&self) -> &Arc<ConnectionGuard> {
+        &self.inner.guard
     }
 
     /// The jobs, when the host keeps them (it has a state directory).

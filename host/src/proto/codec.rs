@@ -41,6 +41,13 @@ pub fn encode_frame(value: &Value, out: &mut Vec<u8>) {
     out[start..start + 4].copy_from_slice(&len.to_be_bytes());
 }
 
+/// `value` as one frame, length prefix included.
+pub fn frame_bytes(value: &Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_frame(value, &mut out);
+    out
+}
+
 /// Splits a byte stream into frames.
 ///
 /// Feed it bytes with [`FrameDecoder::push`] and take frames with
@@ -126,12 +133,6 @@ impl FrameDecoder {
 mod tests {
     use super::*;
 
-    fn frame(value: &Value) -> Vec<u8> {
-        let mut out = Vec::new();
-        encode_frame(value, &mut out);
-        out
-    }
-
     #[test]
     fn frames_round_trip_byte_by_byte() {
         let values = [
@@ -139,7 +140,7 @@ mod tests {
             Value::Map(vec![(Value::from("type"), Value::from("ok"))]),
             Value::Array(vec![]),
         ];
-        let bytes: Vec<u8> = values.iter().flat_map(frame).collect();
+        let bytes: Vec<u8> = values.iter().flat_map(frame_bytes).collect();
         let mut decoder = FrameDecoder::new(1024);
         let mut got = Vec::new();
         for b in bytes {

@@ -10,8 +10,9 @@
 //! `item` frames and exactly one final `ok` or `err` frame. Every record is
 //! a map with named keys and every enum a string.
 //!
-//! This module knows nothing of wasmtime or sockets: the client builds it
-//! alone (feature `client`), and the runtime produces its types directly.
+//! This module knows nothing of the sandbox engine or of sockets: the
+//! client builds it alone (feature `client`), and the runtime produces its
+//! types directly.
 
 mod codec;
 pub mod codes;
@@ -25,7 +26,7 @@ mod record;
 mod status;
 mod stream;
 
-pub use codec::{DEFAULT_MAX_FRAME_BYTES, FrameDecoder, FrameError, encode_frame};
+pub use codec::{DEFAULT_MAX_FRAME_BYTES, FrameDecoder, FrameError, encode_frame, frame_bytes};
 pub use decode::{DecodeError, MAX_DEPTH, decode_value};
 pub use error::{CallError, ErrorKind, UnknownErrorKind};
 pub use event::{CallEvent, LogLevel};

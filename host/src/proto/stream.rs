@@ -314,13 +314,7 @@ impl ResponseReader {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::LogLevel;
-
-    fn frame(value: &Value) -> Vec<u8> {
-        let mut out = Vec::new();
-        encode_frame(value, &mut out);
-        out
-    }
+    use crate::proto::{LogLevel, frame_bytes as frame};
 
     fn call(node: &str) -> Request {
         Request::Call {

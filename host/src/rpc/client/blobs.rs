@@ -4,7 +4,7 @@
 use rmpv::Value;
 
 use super::{BlobInfo, Client, ClientError, Event};
-use crate::proto::{Request, encode_frame};
+use crate::proto::{Request, frame_bytes};
 use crate::rpc::transport::write_encoded;
 
 /// Bytes per `bin` frame of an upload.
@@ -30,16 +30,8 @@ impl Client {
         size: Option<u64>,
     ) -> Result<BlobInfo, ClientError> {
         use tokio::io::AsyncReadExt;
-        let connection = self.connection().await?;
-        let (mut send, recv) = connection
-            .open_bi()
-            .await
-            .map_err(|e| ClientError::ConnectionLost(e.to_string()))?;
-        let mut frame = Vec::new();
-        encode_frame(&Request::BlobPut { size }.into_value(), &mut frame);
-        write_encoded(&mut send, frame.into())
-            .await
-            .map_err(ClientError::ConnectionLost)?;
+        let request = Request::BlobPut { size };
+        let (mut send, recv) = super::start(&self.connection().await?, request).await?;
         let mut chunk = vec![0u8; UPLOAD_CHUNK];
         loop {
             let mut filled = 0;
@@ -55,8 +47,7 @@ impl Client {
             if filled == 0 {
                 break;
             }
-            let mut frame = Vec::with_capacity(filled + 9);
-            encode_frame(&Value::Binary(chunk[..filled].to_vec()), &mut frame);
+            let frame = frame_bytes(&Value::Binary(chunk[..filled].to_vec()));
             if write_encoded(&mut send, frame.into()).await.is_err() {
                 // The server stopped reading: its answer says why.
                 break;

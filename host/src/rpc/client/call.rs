@@ -8,7 +8,7 @@ use rmpv::Value;
 
 use super::ClientError;
 use crate::proto::{
-    Answer, CallError, CallEvent, ErrorKind, Request, ResponseReader, codes, encode_frame,
+    Answer, CallError, CallEvent, ErrorKind, Request, ResponseReader, codes, frame_bytes,
     input_frame,
 };
 use crate::rpc::transport::{read_some, write_encoded};
@@ -181,9 +181,7 @@ impl ChannelSender {
     /// [`ClientError::ConnectionLost`] when the call has ended or the
     /// connection broke.
     pub async fn send(&mut self, message: Value) -> Result<(), ClientError> {
-        let mut out = Vec::new();
-        encode_frame(&input_frame(message), &mut out);
-        write_encoded(&mut self.send, out.into())
+        write_encoded(&mut self.send, frame_bytes(&input_frame(message)).into())
             .await
             .map_err(ClientError::ConnectionLost)
     }

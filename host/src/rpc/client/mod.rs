@@ -23,7 +23,7 @@ use tokio::sync::Mutex;
 use super::tls::{self, Trust};
 use super::transport::{self, write_encoded};
 use crate::proto::{
-    CallError, DEFAULT_MAX_FRAME_BYTES, JobInfo, NodeInfo, Request, ServerStatus, encode_frame,
+    CallError, DEFAULT_MAX_FRAME_BYTES, JobInfo, NodeInfo, Request, ServerStatus, frame_bytes,
     parse_caller,
 };
 
@@ -81,6 +81,22 @@ pub struct ConnectOpts {
     /// (re)connection. Servers with an access config need it for anything
     /// their anonymous callers may not do.
     pub token: Option<String>,
+}
+
+/// Opens a stream on `connection` and sends `request` on it, leaving the
+/// sending side open (for what follows the request, or to finish it).
+async fn start(
+    connection: &Connection,
+    request: Request,
+) -> Result<(SendStream, RecvStream), ClientError> {
+    let (mut send, recv) = connection
+        .open_bi()
+        .await
+        .map_err(|e| ClientError::ConnectionLost(e.to_string()))?;
+    write_encoded(&mut send, frame_bytes(&request.into_value()).into())
+        .await
+        .map_err(ClientError::ConnectionLost)?;
+    Ok((send, recv))
 }
 
 fn job_info(value: Value) -> Result<JobInfo, ClientError> {
@@ -214,18 +230,10 @@ impl Client {
 
     /// Presents the caller's token on a fresh connection.
     async fn hello(&self, connection: &Connection, token: &str) -> Result<(), ClientError> {
-        let (mut send, recv) = connection
-            .open_bi()
-            .await
-            .map_err(|e| ClientError::ConnectionLost(e.to_string()))?;
         let request = Request::Hello {
             token: token.to_owned(),
         };
-        let mut frame = Vec::new();
-        encode_frame(&request.into_value(), &mut frame);
-        write_encoded(&mut send, frame.into())
-            .await
-            .map_err(ClientError::ConnectionLost)?;
+        let (mut send, recv) = start(connection, request).await?;
         let _ = send.finish();
         let answer = self.call_stream(send, recv).result().await?;
         parse_caller(answer)
@@ -241,9 +249,7 @@ impl Client {
     /// connection turns out to be gone.
     async fn open(&self, request: Request) -> Result<(SendStream, RecvStream), ClientError> {
         // Encoded once, moving the arguments: a retry resends the same bytes.
-        let mut frame = Vec::new();
-        encode_frame(&request.into_value(), &mut frame);
-        let frame = Bytes::from(frame);
+        let frame = Bytes::from(frame_bytes(&request.into_value()));
         for attempt in 0..2 {
             let connection = self.connection().await?;
             match connection.open_bi().await {
@@ -333,16 +339,7 @@ impl Client {
     ) -> Result<(ChannelSender, CallStream), ClientError> {
         let give_up = opts.give_up();
         let request = opts.request(node, args);
-        let connection = self.connection().await?;
-        let (mut send, recv) = connection
-            .open_bi()
-            .await
-            .map_err(|e| ClientError::ConnectionLost(e.to_string()))?;
-        let mut frame = Vec::new();
-        encode_frame(&request.into_value(), &mut frame);
-        write_encoded(&mut send, frame.into())
-            .await
-            .map_err(ClientError::ConnectionLost)?;
+        let (send, recv) = start(&self.connection().await?, request).await?;
         let stream = CallStream::new(None, recv, self.inner.max_frame, give_up);
         Ok((ChannelSender { send }, stream))
     }

@@ -5,7 +5,7 @@ use rmpv::Value;
 
 use super::Shared;
 use super::stream::{Exchange, Outcome, Stop};
-use crate::access::Identity;
+use crate::host::Identity;
 use crate::proto::{CallEvent, Follows, Inbound, codes};
 
 /// Receives a blob.

@@ -11,10 +11,8 @@ use tokio::sync::mpsc;
 
 use super::Shared;
 use super::stream::{Exchange, Outcome, Stop};
-use crate::access::Identity;
-use crate::host::{CallIo, Origin, Wait};
+use crate::host::{CallIo, Identity, Origin, StreamIo, Wait};
 use crate::proto::{CallEvent, Follows, Inbound, NodeKind};
-use crate::runtime::StreamIo;
 
 /// Items a stream node may produce ahead of the client. With QUIC's flow
 /// control this bounds what a slow reader makes the host hold.
@@ -61,7 +59,7 @@ pub(super) async fn call(
         Ok(admitted) => admitted,
         Err(e) => return Outcome::Answer(Err(e)),
     };
-    let plugin = admitted.plugin().clone();
+    let ahead = admitted.ahead();
     let channel = admitted.kind() == NodeKind::Channel;
     if channel {
         ex.input.reader.expect(Follows::Inputs);
@@ -183,5 +181,5 @@ pub(super) async fn call(
             tracing::debug!(node, elapsed = ?started.elapsed(), kind = %e.kind, "call failed: {}", e.message)
         }
     }
-    Outcome::Called(result, plugin)
+    Outcome::Called(result, ahead)
 }

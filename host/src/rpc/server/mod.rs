@@ -26,8 +26,7 @@ use tokio::task::JoinSet;
 
 use super::tls::{ServerIdentity, TlsError};
 use super::transport;
-use crate::access::ConnectionGuard;
-use crate::host::Host;
+use crate::host::{ConnectionGuard, Host};
 use crate::proto::{DEFAULT_MAX_FRAME_BYTES, codes};
 
 /// Settings of a [`Server`]; what it serves, and to whom, comes from the
@@ -61,9 +60,6 @@ pub enum ServerError {
     /// The certificate or key was refused.
     #[error(transparent)]
     Tls(#[from] TlsError),
-    /// The connection guards are invalid.
-    #[error("invalid server settings: {0}")]
-    Config(String),
     /// A public address on a host that lets every caller call every node.
     #[error(
         "refusing to listen on {0}: without an `[access]` table in the host config every caller \
@@ -115,7 +111,7 @@ impl Server {
         if !config.listen.ip().is_loopback() && !host.has_access_control() {
             return Err(ServerError::PublicWithoutAccess(config.listen));
         }
-        let guard = ConnectionGuard::new(host.connection_limits()).map_err(ServerError::Config)?;
+        let guard = host.connection_guard().clone();
         let tls = identity.server_config()?;
         let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls)
             .map_err(|e| TlsError::Config(e.to_string()))?;

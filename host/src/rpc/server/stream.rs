@@ -9,13 +9,12 @@ use quinn::{RecvStream, SendStream, VarInt};
 use rmpv::Value;
 
 use super::Shared;
-use crate::access::Identity;
+use crate::host::{Ahead, Identity};
 use crate::proto::{
     CallError, CallEvent, ErrorKind, Inbound, Request, RequestReader, ResponseWriter, StreamError,
     caller_value, codes, encode_frame,
 };
 use crate::rpc::transport::{read_some, write_encoded};
-use crate::runtime::Plugin;
 
 /// What the server knows about one connection.
 pub(super) struct Conn {
@@ -118,7 +117,7 @@ pub(super) enum Outcome {
     /// Answer with this final frame.
     Answer(Result<Value, CallError>),
     /// A call's answer; afterwards the plugin makes an instance ahead.
-    Called(Result<Value, CallError>, Plugin),
+    Called(Result<Value, CallError>, Ahead),
     /// Already finished or reset (cancelled, or the client went away).
     Done,
 }
