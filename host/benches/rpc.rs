@@ -227,16 +227,17 @@ fn main() {
 
         // The servers: Warden through the shared harness (a host over a
         // plugin directory), and bare quinn with the same certificate.
+        let state = tempfile::tempdir().unwrap();
+        let (identity, _) = ServerIdentity::load_or_generate(state.path()).unwrap();
         let server = Setup::new()
             .plugin("math", &example("math"), "")
             .plugin("types", &test_plugin("types"), "")
             .max_calls(1000)
+            .identity(identity.clone())
             .start()
             .await;
         let addr: std::net::SocketAddr = server.addr.parse().unwrap();
         let fingerprint = server.fingerprint.clone();
-        let state = tempfile::tempdir().unwrap();
-        let (identity, _) = ServerIdentity::load_or_generate(state.path()).unwrap();
         let bare = bare_server(&identity);
         let bare_addr = bare.local_addr().unwrap();
 

@@ -232,3 +232,64 @@ async fn jobs_respect_the_plugins_concurrency_limit() {
     client.close().await;
     served.stop().await;
 }
+
+/// A job still queued when the host stops runs after the restart, once its
+/// plugin has loaded (plugins load in the background, so the job waits for
+/// it instead of failing `unavailable`); the job that was running is
+/// reported failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queued_job_runs_after_a_restart_once_its_plugin_has_loaded() {
+    let state = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    let manifest = "[limits]\nmax_concurrent_calls = 1\n";
+    let served = Setup::new()
+        .plugin("slow", &example("math"), manifest)
+        .state(state.clone())
+        .start()
+        .await;
+    let client = served.client().await;
+    // 100 steps of 100 ms: still running when the host stops.
+    let running = client
+        .submit("slow/slow-sum", mp("[100, 100]"), None)
+        .await
+        .unwrap();
+    let mut state_of_first = JobState::Queued;
+    for _ in 0..500 {
+        state_of_first = client.job(&running.id, None, true).await.unwrap().state;
+        if state_of_first == JobState::Running {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(state_of_first, JobState::Running);
+    // The plugin's only slot is taken: this one waits, `queued`.
+    let queued = client
+        .submit("slow/add", mp("[20, 22]"), None)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        client.job(&queued.id, None, true).await.unwrap().state,
+        JobState::Queued
+    );
+    client.close().await;
+    served.stop().await;
+
+    let served = Setup::new()
+        .plugin("slow", &example("math"), manifest)
+        .state(state)
+        .no_wait()
+        .start()
+        .await;
+    let client = served.client().await;
+    let done = client
+        .job(&queued.id, Some(Duration::from_secs(60)), false)
+        .await
+        .unwrap();
+    assert_eq!(done.state, JobState::Done, "{done:?}");
+    assert_eq!(done.result, Some(Value::from(42)));
+    let failed = client.job(&running.id, None, false).await.unwrap();
+    assert_eq!(failed.state, JobState::Failed);
+    assert_eq!(failed.error_kind, Some(ErrorKind::Cancelled));
+    client.close().await;
+    served.stop().await;
+}

@@ -77,6 +77,37 @@ async fn a_slow_reader_holds_the_producer_back_and_cancelling_stops_it() {
     served.stop().await;
 }
 
+/// A client that stops reading does not keep a stream node running past
+/// its deadline, nor hold its call slots: the call ends, and the stream is
+/// reset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_that_stops_reading_does_not_hold_the_call_past_its_deadline() {
+    let served = plugins().start().await;
+    let client = served.client_with(None).await.unwrap();
+    let opts = CallOpts {
+        deadline: Some(Duration::from_millis(800)),
+        meta: None,
+    };
+    // 10,000 blocks of 64 KiB, and the client never reads one.
+    let stream = client
+        .call_with("streamy/items/blocks", mp("[10000, 65536]"), opts)
+        .await
+        .unwrap();
+    assert!(eventually(10, || served.stats.running_calls() == 1).await);
+    assert!(
+        eventually(20, || served.stats.running_calls() == 0).await,
+        "the call outlived its deadline because its client did not read"
+    );
+    let sent = served.stats.items_sent();
+    assert!(
+        sent < 200,
+        "{sent} items were written to a reader that took none"
+    );
+    drop(stream);
+    client.close().await;
+    served.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_error_ends_a_stream_after_the_items_already_sent() {
     let served = plugins().start().await;

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use rmpv::Value;
-use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::{OwnedSemaphorePermit, TryAcquireError};
 
 use super::Host;
 use crate::access::Identity;
@@ -96,6 +96,15 @@ impl Admitted {
         self.node().kind
     }
 
+    /// When the call must have ended, counting from now: the caller's
+    /// deadline or the plugin's timeout, whichever comes first. A front end
+    /// bounds what it waits for on the call's behalf (e.g. a client reading
+    /// its items) by this.
+    pub fn ends_by(&self) -> Instant {
+        let timeout = Instant::now() + self.served.plugin.limits().timeout;
+        self.deadline.map_or(timeout, |d| d.min(timeout))
+    }
+
     /// The plugin version the call runs in (a reload does not change it).
     pub fn plugin(&self) -> &Plugin {
         &self.served.plugin
@@ -159,7 +168,36 @@ impl Host {
         deadline: Option<Instant>,
         wait: Wait,
     ) -> Result<Admitted, CallError> {
-        let (served, name) = self.check(origin, node)?;
+        if self.is_closed() {
+            return Err(shutting_down());
+        }
+        let (served, name) = match wait {
+            Wait::No => self.check(origin, node)?,
+            Wait::Yes => self.check_once_loaded(origin, node).await?,
+        };
+        // The host's permit first: waiting for it holds nothing of the
+        // plugin's.
+        let (host_permit, chain) = match origin {
+            Origin::Node { chain } => (None, chain.to_vec()),
+            Origin::Caller(_) => {
+                let calls = self.inner.calls.clone();
+                let permit = match wait {
+                    Wait::No => calls.try_acquire_owned().map_err(|e| match e {
+                        TryAcquireError::Closed => shutting_down(),
+                        TryAcquireError::NoPermits => CallError::new(
+                            ErrorKind::Overloaded,
+                            format!(
+                                "the server is running its maximum of {} calls; retry later",
+                                self.inner.max_calls
+                            ),
+                        ),
+                    })?,
+                    // Closed when the host shuts down.
+                    Wait::Yes => calls.acquire_owned().await.map_err(|_| shutting_down())?,
+                };
+                (Some(permit), Vec::new())
+            }
+        };
         let plugin_permit = match wait {
             Wait::No => served.try_start_call().map_err(|max| {
                 CallError::new(
@@ -173,27 +211,6 @@ impl Host {
             })?,
             Wait::Yes => served.start_call().await,
         };
-        let (host_permit, chain) = match origin {
-            Origin::Node { chain } => (None, chain.to_vec()),
-            Origin::Caller(_) => {
-                let calls = self.inner.calls.clone();
-                let permit = match wait {
-                    Wait::No => calls.try_acquire_owned().map_err(|_| {
-                        CallError::new(
-                            ErrorKind::Overloaded,
-                            format!(
-                                "the server is running its maximum of {} calls; retry later",
-                                self.inner.max_calls
-                            ),
-                        )
-                    })?,
-                    Wait::Yes => calls.acquire_owned().await.map_err(|_| {
-                        CallError::new(ErrorKind::Cancelled, "the host is shutting down")
-                    })?,
-                };
-                (Some(permit), Vec::new())
-            }
-        };
         Ok(Admitted {
             host: self.clone(),
             served,
@@ -203,6 +220,35 @@ impl Host {
             _plugin_permit: plugin_permit,
             _host_permit: host_permit,
         })
+    }
+
+    /// [`Host::check`], waiting (at most [`LOAD_WAIT`]) while the node's
+    /// plugin is still loading: a queued job of a plugin that is being
+    /// compiled after a restart runs once it is ready.
+    async fn check_once_loaded(
+        &self,
+        origin: Origin<'_>,
+        node: &str,
+    ) -> Result<(Arc<Served>, String), CallError> {
+        let until = tokio::time::Instant::now() + LOAD_WAIT;
+        loop {
+            let mut changes = self.inner.plugins.subscribe();
+            let checked = self.check(origin, node);
+            let loading = checked.is_err()
+                && matches!(
+                    self.inner.plugins.snapshot().resolve(node),
+                    Err(Unresolved::Loading(_))
+                );
+            if !loading || self.is_closed() {
+                return checked;
+            }
+            if tokio::time::timeout_at(until, changes.changed())
+                .await
+                .is_err()
+            {
+                return checked;
+            }
+        }
     }
 
     /// The checks of admission that take nothing: resolving `node` and who
@@ -250,6 +296,17 @@ impl Host {
         }
         Ok((served.clone(), name.to_owned()))
     }
+}
+
+/// How long a waiting call (a job) waits for its plugin to finish loading.
+pub const LOAD_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// The error for any call once the host is shutting down.
+pub(super) fn shutting_down() -> CallError {
+    CallError::new(
+        ErrorKind::Cancelled,
+        "the host is shutting down and takes no new calls",
+    )
 }
 
 /// The error for a node name that leads to no served plugin.

@@ -229,19 +229,20 @@ impl HostBuilder {
             invoker: Arc::new(HostInvoker(weak.clone())),
             stop,
             watcher: std::sync::Mutex::new(None),
+            closed: std::sync::atomic::AtomicBool::new(false),
         });
+        if let (Some(dir), Some(path)) = (&dir, self.plugin_dir) {
+            // What is there now starts loading at once (the watcher takes
+            // over from here), and shows as loading before jobs start: a
+            // job queued before a restart waits for its plugin.
+            dir.scan()
+                .map_err(|source| HostError::PluginDir { path, source })?;
+        }
         if let Some(jobs) = &inner.jobs {
             jobs.start(Arc::new(HostJobs(Arc::downgrade(&inner))))
                 .map_err(HostError::State)?;
         }
-        if let (Some(dir), Some(path)) = (dir, self.plugin_dir) {
-            // What is there now starts loading at once; the watcher takes
-            // over from here.
-            dir.scan()
-                .map_err(|source| HostError::PluginDir { path, source })?;
-            if !self.watch {
-                return Ok(Host { inner });
-            }
+        if let (Some(dir), true) = (dir, self.watch) {
             let mut stopped = stopped;
             let watcher = tokio::spawn(async move {
                 let shutdown = async move {

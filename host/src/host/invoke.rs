@@ -6,7 +6,6 @@ use std::sync::Weak;
 use super::admit::{CallIo, Origin, Wait};
 use super::{Host, HostInner};
 use crate::caps::{Invocation, InvokeFuture, Invoker};
-use crate::proto::{CallError, ErrorKind};
 
 /// Routes `invoke` calls through a host's admission. It holds the host
 /// weakly: calls carry it, and must not keep a host alive.
@@ -17,10 +16,7 @@ impl Invoker for HostInvoker {
         let host = self.0.upgrade().map(|inner| Host { inner });
         Box::pin(async move {
             let Some(host) = host else {
-                return Err(CallError::new(
-                    ErrorKind::Unavailable,
-                    "the host is shutting down",
-                ));
+                return Err(super::admit::shutting_down());
             };
             let origin = Origin::Node { chain: &call.chain };
             let admitted = host

@@ -11,7 +11,7 @@ use rmpv::Value;
 use super::admit::{CallIo, Origin, Wait};
 use super::{Host, HostInner};
 use crate::access::Identity;
-use crate::jobs::{JobExecutor, JobFuture, Jobs};
+use crate::jobs::{JobExecutor, JobFuture, Jobs, Started};
 use crate::proto::{CallError, ErrorKind, JobInfo};
 
 /// The parameters a callback node may declare.
@@ -46,6 +46,9 @@ impl Host {
         callback: Option<String>,
     ) -> Result<JobInfo, CallError> {
         let jobs = self.keeps_jobs()?;
+        if self.is_closed() {
+            return Err(super::admit::shutting_down());
+        }
         let (served, name) = self.check(Origin::Caller(who), node)?;
         served.plugin.check_args(&name, &args)?;
         if let Some(callback) = &callback {
@@ -108,12 +111,12 @@ impl HostJobs {
         self.0
             .upgrade()
             .map(|inner| Host { inner })
-            .ok_or_else(|| CallError::new(ErrorKind::Cancelled, "the host is shutting down"))
+            .ok_or_else(super::admit::shutting_down)
     }
 }
 
 impl JobExecutor for HostJobs {
-    fn run(&self, job: &JobInfo) -> JobFuture<Result<Value, CallError>> {
+    fn run(&self, job: &JobInfo, started: Started) -> JobFuture<Result<Value, CallError>> {
         let host = self.host();
         let (caller, node, args) = (job.caller.clone(), job.node.clone(), job.args.clone());
         Box::pin(async move {
@@ -122,6 +125,7 @@ impl JobExecutor for HostJobs {
             let admitted = host
                 .admit(Origin::Caller(&who), &node, None, Wait::Yes)
                 .await?;
+            started();
             admitted.run(args, CallIo::default()).await
         })
     }

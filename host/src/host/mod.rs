@@ -39,7 +39,7 @@ use crate::runtime::Runtime;
 
 pub use crate::access::{ConnectionGuard, GuardSlot, Identity, Refusal};
 pub use crate::runtime::StreamIo;
-pub use admit::{Admitted, Ahead, CallIo, Origin, Wait};
+pub use admit::{Admitted, Ahead, CallIo, LOAD_WAIT, Origin, Wait};
 pub use blobs::{BlobDownload, BlobUpload};
 pub use builder::{HostBuilder, HostError};
 pub use config::HostConfig;
@@ -78,6 +78,8 @@ struct HostInner {
     stop: tokio::sync::watch::Sender<bool>,
     /// The directory watcher's task.
     watcher: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Set by [`Host::shutdown`]: no new calls or jobs.
+    closed: std::sync::atomic::AtomicBool,
 }
 
 impl Host {
@@ -197,12 +199,24 @@ impl Host {
             })
     }
 
-    /// Stops watching the plugin directory and stops running jobs (they are
-    /// recorded as failed; queued ones wait for the next start). Returns
-    /// once both have stopped (at most a few seconds), so another host can
-    /// open the same state directory. Calls already admitted finish on
-    /// their own.
+    /// Whether [`Host::shutdown`] has begun.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Shuts the host down: no new calls or jobs are admitted (they get
+    /// `cancelled`), the plugin directory is no longer watched, running
+    /// jobs are stopped (recorded as failed; queued ones wait for the next
+    /// start) and the plugins are let go. Returns once that is done (a few
+    /// seconds at most), so another host can open the same state directory
+    /// once this one's last clone is dropped. Calls already admitted finish
+    /// on their own.
     pub async fn shutdown(&self) {
+        use std::time::Duration;
+        self.inner
+            .closed
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.inner.calls.close();
         let _ = self.inner.stop.send(true);
         let watcher = self
             .inner
@@ -211,10 +225,22 @@ impl Host {
             .unwrap_or_else(|e| e.into_inner())
             .take();
         if let Some(watcher) = watcher {
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), watcher).await;
+            let abort = watcher.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(5), watcher)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
         }
         if let Some(jobs) = &self.inner.jobs {
             jobs.shutdown().await;
         }
+        // A plugin being compiled is dropped when it is done.
+        if let Some(dir) = self.inner.dir.clone() {
+            let _ =
+                tokio::task::spawn_blocking(move || dir.wait_loaded(Duration::from_secs(60))).await;
+        }
+        self.inner.plugins.clear();
     }
 }

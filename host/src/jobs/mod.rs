@@ -11,4 +11,4 @@
 mod runner;
 mod store;
 
-pub use runner::{JOB_ARGS_MAX, JobExecutor, JobFuture, Jobs};
+pub use runner::{JOB_ARGS_MAX, JobExecutor, JobFuture, Jobs, Started};

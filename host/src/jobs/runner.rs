@@ -17,12 +17,17 @@ use crate::proto::{CallError, ErrorKind, JobInfo, JobState};
 /// A future a [`JobExecutor`] returns.
 pub type JobFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
+/// Called by a [`JobExecutor`] once the job's call was admitted and starts:
+/// the job is `queued` until then and `running` from then on.
+pub type Started = Box<dyn FnOnce() + Send>;
+
 /// Runs jobs' calls: whoever serves the nodes (the host service) implements
 /// it, so a job is admitted and run like any other call of its caller.
 pub trait JobExecutor: Send + Sync + 'static {
     /// Runs `job`'s call for `job.caller`, waiting for a free slot rather
-    /// than failing when the plugin or the host is busy.
-    fn run(&self, job: &JobInfo) -> JobFuture<Result<Value, CallError>>;
+    /// than failing when the plugin or the host is busy, and calling
+    /// `started` when the call starts.
+    fn run(&self, job: &JobInfo, started: Started) -> JobFuture<Result<Value, CallError>>;
     /// Calls `job.callback` with the outcome; why it could not, if it could
     /// not.
     fn deliver(&self, job: &JobInfo) -> JobFuture<Result<(), String>>;
@@ -73,6 +78,11 @@ struct Inner {
     executor: OnceLock<Arc<dyn JobExecutor>>,
     slots: Arc<Semaphore>,
     tasks: Mutex<HashMap<String, JoinHandle<()>>>,
+    /// Held while a record is read, checked and written back, so a cancel
+    /// and a job's own end do not overwrite each other.
+    records: Mutex<()>,
+    /// Set by [`Jobs::shutdown`]: no new job tasks.
+    closed: std::sync::atomic::AtomicBool,
     /// Bumped whenever a job finishes, for waiters.
     finished: watch::Sender<u64>,
 }
@@ -107,6 +117,8 @@ impl Jobs {
                 executor: OnceLock::new(),
                 slots: Arc::new(Semaphore::new(MAX_RUNNING)),
                 tasks: Mutex::default(),
+                records: Mutex::default(),
+                closed: std::sync::atomic::AtomicBool::new(false),
                 finished: watch::channel(0).0,
             }),
         };
@@ -246,6 +258,7 @@ impl Jobs {
     ///
     /// `not-found` when there is no such job for this caller.
     pub fn cancel(&self, caller: &str, id: &str) -> Result<JobInfo, CallError> {
+        let _records = self.inner.lock_records();
         let mut job = self.load(caller, id)?;
         if job.state.is_finished() {
             return Ok(job);
@@ -265,12 +278,16 @@ impl Jobs {
     /// stay queued for the next start. Returns once the tasks have ended
     /// (at most 5 s), so the store can be reopened.
     pub async fn shutdown(&self) {
+        self.inner
+            .closed
+            .store(true, std::sync::atomic::Ordering::Release);
         let tasks: Vec<(String, JoinHandle<()>)> = self.tasks().drain().collect();
         for (_, task) in &tasks {
             task.abort();
         }
         for (id, task) in tasks {
             let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+            let _records = self.inner.lock_records();
             if let Ok(Some(mut job)) = self.inner.store.get(&id)
                 && job.state == JobState::Running
             {
@@ -295,6 +312,10 @@ impl Jobs {
     }
 
     fn spawn(&self, id: String) {
+        if self.inner.closed.load(std::sync::atomic::Ordering::Acquire) {
+            // Shutting down: it stays queued for the next start.
+            return;
+        }
         let Some(executor) = self.inner.executor.get().cloned() else {
             // Not started yet: `start` picks queued jobs up.
             return;
@@ -329,12 +350,24 @@ async fn run(inner: Arc<Inner>, executor: Arc<dyn JobExecutor>, id: String) {
             return;
         }
     };
-    job.state = JobState::Running;
-    if let Err(e) = inner.store.put(&job) {
-        tracing::error!(job = %id, "cannot record the job as running: {e}");
-        return;
-    }
-    match executor.run(&job).await {
+    // `running` once admitted: until then it waits for a slot (or for its
+    // plugin to load) as `queued`.
+    let started: Started = {
+        let inner = inner.clone();
+        let id = id.clone();
+        Box::new(move || {
+            let _records = inner.lock_records();
+            if let Ok(Some(mut job)) = inner.store.get(&id)
+                && job.state == JobState::Queued
+            {
+                job.state = JobState::Running;
+                if let Err(e) = inner.store.put(&job) {
+                    tracing::error!(job = %id, "cannot record the job as running: {e}");
+                }
+            }
+        })
+    };
+    match executor.run(&job, started).await {
         Ok(value) => {
             job.state = JobState::Done;
             job.result = Some(value);
@@ -352,17 +385,26 @@ async fn run(inner: Arc<Inner>, executor: Arc<dyn JobExecutor>, id: String) {
         tracing::warn!(job = %id, "the job's callback failed: {e}");
         job.callback_error = Some(e);
     }
-    // A cancel that came while the call finished wins.
-    if let Ok(Some(current)) = inner.store.get(&id)
-        && current.state == JobState::Cancelled
     {
-        return;
-    }
-    if let Err(e) = inner.store.put(&job) {
-        tracing::error!(job = %id, "cannot record the job's outcome: {e}");
+        let _records = inner.lock_records();
+        // A cancel that came while the call finished wins.
+        if let Ok(Some(current)) = inner.store.get(&id)
+            && current.state == JobState::Cancelled
+        {
+            return;
+        }
+        if let Err(e) = inner.store.put(&job) {
+            tracing::error!(job = %id, "cannot record the job's outcome: {e}");
+        }
     }
     inner.finished.send_modify(|n| *n += 1);
     tracing::debug!(job = %id, state = ?job.state, "job finished");
+}
+
+impl Inner {
+    fn lock_records(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.records.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// 16 random hex digits.

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant, SystemTime};
 use super::cache::CompiledCache;
 use super::load::Loader;
 use super::manifest::LimitsConfig;
-use super::registry::{Loading, Plugins};
+use super::registry::{Failed, Loading, Plugins};
 use crate::caps::Stores;
 use crate::proto::CacheStats;
 use crate::runtime::Runtime;
@@ -184,8 +184,10 @@ impl PluginDir {
     /// When the directory cannot be read.
     pub fn scan(&self) -> std::io::Result<Option<Duration>> {
         let inner = &self.inner;
-        let found = inner.list()?;
+        // The listing is taken under the lock, so two scans at once never
+        // act on an older listing than the other.
         let mut state = inner.lock();
+        let found = inner.list()?;
         let registry = inner.plugins.snapshot();
         // Names seen before, and ones shown as loading whose file is gone.
         let mut names: Vec<String> = found
@@ -202,14 +204,16 @@ impl PluginDir {
             let files = found.get(&name).copied().unwrap_or_default();
             let before = state.seen.get(&name).copied();
             if files.wasm.is_none() {
-                if before.is_some_and(|b| b.wasm.is_some())
-                    || inner.plugins.snapshot().get(&name).is_some()
-                {
+                // Only what this directory loaded (or shows as loading) is
+                // removed: a manifest without a component touches nothing.
+                let ours = before.is_some_and(|b| b.wasm.is_some())
+                    || registry.loading().any(|(n, _)| n == name);
+                if ours {
                     tracing::info!(plugin = %name, "removed: no longer served");
+                    // A load in flight for it is stale now.
+                    *state.generation.entry(name.clone()).or_default() += 1;
+                    inner.plugins.update(|r| r.remove(&name));
                 }
-                // A load in flight for it is stale now.
-                *state.generation.entry(name.clone()).or_default() += 1;
-                inner.plugins.update(|r| r.remove(&name));
                 state.seen.remove(&name);
                 continue;
             }
@@ -222,7 +226,9 @@ impl PluginDir {
                 .map(|s| s.modified)
                 .max()
                 .unwrap_or(now);
-            let age = now.duration_since(newest).unwrap_or_default();
+            // A modification time in the future (a skewed clock) counts as
+            // settled, or the file would wait for ever.
+            let age = now.duration_since(newest).unwrap_or(inner.config.quiet);
             if age < inner.config.quiet {
                 let wait = inner.config.quiet - age;
                 again = Some(again.map_or(wait, |a| a.min(wait)));
@@ -378,7 +384,25 @@ fn load_jobs(queue: &Mutex<mpsc::Receiver<Job>>, dir: &Weak<Inner>) {
         };
         let Ok(job) = job else { return };
         let Some(inner) = dir.upgrade() else { return };
-        inner.run(job);
+        let name = job.name.clone();
+        let generation = job.generation;
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.run(job)));
+        if ran.is_err() {
+            // A bug in loading one file: report it, keep the thread.
+            tracing::error!(plugin = %name, "loading the plugin panicked");
+            let state = inner.lock();
+            if state.generation.get(&name) == Some(&generation) {
+                let failed = Failed {
+                    file: inner.wasm_path(&name),
+                    reason: format!(
+                        "{}: loading it failed unexpectedly (a bug in Warden; the log has \
+                         details)",
+                        inner.wasm_path(&name).display()
+                    ),
+                };
+                inner.plugins.update(|r| r.set_failed(&name, failed));
+            }
+        }
         let mut state = inner.lock();
         state.in_flight = state.in_flight.saturating_sub(1);
         drop(state);

@@ -141,9 +141,15 @@ impl Registry {
     }
 
     /// Serves a plugin (replacing one of the same name); it is no longer
-    /// loading or failed.
-    pub fn insert_served(&mut self, served: Served) {
+    /// loading or failed. A new version with the same call limit shares the
+    /// old version's slots, so calls still running on the old one count.
+    pub fn insert_served(&mut self, mut served: Served) {
         let name = served.plugin.name().to_owned();
+        if let Some(previous) = self.served.get(&name)
+            && previous.max_calls() == served.max_calls()
+        {
+            served.calls = previous.calls.clone();
+        }
         self.failed.remove(&name);
         self.loading.remove(&name);
         self.served.insert(name, Arc::new(served));
@@ -286,10 +292,18 @@ pub(crate) fn rfc3339(t: SystemTime) -> String {
 ///
 /// Readers take a snapshot; a writer swaps in a new registry without waiting
 /// for calls that hold the old one.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Plugins {
     current: Arc<RwLock<Arc<Registry>>>,
     cache: Arc<RwLock<Option<Arc<super::CompiledCache>>>>,
+    /// Bumped on every change, for whoever waits for a plugin to load.
+    changes: Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+impl Default for Plugins {
+    fn default() -> Self {
+        Plugins::new(Registry::default())
+    }
 }
 
 impl Plugins {
@@ -298,7 +312,13 @@ impl Plugins {
         Plugins {
             current: Arc::new(RwLock::new(Arc::new(registry))),
             cache: Arc::default(),
+            changes: Arc::new(tokio::sync::watch::channel(0).0),
         }
+    }
+
+    /// A receiver that sees every later change of the registry.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 
     /// Reports `cache`'s counters in [`Plugins::status`].
@@ -331,6 +351,7 @@ impl Plugins {
     /// Replaces the registry; calls already running keep their plugin.
     pub fn replace(&self, registry: Registry) {
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(registry);
+        self.changes.send_modify(|n| *n += 1);
     }
 
     /// Applies `change` to a copy of the current registry and serves the result.
@@ -339,6 +360,13 @@ impl Plugins {
         let mut next = (**guard).clone();
         change(&mut next);
         *guard = Arc::new(next);
+        drop(guard);
+        self.changes.send_modify(|n| *n += 1);
+    }
+
+    /// Forgets every plugin (a host shutting down lets go of them).
+    pub fn clear(&self) {
+        self.replace(Registry::default());
     }
 }
 

@@ -6,6 +6,10 @@ use super::error::{CallError, ErrorKind};
 use super::event::{CallEvent, LogLevel};
 use super::record::{MapIn, MapOut, ProtoError, kind_of};
 
+/// The longest node name, token, job id or blob reference a request may
+/// carry, in bytes.
+pub const MAX_NAME_BYTES: usize = 1024;
+
 /// A request: the first frame a client sends on a stream (a channel call's
 /// input messages and a `blob-put`'s chunks follow it).
 #[derive(Debug, Clone, PartialEq)]
@@ -121,7 +125,7 @@ impl Request {
         let mut map = MapIn::renamed(map, request_what(&ty));
         Ok(match ty.as_str() {
             "call" => Request::Call {
-                node: map.str("node")?,
+                node: map.short_str("node", MAX_NAME_BYTES)?,
                 deadline_ms: map.opt_u64("deadline_ms")?,
                 args: map.take("args").unwrap_or(Value::Nil),
                 meta: map.take("meta"),
@@ -129,28 +133,30 @@ impl Request {
             "catalog" => Request::Catalog,
             "status" => Request::Status,
             "describe" => Request::Describe {
-                node: map.str("node")?,
+                node: map.short_str("node", MAX_NAME_BYTES)?,
             },
             "hello" => Request::Hello {
-                token: map.str("token")?,
+                token: map.short_str("token", MAX_NAME_BYTES)?,
             },
             "blob-put" => Request::BlobPut {
                 size: map.opt_u64("size")?,
             },
             "blob-get" => Request::BlobGet {
-                reference: map.str("ref")?,
+                reference: map.short_str("ref", MAX_NAME_BYTES)?,
             },
             "submit" => Request::Submit {
-                node: map.str("node")?,
-                callback: map.opt_str("callback")?,
+                node: map.short_str("node", MAX_NAME_BYTES)?,
+                callback: map.opt_short_str("callback", MAX_NAME_BYTES)?,
                 args: map.take("args").unwrap_or(Value::Nil),
             },
             "job" => Request::Job {
-                id: map.str("id")?,
+                id: map.short_str("id", MAX_NAME_BYTES)?,
                 wait_ms: map.opt_u64("wait_ms")?,
                 keep: map.bool("keep")?,
             },
-            "cancel" => Request::Cancel { id: map.str("id")? },
+            "cancel" => Request::Cancel {
+                id: map.short_str("id", MAX_NAME_BYTES)?,
+            },
             other => {
                 return Err(ProtoError(format!(
                     "unknown request type `{other}`; expected `call`, `catalog`, `describe`, \
@@ -495,6 +501,14 @@ mod tests {
             (Value::from("deadline_ms"), Value::from(-1)),
         ]);
         assert!(message(bad_deadline).contains("`deadline_ms` must be a non-negative integer"));
+        let long = Value::Map(vec![
+            (Value::from("type"), Value::from("call")),
+            (
+                Value::from("node"),
+                Value::from("x".repeat(MAX_NAME_BYTES + 1)),
+            ),
+        ]);
+        assert!(message(long).contains("at most 1024"));
     }
 
     #[test]

@@ -31,8 +31,8 @@ pub use decode::{DecodeError, MAX_DEPTH, decode_value};
 pub use error::{CallError, ErrorKind, UnknownErrorKind};
 pub use event::{CallEvent, LogLevel};
 pub use frame::{
-    BlobInfo, Follows, Request, Response, caller_value, input_frame, parse_caller, parse_chunk,
-    parse_input,
+    BlobInfo, Follows, MAX_NAME_BYTES, Request, Response, caller_value, input_frame, parse_caller,
+    parse_chunk, parse_input,
 };
 pub use job::{JobInfo, JobState};
 pub use node::{NodeInfo, NodeKind, ParamInfo};

@@ -99,6 +99,34 @@ impl MapIn {
             .ok_or_else(|| self.error(format!("missing `{key}`")))
     }
 
+    /// A string of at most `max` bytes (a name, an id).
+    pub(crate) fn short_str(&mut self, key: &str, max: usize) -> Result<String, ProtoError> {
+        let text = self.str(key)?;
+        self.check_len(key, text, max)
+    }
+
+    /// An optional string of at most `max` bytes.
+    pub(crate) fn opt_short_str(
+        &mut self,
+        key: &str,
+        max: usize,
+    ) -> Result<Option<String>, ProtoError> {
+        match self.opt_str(key)? {
+            Some(text) => self.check_len(key, text, max).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn check_len(&self, key: &str, text: String, max: usize) -> Result<String, ProtoError> {
+        if text.len() > max {
+            return Err(self.error(format!(
+                "`{key}` is {} bytes long; at most {max} are allowed",
+                text.len()
+            )));
+        }
+        Ok(text)
+    }
+
     pub(crate) fn opt_u64(&mut self, key: &str) -> Result<Option<u64>, ProtoError> {
         match self.take(key) {
             None => Ok(None),

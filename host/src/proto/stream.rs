@@ -127,7 +127,12 @@ impl RequestReader {
     /// frame, a request of an unknown type or shape, or a frame that is not
     /// what the request takes (code 3). The stream cannot go on after one.
     pub fn next_inbound(&mut self) -> Result<Option<Inbound>, StreamError> {
-        if self.phase == ReadPhase::Ended {
+        // After a request that takes no input nothing more is read (the
+        // server stops the stream with code 0 once it has answered).
+        if matches!(
+            self.phase,
+            ReadPhase::Ended | ReadPhase::After(Follows::Nothing)
+        ) {
             return Ok(None);
         }
         let Some(frame) = self.decoder.next_frame().map_err(StreamError::frame)? else {
@@ -146,12 +151,7 @@ impl RequestReader {
             ReadPhase::After(Follows::Chunks) => parse_chunk(frame)
                 .map(|c| Some(Inbound::Chunk(c)))
                 .map_err(StreamError::malformed),
-            ReadPhase::After(Follows::Nothing) => Err(StreamError::malformed(ProtoError(
-                "a frame after a request that takes no input; finish the stream after the \
-                 request"
-                    .into(),
-            ))),
-            ReadPhase::Ended => Ok(None),
+            ReadPhase::After(Follows::Nothing) | ReadPhase::Ended => Ok(None),
         }
     }
 
@@ -452,10 +452,12 @@ mod tests {
         let mut empty = RequestReader::new(1024);
         let err = empty.end().unwrap_err();
         assert!(err.error.message.contains("before a request frame"));
+        // After a request that takes no input, nothing more is read, not
+        // even garbage.
         let mut extra = RequestReader::new(1024);
         extra.push(&frame(&Request::Catalog.into_value()));
-        extra.push(&frame(&Request::Catalog.into_value()));
+        extra.push(&[0xff; 64]);
         assert!(extra.next_inbound().unwrap().is_some());
-        assert_eq!(extra.next_inbound().unwrap_err().code, codes::MALFORMED);
+        assert_eq!(extra.next_inbound(), Ok(None));
     }
 }

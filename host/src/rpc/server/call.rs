@@ -22,6 +22,10 @@ const ITEM_BUFFER: usize = 16;
 /// are dropped.
 const EVENT_BUFFER: usize = 256;
 
+/// How long past a call's end a write of its events may still wait for the
+/// client to read, so the node's own timeout is what the caller sees.
+const WRITE_GRACE: Duration = Duration::from_secs(1);
+
 /// What came from the client's side of the stream.
 enum Heard {
     /// A channel call's input (or its end, or a bad frame).
@@ -37,6 +41,8 @@ enum Step {
     Ran(Result<Value, crate::proto::CallError>),
     /// The client went away or reset the stream: cancel.
     Cancelled,
+    /// The client did not take the call's events by its end.
+    NotReading,
     /// The client sent a malformed input: stop reading, answer with it.
     Bad(crate::proto::StreamError),
 }
@@ -61,6 +67,10 @@ pub(super) async fn call(
     };
     let ahead = admitted.ahead();
     let channel = admitted.kind() == NodeKind::Channel;
+    // A client that stops reading cannot hold the call past its end: the
+    // node's own deadline fires inside the call, and a write the client
+    // does not take by then ends the call too.
+    let ends_by = tokio::time::Instant::from_std(admitted.ends_by() + WRITE_GRACE);
     if channel {
         ex.input.reader.expect(Follows::Inputs);
     }
@@ -87,8 +97,10 @@ pub(super) async fn call(
     let running = admitted.run(args, io);
     tokio::pin!(running);
 
-    // A channel node reads the client's side; any other watches it for a reset.
-    let mut watching = !channel;
+    // A channel node reads the client's side while it takes input; any
+    // other call (and a channel whose input waits for room) watches it for
+    // a reset, until it has been finished normally.
+    let mut reset_possible = true;
     // An input read from the client, waiting for room in the node's queue.
     let mut pending: Option<Value> = None;
     let mut input_open = channel;
@@ -97,9 +109,10 @@ pub(super) async fn call(
     let step = loop {
         let queue = inputs_tx.clone();
         let reading = input_open && pending.is_none() && inputs_tx.is_some();
+        let watching = reset_possible && !reading && (!channel || input_open);
         let input = &mut ex.input;
         let from_client = async {
-            if channel {
+            if reading {
                 Heard::Inbound(input.next().await)
             } else {
                 Heard::Reset(
@@ -115,14 +128,14 @@ pub(super) async fn call(
             biased;
             result = &mut running => break Step::Ran(result),
             Some(event) = events.recv() => {
-                if ex.output.event(event).await.is_err() {
-                    break Step::Cancelled;
+                if let Err(step) = write(ex, event, ends_by).await {
+                    break step;
                 }
             }
             Some(item) = items.recv() => {
                 shared.items_sent.fetch_add(1, Ordering::Relaxed);
-                if ex.output.event(CallEvent::Item(item)).await.is_err() {
-                    break Step::Cancelled;
+                if let Err(step) = write(ex, CallEvent::Item(item), ends_by).await {
+                    break step;
                 }
             }
             permit = async { queue?.reserve_owned().await.ok() }, if pending.is_some() => {
@@ -139,12 +152,13 @@ pub(super) async fn call(
                 // The client finished its side: the input ends.
                 Heard::Inbound(Ok(_)) => {
                     input_open = false;
+                    reset_possible = false;
                     inputs_tx = None;
                 }
                 Heard::Inbound(Err(Stop::Bad(e))) => break Step::Bad(e),
                 Heard::Inbound(Err(Stop::Gone)) | Heard::Reset(true) => break Step::Cancelled,
                 // Finished normally: no reset can come any more.
-                Heard::Reset(false) => watching = false,
+                Heard::Reset(false) => reset_possible = false,
             },
             _ = &mut stopped => break Step::Cancelled,
         }
@@ -153,6 +167,11 @@ pub(super) async fn call(
         Step::Ran(result) => result,
         Step::Cancelled => {
             tracing::debug!(node, "call cancelled by the client");
+            ex.output.cancel();
+            return Outcome::Done;
+        }
+        Step::NotReading => {
+            tracing::debug!(node, "the client did not read the call's items; call ended");
             ex.output.cancel();
             return Outcome::Done;
         }
@@ -165,13 +184,15 @@ pub(super) async fn call(
     };
     // Events and items sent before the result go out before it.
     while let Ok(event) = events.try_recv() {
-        if ex.output.event(event).await.is_err() {
+        if write(ex, event, ends_by).await.is_err() {
+            ex.output.cancel();
             return Outcome::Done;
         }
     }
     while let Ok(item) = items.try_recv() {
         shared.items_sent.fetch_add(1, Ordering::Relaxed);
-        if ex.output.event(CallEvent::Item(item)).await.is_err() {
+        if write(ex, CallEvent::Item(item), ends_by).await.is_err() {
+            ex.output.cancel();
             return Outcome::Done;
         }
     }
@@ -182,4 +203,17 @@ pub(super) async fn call(
         }
     }
     Outcome::Called(result, ahead)
+}
+
+/// Writes one event, waiting for the client at most until `until`.
+async fn write(
+    ex: &mut Exchange,
+    event: CallEvent,
+    until: tokio::time::Instant,
+) -> Result<(), Step> {
+    match tokio::time::timeout_at(until, ex.output.event(event)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(Step::Cancelled),
+        Err(_) => Err(Step::NotReading),
+    }
 }
