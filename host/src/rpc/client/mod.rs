@@ -54,7 +54,7 @@ pub enum ClientError {
 }
 
 impl ClientError {
-    /// A short kind for scripts: the [`ErrorKind`] of a failed call, else
+    /// A short kind for scripts: the [`crate::ErrorKind`] of a failed call, else
     /// `connect`, `connection-lost` or `protocol`.
     pub fn kind(&self) -> &str {
         match self {
