@@ -66,7 +66,11 @@ pub mod rpc;
 #[cfg(feature = "server")]
 pub mod runtime;
 #[cfg(feature = "server")]
+mod state_dir;
+#[cfg(feature = "server")]
 mod text;
+#[cfg(feature = "server")]
+pub mod units;
 
 #[cfg(feature = "server")]
 pub use host::{Host, HostBuilder, HostConfig};

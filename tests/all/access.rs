@@ -11,10 +11,10 @@ use warden_host::rpc::ClientError;
 use crate::harness::server::Setup;
 use crate::support::{example, mp, test_plugin};
 
-const ALICE: &str = "wdn_alice-token";
+pub(crate) const ALICE: &str = "wdn_alice-token";
 const BOB: &str = "wdn_bob-token";
 
-fn access() -> AccessConfig {
+pub(crate) fn access() -> AccessConfig {
     AccessConfig {
         anonymous: vec!["math/add".into()],
         callers: vec![
@@ -145,10 +145,17 @@ async fn callers_reach_only_what_their_token_and_the_manifest_allow() {
         "{}",
         e.message
     );
-    // Private nodes are for `invoke` only, whoever asks.
+    // Private nodes are for `invoke` only, whoever asks, and look exactly
+    // like nodes that do not exist: their names cannot be probed.
     let e = call_err(alice.call("vault/secret", mp("[]")).await);
-    assert_eq!(e.kind, ErrorKind::Denied);
-    assert!(e.message.contains("private"), "{}", e.message);
+    let missing = call_err(alice.call("vault/no-such-node", mp("[]")).await);
+    assert_eq!(e.kind, ErrorKind::NotFound);
+    assert_eq!(
+        e.message.replace("secret", "X"),
+        missing.message.replace("no-such-node", "X")
+    );
+    let described = alice.describe("vault/secret").await.unwrap_err();
+    assert_eq!(described.kind(), "not-found");
     assert!(alice.status().await.is_ok());
 
     for c in [anon, bob, alice] {

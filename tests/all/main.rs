@@ -13,6 +13,7 @@ mod access;
 mod caps;
 mod cli;
 mod cli_rpc;
+mod hardening;
 mod hostile;
 mod jobs;
 mod plugin_dir;

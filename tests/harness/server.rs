@@ -210,6 +210,11 @@ impl TestServer {
         .await
     }
 
+    /// The host's state directory.
+    pub(crate) fn state_path(&self) -> &Path {
+        self._state.path()
+    }
+
     /// Shuts down gracefully and waits (at most 20 s) for the server to end.
     pub(crate) async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {

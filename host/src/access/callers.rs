@@ -77,13 +77,19 @@ impl AccessConfig {
         Ok(())
     }
 
-    /// The caller whose token is `token`.
+    /// The caller whose token is `token`. Every caller's hash is compared,
+    /// each in constant time, so how long it takes says nothing about which
+    /// (or how much of one) matched.
     pub fn caller_for(&self, token: &str) -> Option<Caller> {
         let hash = hash_token(token);
-        self.callers
-            .iter()
-            .find(|c| c.token_sha256.eq_ignore_ascii_case(&hash))
-            .map(CallerConfig::caller)
+        let mut found = None;
+        for caller in &self.callers {
+            let known = caller.token_sha256.to_ascii_lowercase();
+            if constant_time_eq(known.as_bytes(), hash.as_bytes()) && found.is_none() {
+                found = Some(caller);
+            }
+        }
+        found.map(CallerConfig::caller)
     }
 
     /// The caller named `name`.
@@ -238,6 +244,16 @@ fn list(patterns: &[String]) -> String {
         .join(", ")
 }
 
+/// Whether `a` and `b` are equal, taking the same time whichever bytes
+/// differ (the lengths of token hashes are public: 64 hex digits).
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
 /// SHA-256 of a token, as 64 lowercase hex digits.
 pub fn hash_token(token: &str) -> String {
     crate::digest::sha256_hex(token.as_bytes())
@@ -304,6 +320,21 @@ mod tests {
         assert_eq!(
             anon.authorize_blobs(false).unwrap_err().kind,
             ErrorKind::Unauthenticated
+        );
+    }
+
+    #[test]
+    fn hashes_compare_whole() {
+        assert!(constant_time_eq(b"abcd", b"abcd"));
+        assert!(!constant_time_eq(b"abcd", b"abce"));
+        assert!(!constant_time_eq(b"abcd", b"xbcd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+        // An upper-case hash in the config matches too.
+        let mut config = config();
+        config.callers[0].token_sha256 = config.callers[0].token_sha256.to_ascii_uppercase();
+        assert_eq!(
+            config.caller_for("secret").map(|c| c.name),
+            Some("alice".into())
         );
     }
 

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use ipnet::IpNet;
 use serde::Deserialize;
@@ -20,7 +21,8 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectionLimits {
-    /// Connections open at once. Default: unlimited.
+    /// Connections open at once (counted once their handshake completes).
+    /// Default: unlimited.
     pub max: Option<usize>,
     /// Connections open at once from one IP address. Default: unlimited.
     pub max_per_ip: Option<usize>,
@@ -30,6 +32,65 @@ pub struct ConnectionLimits {
     /// Addresses or CIDR ranges that may not connect, whatever `allow` says.
     #[serde(default)]
     pub deny: Vec<String>,
+    /// Handshakes in progress at once; more are refused. Default: 256.
+    pub handshakes: Option<usize>,
+    /// Handshakes in progress past which a client must first prove it owns
+    /// its address (a QUIC Retry). Default: 16.
+    pub validate_above: Option<usize>,
+    /// How long a handshake may take. Default: 10 s.
+    #[serde(default, deserialize_with = "crate::units::duration")]
+    pub handshake_timeout: Option<Duration>,
+    /// Streams a connection may have open before its caller has said who
+    /// it is, on a host with `[access]`. Default: 16.
+    pub streams_before_hello: Option<u32>,
+    /// The largest frame before the caller has said who it is, on a host
+    /// with `[access]`: a size. Default: 64 KiB.
+    #[serde(default, deserialize_with = "crate::units::size")]
+    pub frame_before_hello: Option<usize>,
+    /// Bytes of frames not yet complete the host holds across all
+    /// connections: a size. Default: 256 MiB.
+    #[serde(default, deserialize_with = "crate::units::size")]
+    pub buffered: Option<usize>,
+    /// Bytes of frames not yet complete the host holds, across all
+    /// connections, for callers that have not said who they are (on a host
+    /// with `[access]`): a size. Default: 16 MiB.
+    #[serde(default, deserialize_with = "crate::units::size")]
+    pub buffered_before_hello: Option<usize>,
+    /// Bytes of frames not yet complete the host holds for one connection:
+    /// a size. Default: 32 MiB.
+    #[serde(default, deserialize_with = "crate::units::size")]
+    pub buffered_per_connection: Option<usize>,
+    /// How long a frame may take to arrive once it has started (and the
+    /// first frame of a stream once the stream is open). Default: 10 s.
+    #[serde(default, deserialize_with = "crate::units::duration")]
+    pub frame_timeout: Option<Duration>,
+    /// Blob uploads in progress on one connection. Default: 4.
+    pub uploads_per_connection: Option<usize>,
+}
+
+/// [`ConnectionLimits`] with every default filled in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionBudgets {
+    /// See [`ConnectionLimits::handshakes`].
+    pub handshakes: usize,
+    /// See [`ConnectionLimits::validate_above`].
+    pub validate_above: usize,
+    /// See [`ConnectionLimits::handshake_timeout`].
+    pub handshake_timeout: Duration,
+    /// See [`ConnectionLimits::streams_before_hello`].
+    pub streams_before_hello: u32,
+    /// See [`ConnectionLimits::frame_before_hello`].
+    pub frame_before_hello: usize,
+    /// See [`ConnectionLimits::buffered`].
+    pub buffered: usize,
+    /// See [`ConnectionLimits::buffered_before_hello`].
+    pub buffered_before_hello: usize,
+    /// See [`ConnectionLimits::buffered_per_connection`].
+    pub buffered_per_connection: usize,
+    /// See [`ConnectionLimits::frame_timeout`].
+    pub frame_timeout: Duration,
+    /// See [`ConnectionLimits::uploads_per_connection`].
+    pub uploads_per_connection: usize,
 }
 
 fn parse_net(text: &str) -> Result<IpNet, String> {
@@ -41,6 +102,22 @@ fn parse_net(text: &str) -> Result<IpNet, String> {
 }
 
 impl ConnectionLimits {
+    /// The limits with their defaults filled in.
+    pub fn budgets(&self) -> ConnectionBudgets {
+        ConnectionBudgets {
+            handshakes: self.handshakes.unwrap_or(256),
+            validate_above: self.validate_above.unwrap_or(16),
+            handshake_timeout: self.handshake_timeout.unwrap_or(Duration::from_secs(10)),
+            streams_before_hello: self.streams_before_hello.unwrap_or(16),
+            frame_before_hello: self.frame_before_hello.unwrap_or(64 << 10),
+            buffered: self.buffered.unwrap_or(256 << 20),
+            buffered_before_hello: self.buffered_before_hello.unwrap_or(16 << 20),
+            buffered_per_connection: self.buffered_per_connection.unwrap_or(32 << 20),
+            frame_timeout: self.frame_timeout.unwrap_or(Duration::from_secs(10)),
+            uploads_per_connection: self.uploads_per_connection.unwrap_or(4),
+        }
+    }
+
     /// Checks the lists and limits.
     ///
     /// # Errors
@@ -55,6 +132,74 @@ impl ConnectionLimits {
         if self.max == Some(0) || self.max_per_ip == Some(0) {
             return Err("`connections.max` and `max_per_ip` must be at least 1".into());
         }
+        use crate::text::{bytes_text, duration_text};
+        use crate::units::in_range;
+        let count = |n: usize| n.to_string();
+        in_range("connections.handshakes", self.handshakes, 1, 1 << 20, count)?;
+        in_range(
+            "connections.validate_above",
+            self.validate_above,
+            0,
+            1 << 20,
+            count,
+        )?;
+        let seconds = (Duration::from_millis(100), Duration::from_secs(600));
+        in_range(
+            "connections.handshake_timeout",
+            self.handshake_timeout,
+            seconds.0,
+            seconds.1,
+            duration_text,
+        )?;
+        in_range(
+            "connections.frame_timeout",
+            self.frame_timeout,
+            seconds.0,
+            seconds.1,
+            duration_text,
+        )?;
+        in_range(
+            "connections.streams_before_hello",
+            self.streams_before_hello,
+            1,
+            1024,
+            |n| n.to_string(),
+        )?;
+        in_range(
+            "connections.frame_before_hello",
+            self.frame_before_hello,
+            1 << 10,
+            16 << 20,
+            bytes_text,
+        )?;
+        in_range(
+            "connections.buffered",
+            self.buffered,
+            1 << 20,
+            64 << 30,
+            bytes_text,
+        )?;
+        in_range(
+            "connections.buffered_before_hello",
+            self.buffered_before_hello,
+            1 << 20,
+            64 << 30,
+            bytes_text,
+        )?;
+        in_range(
+            "connections.buffered_per_connection",
+            self.buffered_per_connection,
+            1 << 20,
+            64 << 30,
+            bytes_text,
+        )?;
+        in_range(
+            "connections.uploads_per_connection",
+            self.uploads_per_connection,
+            1,
+            1024,
+            count,
+        )?;
         Ok(())
     }
 }
@@ -199,6 +344,7 @@ mod tests {
             max_per_ip: Some(2),
             allow: vec!["10.0.0.0/8".into(), "127.0.0.1".into()],
             deny: vec!["10.6.0.0/16".into()],
+            ..ConnectionLimits::default()
         })
         .unwrap();
         assert!(

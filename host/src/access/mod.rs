@@ -12,4 +12,4 @@ mod callers;
 mod guard;
 
 pub use callers::{AccessConfig, Caller, CallerConfig, Identity, hash_token, new_token};
-pub use guard::{ConnectionGuard, ConnectionLimits, GuardSlot, Refusal};
+pub use guard::{ConnectionBudgets, ConnectionGuard, ConnectionLimits, GuardSlot, Refusal};

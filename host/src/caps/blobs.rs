@@ -75,18 +75,32 @@ impl std::fmt::Display for BlobRef {
 }
 
 impl BlobStore {
-    /// Opens (or creates) the store in `dir`.
+    /// Opens (or creates) the store in `dir`, for blobs of at most
+    /// `max_blob` bytes. Partial uploads left by a host that stopped (or
+    /// was killed) in the middle of one are removed.
     ///
     /// # Errors
     ///
     /// When the directory cannot be created.
-    pub fn open(dir: &Path) -> Result<BlobStore, String> {
-        std::fs::create_dir_all(dir.join("tmp"))
+    pub fn open(dir: &Path, max_blob: u64) -> Result<BlobStore, String> {
+        let tmp = dir.join("tmp");
+        std::fs::create_dir_all(&tmp)
             .map_err(|e| format!("cannot create the blob store `{}`: {e}", dir.display()))?;
+        let mut removed = 0;
+        if let Ok(entries) = std::fs::read_dir(&tmp) {
+            for entry in entries.flatten() {
+                if std::fs::remove_file(entry.path()).is_ok() {
+                    removed += 1;
+                }
+            }
+        }
+        if removed > 0 {
+            tracing::info!(dir = %tmp.display(), removed, "removed partial uploads");
+        }
         Ok(BlobStore {
             inner: Arc::new(Inner {
                 dir: dir.to_owned(),
-                max_blob: DEFAULT_MAX_BLOB_BYTES,
+                max_blob,
                 temp_counter: AtomicU64::new(0),
             }),
         })
@@ -309,7 +323,7 @@ mod tests {
     #[test]
     fn blobs_round_trip_and_corruption_is_caught() {
         let dir = tempfile::tempdir().unwrap();
-        let store = BlobStore::open(dir.path()).unwrap();
+        let store = BlobStore::open(dir.path(), DEFAULT_MAX_BLOB_BYTES).unwrap();
         let r = store.put(b"hello").unwrap();
         assert_eq!(
             r.to_string(),

@@ -16,6 +16,9 @@ use super::CapError;
 const ENTRIES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("kv");
 const USAGE: TableDefinition<&str, u64> = TableDefinition::new("kv_usage");
 
+/// The database's page cache (redb's default is a gigabyte).
+const CACHE_BYTES: usize = 32 << 20;
+
 /// The longest key, in bytes.
 pub const MAX_KEY_BYTES: usize = 1024;
 /// The largest value, in bytes; bigger data belongs in `blobs`.
@@ -47,13 +50,16 @@ impl KvStore {
     /// When the file cannot be created or opened, or is held by another
     /// process (one host per state directory).
     pub fn open(path: &Path) -> Result<KvStore, String> {
-        let db = Database::create(path).map_err(|e| {
-            format!(
-                "cannot open the key-value store `{}`: {e} (is another `warden serve` \
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(|e| {
+                format!(
+                    "cannot open the key-value store `{}`: {e} (is another `warden serve` \
                  using the same --state-dir?)",
-                path.display()
-            )
-        })?;
+                    path.display()
+                )
+            })?;
         let txn = db.begin_write().map_err(|e| e.to_string())?;
         txn.open_table(ENTRIES).map_err(|e| e.to_string())?;
         txn.open_table(USAGE).map_err(|e| e.to_string())?;

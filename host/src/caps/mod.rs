@@ -82,15 +82,22 @@ impl Stores {
     ///
     /// When a store cannot be opened, with the path and the reason.
     pub fn open(state_dir: &Path) -> Result<Stores, String> {
-        std::fs::create_dir_all(state_dir).map_err(|e| {
-            format!(
-                "cannot create the state directory `{}`: {e}",
-                state_dir.display()
-            )
-        })?;
+        Self::open_with(state_dir, DEFAULT_MAX_BLOB_BYTES)
+    }
+
+    /// Opens the stores with blobs of at most `max_blob` bytes.
+    ///
+    /// # Errors
+    ///
+    /// As [`Stores::open`].
+    pub fn open_with(state_dir: &Path, max_blob: u64) -> Result<Stores, String> {
+        crate::state_dir::prepare(state_dir)?;
+        // The key-value store's lock comes first: a second host on the same
+        // directory stops there, before touching the blob store.
+        let kv = KvStore::open(&state_dir.join("kv.redb"))?;
         Ok(Stores {
-            kv: KvStore::open(&state_dir.join("kv.redb"))?,
-            blobs: BlobStore::open(&state_dir.join("blobs"))?,
+            kv,
+            blobs: BlobStore::open(&state_dir.join("blobs"), max_blob)?,
         })
     }
 }

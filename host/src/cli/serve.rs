@@ -131,8 +131,8 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
         eprintln!("warden: access: {access_line}");
         server
             .run(async {
-                let _ = tokio::signal::ctrl_c().await;
-                eprintln!("warden: shutting down (Ctrl-C again to force)");
+                let signal = stop_signal().await;
+                eprintln!("warden: {signal}: shutting down (Ctrl-C again to force)");
                 tokio::spawn(async {
                     let _ = tokio::signal::ctrl_c().await;
                     std::process::exit(130);
@@ -142,4 +142,21 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
         host.shutdown().await;
         Ok(())
     })
+}
+
+/// Waits for Ctrl-C (SIGINT) or, where there is one, SIGTERM (what service
+/// managers send): both get the same graceful shutdown. Names the signal.
+async fn stop_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            return tokio::select! {
+                _ = tokio::signal::ctrl_c() => "interrupted",
+                _ = term.recv() => "terminated",
+            };
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+    "interrupted"
 }

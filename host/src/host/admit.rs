@@ -5,7 +5,7 @@
 //! `denied`, before anything about the node is revealed), resolve the
 //! plugin (`not-found`, or `unavailable` while it loads or after it failed
 //! to), the manifest's `access.callers` (`denied`), the node itself
-//! (`not-found`; private ones `denied` to callers from outside), then the
+//! (`not-found`, also for a private node asked for from outside), then the
 //! plugin's call permit and the host's (`overloaded`, or wait for one), and
 //! the deadline.
 
@@ -272,26 +272,28 @@ impl Host {
         if let Origin::Caller(identity) = origin {
             identity.authorize(node, served.access.callers.as_deref())?;
         }
-        let Some(desc) = served.plugin.node(name) else {
-            return Err(CallError::new(
+        let no_such_node = || {
+            CallError::new(
                 ErrorKind::NotFound,
                 format!(
                     "plugin `{}` has no node `{name}`; `warden nodes` lists the nodes you may \
                      call",
                     served.plugin.name()
                 ),
-            ));
+            )
+        };
+        // A private node looks to a caller from outside exactly like one
+        // that does not exist: its name cannot be probed.
+        if matches!(origin, Origin::Caller(_)) && served.is_private(name) {
+            return Err(no_such_node());
+        }
+        let Some(desc) = served.plugin.node(name) else {
+            return Err(no_such_node());
         };
         if let Some(why) = &desc.not_callable {
             return Err(CallError::new(
                 ErrorKind::NotFound,
                 format!("`{node}` is not callable: {why}"),
-            ));
-        }
-        if matches!(origin, Origin::Caller(_)) && served.is_private(name) {
-            return Err(CallError::new(
-                ErrorKind::Denied,
-                format!("`{node}` is private: only other nodes may call it, through `invoke`"),
             ));
         }
         Ok((served.clone(), name.to_owned()))

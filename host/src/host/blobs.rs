@@ -31,11 +31,32 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// A blob being uploaded: written to a temporary file and hashed as it
-/// arrives, removed if dropped before [`BlobUpload::finish`].
+/// arrives, removed if dropped before [`BlobUpload::finish`]. It counts
+/// against its caller's uploads in progress until it ends.
 #[derive(Debug)]
 pub struct BlobUpload {
     writer: Option<BlobWriter>,
     announced: Option<u64>,
+    _slot: UploadSlot,
+}
+
+/// One upload in progress of one caller; given back when dropped.
+#[derive(Debug)]
+struct UploadSlot {
+    host: Host,
+    caller: String,
+}
+
+impl Drop for UploadSlot {
+    fn drop(&mut self) {
+        let mut uploads = self.host.uploads();
+        if let Some(n) = uploads.get_mut(&self.caller) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                uploads.remove(&self.caller);
+            }
+        }
+    }
 }
 
 impl BlobUpload {
@@ -45,12 +66,15 @@ impl BlobUpload {
     ///
     /// `resource-limit` past the host's largest blob, `internal` on I/O
     /// errors.
-    pub async fn write(&mut self, chunk: Vec<u8>) -> Result<(), CallError> {
+    pub async fn write(
+        &mut self,
+        chunk: impl AsRef<[u8]> + Send + 'static,
+    ) -> Result<(), CallError> {
         let mut writer = self
             .writer
             .take()
             .ok_or_else(|| CallError::new(ErrorKind::Internal, "the upload already failed"))?;
-        let writer = blocking(move || writer.write(&chunk).map(|()| writer)).await?;
+        let writer = blocking(move || writer.write(chunk.as_ref()).map(|()| writer)).await?;
         self.writer = Some(writer);
         Ok(())
     }
@@ -131,19 +155,47 @@ impl Host {
         })
     }
 
+    fn uploads(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, usize>> {
+        self.inner.uploads.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Counts an upload of `who`, within its caller's cap.
+    fn upload_slot(&self, who: &Identity) -> Result<UploadSlot, CallError> {
+        let max = self.inner.blob_limits.uploads_per_caller();
+        let caller = who.name().to_owned();
+        let mut uploads = self.uploads();
+        let n = uploads.entry(caller.clone()).or_default();
+        if *n >= max {
+            return Err(CallError::new(
+                ErrorKind::ResourceLimit,
+                format!(
+                    "caller `{caller}` has its maximum of {max} uploads in progress; finish \
+                     one first"
+                ),
+            ));
+        }
+        *n += 1;
+        Ok(UploadSlot {
+            host: self.clone(),
+            caller,
+        })
+    }
+
     /// Starts an upload for `who`, of `size` bytes when the client said.
     ///
     /// # Errors
     ///
     /// `unauthenticated` or `denied` without the caller's blob permission,
-    /// `resource-limit` when `size` is over the host's largest blob,
-    /// `internal` when the temporary file cannot be made.
+    /// `resource-limit` when `size` is over the host's largest blob or the
+    /// caller has its maximum of uploads in progress, `internal` when the
+    /// temporary file cannot be made.
     pub async fn blob_put(
         &self,
         who: &Identity,
         size: Option<u64>,
     ) -> Result<BlobUpload, CallError> {
         let store = self.blob_store(who, true)?;
+        let slot = self.upload_slot(who)?;
         if let Some(size) = size.filter(|&s| s > store.max_blob_bytes()) {
             return Err(CallError::new(
                 ErrorKind::ResourceLimit,
@@ -157,6 +209,7 @@ impl Host {
         Ok(BlobUpload {
             writer: Some(writer),
             announced: size,
+            _slot: slot,
         })
     }
 

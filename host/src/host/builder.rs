@@ -182,16 +182,17 @@ impl HostBuilder {
             Some(runtime) => runtime,
             None => Runtime::new().map_err(|e| HostError::Engine(format!("{e:#}")))?,
         };
+        let max_blob = self.config.blobs.max_blob();
         let stores = self
             .state_dir
             .as_deref()
-            .map(Stores::open)
+            .map(|dir| Stores::open_with(dir, max_blob))
             .transpose()
             .map_err(HostError::State)?;
         let jobs = self
             .state_dir
             .as_deref()
-            .map(|d| Jobs::open(&d.join("jobs.redb")))
+            .map(|d| Jobs::open(&d.join("jobs.redb"), self.config.jobs.quotas()))
             .transpose()
             .map_err(HostError::State)?;
         let guard = ConnectionGuard::new(&self.config.connections).map_err(HostError::Config)?;
@@ -224,6 +225,8 @@ impl HostBuilder {
             guard,
             jobs,
             blobs: stores.map(|s| s.blobs),
+            blob_limits: self.config.blobs.clone(),
+            uploads: std::sync::Mutex::default(),
             calls: Arc::new(Semaphore::new(self.max_calls)),
             max_calls: self.max_calls,
             invoker: Arc::new(HostInvoker(weak.clone())),

@@ -37,12 +37,12 @@ use crate::plugins::{PluginDir, Plugins};
 use crate::proto::{CallError, ErrorKind};
 use crate::runtime::Runtime;
 
-pub use crate::access::{ConnectionGuard, GuardSlot, Identity, Refusal};
+pub use crate::access::{ConnectionBudgets, ConnectionGuard, GuardSlot, Identity, Refusal};
 pub use crate::runtime::StreamIo;
 pub use admit::{Admitted, Ahead, CallIo, LOAD_WAIT, Origin, Wait};
 pub use blobs::{BlobDownload, BlobUpload};
 pub use builder::{HostBuilder, HostError};
-pub use config::HostConfig;
+pub use config::{BlobLimits, HostConfig, JobLimits};
 
 /// The host service. Cheap to clone; clones share everything.
 #[derive(Clone)]
@@ -69,6 +69,9 @@ struct HostInner {
     guard: Arc<ConnectionGuard>,
     jobs: Option<Jobs>,
     blobs: Option<BlobStore>,
+    blob_limits: BlobLimits,
+    /// Blob uploads in progress, by caller.
+    uploads: std::sync::Mutex<std::collections::HashMap<String, usize>>,
     /// Calls from outside running at once, host-wide.
     calls: Arc<Semaphore>,
     max_calls: usize,
@@ -124,6 +127,11 @@ impl Host {
     /// limits count connections of all of them together.
     pub fn connection_guard(&self) -> &Arc<ConnectionGuard> {
         &self.inner.guard
+    }
+
+    /// What blob uploads may hold.
+    pub fn blob_limits(&self) -> &BlobLimits {
+        &self.inner.blob_limits
     }
 
     /// The jobs, when the host keeps them (it has a state directory).

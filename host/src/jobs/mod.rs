@@ -2,7 +2,9 @@
 //! polled, waited for or cancelled from any connection, its result kept in
 //! the state directory until fetched or expired.
 //!
-//! - `store`: the job records in `STATE/jobs.redb` (redb).
+//! - `store`: the job records in `STATE/jobs.redb` (redb), read one at a
+//!   time;
+//! - `usage`: what each caller's jobs take, against [`JobQuotas`].
 //! - `runner`: [`Jobs`], which queues, tracks, cancels and finishes jobs,
 //!   and on open reports jobs that were running when the host stopped as
 //!   failed. The calls themselves run through a [`JobExecutor`] (the host
@@ -10,5 +12,7 @@
 
 mod runner;
 mod store;
+mod usage;
 
 pub use runner::{JOB_ARGS_MAX, JobExecutor, JobFuture, Jobs, Started};
+pub use usage::JobQuotas;

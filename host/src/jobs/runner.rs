@@ -11,7 +11,8 @@ use rmpv::Value;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 
-use super::store::{JobStore, now_ms};
+use super::store::{JobStore, args_bytes, now_ms};
+use super::usage::{JobQuotas, Usage};
 use crate::proto::{CallError, ErrorKind, JobInfo, JobState};
 
 /// A future a [`JobExecutor`] returns.
@@ -46,17 +47,24 @@ const KEEP_FINISHED: Duration = Duration::from_secs(24 * 3600);
 /// How often expired jobs are removed.
 const SWEEP_EVERY: Duration = Duration::from_secs(600);
 
-/// Removes finished jobs older than [`KEEP_FINISHED`].
+/// Removes finished jobs older than [`KEEP_FINISHED`], reading one record
+/// at a time.
 fn sweep(inner: &Inner) -> Result<(), String> {
     let now = now_ms();
-    for job in inner.store.all()? {
+    let keep = KEEP_FINISHED.as_millis() as u64;
+    let mut expired = Vec::new();
+    inner.store.for_each(|job, _| {
         if job.state.is_finished()
             && job
                 .finished_ms
-                .is_some_and(|t| now.saturating_sub(t) > KEEP_FINISHED.as_millis() as u64)
+                .is_some_and(|t| now.saturating_sub(t) > keep)
         {
-            inner.store.remove(&job.id)?;
+            expired.push((job.id.clone(), job.caller.clone(), args_bytes(&job)));
         }
+    })?;
+    for (id, caller, args) in expired {
+        let record = inner.store.remove(&id)?;
+        inner.usage.removed(&caller, true, args, record);
     }
     Ok(())
 }
@@ -75,6 +83,7 @@ impl std::fmt::Debug for Jobs {
 
 struct Inner {
     store: JobStore,
+    usage: Usage,
     executor: OnceLock<Arc<dyn JobExecutor>>,
     slots: Arc<Semaphore>,
     tasks: Mutex<HashMap<String, JoinHandle<()>>>,
@@ -102,18 +111,20 @@ fn internal(e: String) -> CallError {
 }
 
 impl Jobs {
-    /// Opens the job store `path`. Jobs that were running when the host
-    /// stopped are marked failed and finished ones older than a day are
-    /// removed; queued ones wait for [`Jobs::start`].
+    /// Opens the job store `path`, whose jobs may take what `quotas`
+    /// allow. Jobs that were running when the host stopped are marked
+    /// failed and finished ones older than a day are removed; queued ones
+    /// wait for [`Jobs::start`]. Records are read one at a time.
     ///
     /// # Errors
     ///
     /// When the store cannot be opened.
-    pub fn open(path: &Path) -> Result<Jobs, String> {
+    pub fn open(path: &Path, quotas: JobQuotas) -> Result<Jobs, String> {
         let store = JobStore::open(path)?;
         let jobs = Jobs {
             inner: Arc::new(Inner {
                 store,
+                usage: Usage::new(quotas),
                 executor: OnceLock::new(),
                 slots: Arc::new(Semaphore::new(MAX_RUNNING)),
                 tasks: Mutex::default(),
@@ -122,19 +133,32 @@ impl Jobs {
                 finished: watch::channel(0).0,
             }),
         };
-        let now = now_ms();
-        for mut job in jobs.inner.store.all()? {
+        let inner = &jobs.inner;
+        let mut interrupted = Vec::new();
+        inner.store.for_each(|job, record| {
+            let finished = job.state.is_finished();
+            inner
+                .usage
+                .found(&job.caller, finished, args_bytes(&job), record);
             if job.state == JobState::Running {
-                job.state = JobState::Failed;
-                job.error_kind = Some(ErrorKind::Internal);
-                job.error =
-                    Some("the host stopped while the job was running; submit it again".into());
-                job.finished_ms = Some(now);
-                tracing::warn!(job = %job.id, node = %job.node, "a job was running when the host stopped; marked failed");
-                jobs.inner.store.put(&job)?;
+                interrupted.push(job.id);
             }
+        })?;
+        let now = now_ms();
+        for id in interrupted {
+            let Some(mut job) = inner.store.get(&id)? else {
+                continue;
+            };
+            job.state = JobState::Failed;
+            job.error_kind = Some(ErrorKind::Internal);
+            job.error = Some("the host stopped while the job was running; submit it again".into());
+            job.finished_ms = Some(now);
+            tracing::warn!(job = %job.id, node = %job.node, "a job was running when the host stopped; marked failed");
+            let (before, after) = inner.store.put(&job)?;
+            inner.usage.rewritten(before, after);
+            inner.usage.finished(&job.caller);
         }
-        sweep(&jobs.inner)?;
+        sweep(inner)?;
         Ok(jobs)
     }
 
@@ -150,10 +174,14 @@ impl Jobs {
         if self.inner.executor.set(executor).is_err() {
             return Ok(());
         }
-        for job in self.inner.store.all()? {
+        let mut queued = Vec::new();
+        self.inner.store.for_each(|job, _| {
             if job.state == JobState::Queued {
-                self.spawn(job.id);
+                queued.push(job.id);
             }
+        })?;
+        for id in queued {
+            self.spawn(id);
         }
         // The sweeper holds no strong reference, so it ends with the jobs.
         let weak = Arc::downgrade(&self.inner);
@@ -176,8 +204,9 @@ impl Jobs {
     ///
     /// # Errors
     ///
-    /// `resource-limit` for arguments over [`JOB_ARGS_MAX`], `internal` when
-    /// the store fails.
+    /// `resource-limit` for arguments over [`JOB_ARGS_MAX`] or past one of
+    /// the caller's quotas, `overloaded` when the store is full, `internal`
+    /// when the store fails.
     pub fn submit(
         &self,
         caller: &str,
@@ -197,8 +226,12 @@ impl Jobs {
                 ),
             ));
         }
+        self.inner.usage.admit(caller, encoded.len())?;
         let job = JobInfo {
-            id: new_id().map_err(internal)?,
+            id: new_id().map_err(|e| {
+                self.inner.usage.unadmit(caller, encoded.len());
+                internal(e)
+            })?,
             node: node.to_owned(),
             args,
             caller: caller.to_owned(),
@@ -211,7 +244,13 @@ impl Jobs {
             created_ms: now_ms(),
             finished_ms: None,
         };
-        self.inner.store.put(&job).map_err(internal)?;
+        match self.inner.store.put(&job) {
+            Ok((before, after)) => self.inner.usage.rewritten(before, after),
+            Err(e) => {
+                self.inner.usage.unadmit(caller, encoded.len());
+                return Err(internal(e));
+            }
+        }
         tracing::debug!(job = %job.id, node, caller, "job submitted");
         self.spawn(job.id.clone());
         Ok(job)
@@ -236,7 +275,11 @@ impl Jobs {
             let job = self.load(caller, id)?;
             if job.state.is_finished() {
                 if !keep {
-                    self.inner.store.remove(id).map_err(internal)?;
+                    let record = self.inner.store.remove(id).map_err(internal)?;
+                    if record > 0 {
+                        let args = args_bytes(&job);
+                        self.inner.usage.removed(&job.caller, true, args, record);
+                    }
                 }
                 return Ok(job);
             }
@@ -268,7 +311,9 @@ impl Jobs {
         }
         job.state = JobState::Cancelled;
         job.finished_ms = Some(now_ms());
-        self.inner.store.put(&job).map_err(internal)?;
+        let (before, after) = self.inner.store.put(&job).map_err(internal)?;
+        self.inner.usage.rewritten(before, after);
+        self.inner.usage.finished(caller);
         self.inner.finished.send_modify(|n| *n += 1);
         tracing::debug!(job = %id, "job cancelled");
         Ok(job)
@@ -295,7 +340,10 @@ impl Jobs {
                 job.error_kind = Some(ErrorKind::Cancelled);
                 job.error = Some("the host shut down while the job was running".into());
                 job.finished_ms = Some(now_ms());
-                let _ = self.inner.store.put(&job);
+                if let Ok((before, after)) = self.inner.store.put(&job) {
+                    self.inner.usage.rewritten(before, after);
+                    self.inner.usage.finished(&job.caller);
+                }
             }
         }
     }
@@ -361,8 +409,9 @@ async fn run(inner: Arc<Inner>, executor: Arc<dyn JobExecutor>, id: String) {
                 && job.state == JobState::Queued
             {
                 job.state = JobState::Running;
-                if let Err(e) = inner.store.put(&job) {
-                    tracing::error!(job = %id, "cannot record the job as running: {e}");
+                match inner.store.put(&job) {
+                    Ok((before, after)) => inner.usage.rewritten(before, after),
+                    Err(e) => tracing::error!(job = %id, "cannot record the job as running: {e}"),
                 }
             }
         })
@@ -393,8 +442,12 @@ async fn run(inner: Arc<Inner>, executor: Arc<dyn JobExecutor>, id: String) {
         {
             return;
         }
-        if let Err(e) = inner.store.put(&job) {
-            tracing::error!(job = %id, "cannot record the job's outcome: {e}");
+        match inner.store.put(&job) {
+            Ok((before, after)) => {
+                inner.usage.rewritten(before, after);
+                inner.usage.finished(&job.caller);
+            }
+            Err(e) => tracing::error!(job = %id, "cannot record the job's outcome: {e}"),
         }
     }
     inner.finished.send_modify(|n| *n += 1);

@@ -1,4 +1,6 @@
-//! Job records in a redb table, one MessagePack value per job.
+//! Job records in a redb table, one MessagePack value per job. Records are
+//! read one at a time (never all at once), and every write says how many
+//! bytes the record took before and takes now, for the quotas.
 
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -8,6 +10,10 @@ use redb::{Database, ReadableTable, TableDefinition};
 use crate::proto::JobInfo as JobRecord;
 
 const JOBS: TableDefinition<&str, &[u8]> = TableDefinition::new("jobs");
+
+/// The database's page cache: records are read one by one, so a small one
+/// does (redb's default is a gigabyte).
+const CACHE_BYTES: usize = 8 << 20;
 
 /// Milliseconds since the Unix epoch.
 pub(crate) fn now_ms() -> u64 {
@@ -23,30 +29,36 @@ pub(crate) struct JobStore {
 
 impl JobStore {
     pub(crate) fn open(path: &Path) -> Result<JobStore, String> {
-        let db = Database::create(path).map_err(|e| {
-            format!(
-                "cannot open the job store `{}`: {e} (is another `warden serve` using the \
-                 same --state-dir?)",
-                path.display()
-            )
-        })?;
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(|e| {
+                format!(
+                    "cannot open the job store `{}`: {e} (is another `warden serve` using the \
+                     same --state-dir?)",
+                    path.display()
+                )
+            })?;
         let txn = db.begin_write().map_err(|e| e.to_string())?;
         txn.open_table(JOBS).map_err(|e| e.to_string())?;
         txn.commit().map_err(|e| e.to_string())?;
         Ok(JobStore { db })
     }
 
-    pub(crate) fn put(&self, job: &JobRecord) -> Result<(), String> {
-        let mut bytes = Vec::new();
-        rmpv::encode::write_value(&mut bytes, &job.to_value()).map_err(|e| e.to_string())?;
+    /// Stores `job`; the bytes its record took before (0 if new) and takes
+    /// now.
+    pub(crate) fn put(&self, job: &JobRecord) -> Result<(usize, usize), String> {
+        let bytes = encode(job)?;
         let txn = self.db.begin_write().map_err(|e| e.to_string())?;
-        {
+        let before = {
             let mut table = txn.open_table(JOBS).map_err(|e| e.to_string())?;
-            table
+            let old = table
                 .insert(job.id.as_str(), bytes.as_slice())
                 .map_err(|e| e.to_string())?;
-        }
-        txn.commit().map_err(|e| e.to_string())
+            old.map_or(0, |v| v.value().len())
+        };
+        txn.commit().map_err(|e| e.to_string())?;
+        Ok((before, bytes.len()))
     }
 
     pub(crate) fn get(&self, id: &str) -> Result<Option<JobRecord>, String> {
@@ -58,32 +70,51 @@ impl JobStore {
         decode(bytes.value()).map(Some)
     }
 
-    pub(crate) fn remove(&self, id: &str) -> Result<(), String> {
+    /// Removes job `id`; the bytes its record took (0 if there was none).
+    pub(crate) fn remove(&self, id: &str) -> Result<usize, String> {
         let txn = self.db.begin_write().map_err(|e| e.to_string())?;
-        {
+        let removed = {
             let mut table = txn.open_table(JOBS).map_err(|e| e.to_string())?;
-            table.remove(id).map_err(|e| e.to_string())?;
-        }
-        txn.commit().map_err(|e| e.to_string())
+            let old = table.remove(id).map_err(|e| e.to_string())?;
+            old.map_or(0, |v| v.value().len())
+        };
+        txn.commit().map_err(|e| e.to_string())?;
+        Ok(removed)
     }
 
-    /// Every record (for the start-up sweep).
-    pub(crate) fn all(&self) -> Result<Vec<JobRecord>, String> {
+    /// Calls `each` with every record and the bytes it takes, one at a
+    /// time; records that cannot be read are skipped with a warning.
+    pub(crate) fn for_each(&self, mut each: impl FnMut(JobRecord, usize)) -> Result<(), String> {
         let txn = self.db.begin_read().map_err(|e| e.to_string())?;
         let table = txn.open_table(JOBS).map_err(|e| e.to_string())?;
-        let mut out = Vec::new();
         for entry in table.iter().map_err(|e| e.to_string())? {
             let (_, bytes) = entry.map_err(|e| e.to_string())?;
-            match decode(bytes.value()) {
-                Ok(job) => out.push(job),
+            let bytes = bytes.value();
+            match decode(bytes) {
+                Ok(job) => each(job, bytes.len()),
                 Err(e) => tracing::warn!("skipping a job record: {e}"),
             }
         }
-        Ok(out)
+        Ok(())
     }
 }
 
-fn decode(mut bytes: &[u8]) -> Result<JobRecord, String> {
-    let value = rmpv::decode::read_value(&mut bytes).map_err(|e| e.to_string())?;
+fn encode(job: &JobRecord) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::new();
+    rmpv::encode::write_value(&mut bytes, &job.to_value()).map_err(|e| e.to_string())?;
+    Ok(bytes)
+}
+
+fn decode(bytes: &[u8]) -> Result<JobRecord, String> {
+    let value =
+        crate::proto::decode_value(bytes, crate::proto::MAX_DEPTH).map_err(|e| e.to_string())?;
     JobRecord::from_value(value).map_err(|e| e.0)
+}
+
+/// The bytes a job's arguments take encoded.
+pub(crate) fn args_bytes(job: &JobRecord) -> usize {
+    let mut bytes = Vec::new();
+    // Writing into a Vec cannot fail.
+    let _ = rmpv::encode::write_value(&mut bytes, &job.args);
+    bytes.len()
 }

@@ -15,6 +15,11 @@
 //! - a file that fails to load is reported (log and `status`) with the reason;
 //!   if an older version was being served it goes on being served.
 //!
+//! Symbolic links are followed. A `.wasm` or manifest that cannot be read
+//! (a dangling link, a directory) makes its plugin fail with the reason:
+//! nothing is ignored, and a manifest that cannot be read never means "no
+//! manifest".
+//!
 //! **When is a file picked up?** Once neither the `.wasm` nor its manifest has
 //! changed (size and modification time) for the quiet period, 100 ms by
 //! default. A file being copied in is therefore not loaded half-way as long
@@ -432,13 +437,19 @@ impl Inner {
             let (Some(stem), Some(ext)) = (path.file_stem(), path.extension()) else {
                 continue;
             };
-            let Ok(meta) = entry.metadata() else { continue };
-            if !meta.is_file() {
-                continue;
-            }
-            let sig = Sig {
-                len: meta.len(),
-                modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+            // Symbolic links are followed, like any file. A link to nothing
+            // (or an entry that is not a file) is still a plugin's file: it
+            // fails to load with the reason, never vanishes unseen (a
+            // manifest that cannot be read means its plugin does not load).
+            let sig = match std::fs::metadata(&path) {
+                Ok(meta) if meta.is_file() => Sig {
+                    len: meta.len(),
+                    modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                },
+                _ => Sig {
+                    len: 0,
+                    modified: SystemTime::UNIX_EPOCH,
+                },
             };
             let name = stem.to_string_lossy().into_owned();
             match ext.to_str() {

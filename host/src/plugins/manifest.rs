@@ -27,7 +27,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 use crate::caps::Grants;
 use crate::pattern::any_matches;
@@ -58,21 +58,21 @@ pub struct Manifest {
 #[serde(deny_unknown_fields)]
 pub struct LimitsConfig {
     /// Memory of one call's instance: a size like `"64 MiB"` or bytes.
-    #[serde(default, deserialize_with = "size")]
+    #[serde(default, deserialize_with = "crate::units::size")]
     pub memory: Option<usize>,
     /// Wall-clock time of one call: `"10s"`, `"500ms"` or seconds.
-    #[serde(default, deserialize_with = "duration")]
+    #[serde(default, deserialize_with = "crate::units::duration")]
     pub timeout: Option<Duration>,
     /// Calls of this plugin that may run at once; more are `overloaded`.
     pub max_concurrent_calls: Option<usize>,
     /// Largest result of a call: a size like `"8 MiB"` or bytes.
-    #[serde(default, deserialize_with = "size")]
+    #[serde(default, deserialize_with = "crate::units::size")]
     pub max_result: Option<usize>,
     /// Most data a guest may pass to the host in one host call.
-    #[serde(default, deserialize_with = "size")]
+    #[serde(default, deserialize_with = "crate::units::size")]
     pub hostcall_fuel: Option<usize>,
     /// Bytes the plugin may keep in its key-value store: a size or bytes.
-    #[serde(default, deserialize_with = "size")]
+    #[serde(default, deserialize_with = "crate::units::size")]
     pub kv_quota: Option<usize>,
 }
 
@@ -110,16 +110,39 @@ impl LimitsConfig {
         }
     }
 
-    pub(crate) fn validate(&self) -> Result<(), String> {
-        if self.memory.is_some_and(|m| m < (1 << 20)) {
-            return Err("`limits.memory` must be at least 1 MiB".into());
-        }
-        if self.timeout.is_some_and(|t| t.is_zero()) {
-            return Err("`limits.timeout` must be longer than zero".into());
-        }
-        if self.max_concurrent_calls == Some(0) {
-            return Err("`limits.max_concurrent_calls` must be at least 1".into());
-        }
+    /// Checks every limit against its allowed range.
+    ///
+    /// # Errors
+    ///
+    /// A message naming the key, its value and the range.
+    pub fn validate(&self) -> Result<(), String> {
+        use crate::text::{bytes_text, duration_text};
+        use crate::units::in_range;
+        let size = |n: usize| bytes_text(n);
+        in_range("limits.memory", self.memory, 1 << 20, 4 << 30, size)?;
+        in_range(
+            "limits.timeout",
+            self.timeout,
+            Duration::from_millis(1),
+            Duration::from_secs(24 * 3600),
+            duration_text,
+        )?;
+        in_range(
+            "limits.max_concurrent_calls",
+            self.max_concurrent_calls,
+            1,
+            100_000,
+            |n| n.to_string(),
+        )?;
+        in_range("limits.max_result", self.max_result, 1 << 10, 1 << 30, size)?;
+        in_range(
+            "limits.hostcall_fuel",
+            self.hostcall_fuel,
+            64 << 10,
+            4 << 30,
+            size,
+        )?;
+        in_range("limits.kv_quota", self.kv_quota, 0, 1 << 40, size)?;
         Ok(())
     }
 }
@@ -218,79 +241,6 @@ pub(crate) fn toml_message(e: &toml::de::Error) -> String {
     e.to_string().trim_end().to_owned()
 }
 
-fn size<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Bytes(u64),
-        Text(String),
-    }
-    let expected = "a size like \"64 MiB\" (units B, KiB, MiB, GiB) or a number of bytes";
-    match Raw::deserialize(d)
-        .map_err(|_| serde::de::Error::custom(format!("expected {expected}")))?
-    {
-        Raw::Bytes(n) => Ok(Some(n as usize)),
-        Raw::Text(t) => parse_size(&t).map(Some).ok_or_else(|| {
-            serde::de::Error::custom(format!("invalid size `{t}`: expected {expected}"))
-        }),
-    }
-}
-
-/// Parses `"64 MiB"`, `"512KiB"`, `"1GiB"`, `"100"` (bytes).
-pub fn parse_size(text: &str) -> Option<usize> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: usize = number.parse().ok()?;
-    let factor: usize = match unit.trim() {
-        "" | "B" => 1,
-        "KiB" => 1 << 10,
-        "MiB" => 1 << 20,
-        "GiB" => 1 << 30,
-        _ => return None,
-    };
-    number.checked_mul(factor)
-}
-
-fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Secs(f64),
-        Text(String),
-    }
-    let expected = "a duration like \"10s\" or \"500ms\" (units ms, s, m) or a number of seconds";
-    let raw = Raw::deserialize(d)
-        .map_err(|_| serde::de::Error::custom(format!("expected {expected}")))?;
-    let parsed = match raw {
-        Raw::Secs(s) if s.is_finite() && s >= 0.0 => Some(Duration::from_secs_f64(s)),
-        Raw::Secs(_) => None,
-        Raw::Text(ref t) => parse_duration(t),
-    };
-    parsed
-        .map(Some)
-        .ok_or_else(|| serde::de::Error::custom(format!("invalid duration: expected {expected}")))
-}
-
-/// Parses `"10s"`, `"500ms"`, `"2m"`, `"1.5s"`.
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number.parse().ok()?;
-    let secs = match unit.trim() {
-        "ms" => number / 1000.0,
-        "s" | "" => number,
-        "m" => number * 60.0,
-        _ => return None,
-    };
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -333,17 +283,5 @@ mod tests {
         assert!(!m.grants.kv && m.grants.blobs.is_none() && m.grants.invoke.is_empty());
         assert!(m.grants.env.is_empty() && m.grants.dirs.is_empty());
         assert_eq!(m.access.callers, None);
-    }
-
-    #[test]
-    fn sizes_and_durations_read_like_people_write_them() {
-        assert_eq!(parse_size("64 MiB"), Some(64 << 20));
-        assert_eq!(parse_size("512KiB"), Some(512 << 10));
-        assert_eq!(parse_size("100"), Some(100));
-        assert_eq!(parse_size("64 MB"), None);
-        assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
-        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
-        assert_eq!(parse_duration("soon"), None);
     }
 }

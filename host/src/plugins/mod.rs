@@ -20,5 +20,5 @@ mod registry;
 pub use cache::{CacheOutcome, CompiledCache};
 pub use dir::{DirConfig, PluginDir};
 pub(crate) use manifest::toml_message;
-pub use manifest::{Access, LimitsConfig, Manifest, ManifestError, parse_duration, parse_size};
+pub use manifest::{Access, LimitsConfig, Manifest, ManifestError};
 pub use registry::{Failed, Loading, Plugins, Registry, Served, Unresolved};

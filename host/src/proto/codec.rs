@@ -1,5 +1,6 @@
 //! Length-prefixed MessagePack frames: encoding, and an incremental decoder.
 
+use bytes::{Buf, Bytes, BytesMut};
 use rmpv::Value;
 
 use super::decode::{DecodeError, MAX_DEPTH, decode_value};
@@ -51,12 +52,14 @@ pub fn frame_bytes(value: &Value) -> Vec<u8> {
 /// Splits a byte stream into frames.
 ///
 /// Feed it bytes with [`FrameDecoder::push`] and take frames with
-/// [`FrameDecoder::next_frame`]. A length prefix is checked against the
-/// maximum before any of the frame's body is buffered, so a peer cannot make
-/// the decoder allocate more than `max` bytes (plus one read's worth).
+/// [`FrameDecoder::next_frame`] (decoded) or [`FrameDecoder::next_frame_bytes`]
+/// (the body as it is, without a copy). A length prefix is checked against
+/// the maximum before any of the frame's body is buffered, and the buffer
+/// grows only as bytes arrive: announcing a large frame costs nothing, and
+/// what is buffered is [`FrameDecoder::buffered`] (what budgets count).
 #[derive(Debug)]
 pub struct FrameDecoder {
-    buf: Vec<u8>,
+    buf: BytesMut,
     max: usize,
 }
 
@@ -64,7 +67,7 @@ impl FrameDecoder {
     /// A decoder refusing frames longer than `max` bytes.
     pub fn new(max: usize) -> Self {
         FrameDecoder {
-            buf: Vec::new(),
+            buf: BytesMut::new(),
             max,
         }
     }
@@ -79,14 +82,41 @@ impl FrameDecoder {
         self.buf.extend_from_slice(bytes);
     }
 
-    /// How many more bytes the frame being received needs, if known; lets a
-    /// reader check a too-large frame before reading its body.
+    /// Bytes received and not yet taken as frames.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// How many bytes the frame being received has in its body, once its
+    /// length prefix has arrived.
     pub fn announced_len(&self) -> Option<usize> {
         let prefix: [u8; 4] = self.buf.get(..4)?.try_into().ok()?;
         Some(u32::from_be_bytes(prefix) as usize)
     }
 
-    /// Takes the next complete frame, if one has arrived.
+    /// Takes the body of the next complete frame, if one has arrived, as it
+    /// is: no copy, nothing decoded.
+    ///
+    /// # Errors
+    ///
+    /// [`FrameError::TooLarge`] as soon as a length prefix over the maximum
+    /// arrives. After an error the stream cannot be resynchronised.
+    pub fn next_frame_bytes(&mut self) -> Result<Option<Bytes>, FrameError> {
+        let Some(len) = self.announced_len() else {
+            return Ok(None);
+        };
+        if len > self.max {
+            return Err(FrameError::TooLarge { len, max: self.max });
+        }
+        if self.buf.len() < 4 + len {
+            return Ok(None);
+        }
+        let mut frame = self.buf.split_to(4 + len);
+        frame.advance(4);
+        Ok(Some(frame.freeze()))
+    }
+
+    /// Takes the next complete frame, decoded, if one has arrived.
     ///
     /// # Errors
     ///
@@ -95,21 +125,10 @@ impl FrameDecoder {
     /// one MessagePack value nesting at most
     /// [`MAX_DEPTH`] containers. After an error the stream cannot be resynchronised.
     pub fn next_frame(&mut self) -> Result<Option<Value>, FrameError> {
-        let Some(len) = self.announced_len() else {
-            return Ok(None);
-        };
-        if len > self.max {
-            return Err(FrameError::TooLarge { len, max: self.max });
+        match self.next_frame_bytes()? {
+            Some(body) => Ok(Some(decode_value(&body, MAX_DEPTH)?)),
+            None => Ok(None),
         }
-        if self.buf.len() < 4 + len {
-            // Room for the whole frame at once (its size was checked above),
-            // instead of doubling the buffer as its bytes arrive.
-            self.buf.reserve(4 + len - self.buf.len());
-            return Ok(None);
-        }
-        let value = decode_value(&self.buf[4..4 + len], MAX_DEPTH)?;
-        self.buf.drain(..4 + len);
-        Ok(Some(value))
     }
 
     /// Call when the stream has ended: fails if a partial frame is buffered.

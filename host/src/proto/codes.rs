@@ -21,3 +21,11 @@ pub const IP_REFUSED: u32 = 5;
 /// Connection: the server, or the client's address, has its maximum of
 /// connections open.
 pub const CONNECTION_LIMIT: u32 = 6;
+/// Stream: the server holds as much of this connection's (or everyone's)
+/// unfinished frames as it allows; it stops reading, and answers
+/// `overloaded`.
+pub const OVER_BUDGET: u32 = 7;
+/// Stream: a frame did not arrive in time (it started, or the stream was
+/// opened, longer ago than the server's frame timeout); the server stops
+/// reading and answers `timeout`.
+pub const TOO_SLOW: u32 = 8;

@@ -48,7 +48,7 @@ pub enum DecodeError {
 /// [`DecodeError`] when the bytes are not exactly one well-formed value
 /// within the limit.
 pub fn decode_value(bytes: &[u8], max_depth: usize) -> Result<Value, DecodeError> {
-    let mut reader = Reader { bytes, max_depth };
+    let mut reader = Reader::new(bytes, max_depth, true);
     let value = reader.value(0)?;
     if !reader.bytes.is_empty() {
         return Err(DecodeError::Trailing(reader.bytes.len()));
@@ -56,12 +56,62 @@ pub fn decode_value(bytes: &[u8], max_depth: usize) -> Result<Value, DecodeError
     Ok(value)
 }
 
+/// What one value takes, found without decoding it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Extent {
+    /// Its length in bytes.
+    pub len: usize,
+    /// How many values it holds, itself included (an array of 3 ints: 4).
+    pub values: usize,
+    /// Bytes of string, binary and extension data inside it.
+    pub payload: usize,
+}
+
+impl Extent {
+    /// About how many bytes of memory the value takes once decoded.
+    pub fn decoded_bytes(&self) -> usize {
+        self.values
+            .saturating_mul(std::mem::size_of::<Value>())
+            .saturating_add(self.payload)
+    }
+}
+
+/// Walks the value at the start of `bytes` (nesting at most `max_depth`
+/// containers, as `depth` already do around it) without decoding it.
+///
+/// # Errors
+///
+/// [`DecodeError`] when the bytes do not start with one well-formed value.
+pub fn skip_value(bytes: &[u8], depth: usize, max_depth: usize) -> Result<Extent, DecodeError> {
+    let mut reader = Reader::new(bytes, max_depth, false);
+    reader.value(depth)?;
+    Ok(Extent {
+        len: bytes.len() - reader.bytes.len(),
+        values: reader.values,
+        payload: reader.payload,
+    })
+}
+
+/// Reads values, building them (`build`) or only walking them.
 struct Reader<'b> {
     bytes: &'b [u8],
     max_depth: usize,
+    build: bool,
+    values: usize,
+    payload: usize,
 }
 
 impl<'b> Reader<'b> {
+    fn new(bytes: &'b [u8], max_depth: usize, build: bool) -> Self {
+        Reader {
+            bytes,
+            max_depth,
+            build,
+            values: 0,
+            payload: 0,
+        }
+    }
+
     fn take(&mut self, n: usize) -> Result<&'b [u8], DecodeError> {
         if n > self.bytes.len() {
             return Err(DecodeError::Short {
@@ -95,17 +145,34 @@ impl<'b> Reader<'b> {
 
     fn str(&mut self, len: usize) -> Result<Value, DecodeError> {
         let bytes = self.take(len)?;
+        self.payload += len;
         let text = std::str::from_utf8(bytes).map_err(|_| DecodeError::NotUtf8)?;
-        Ok(Value::from(text))
+        Ok(if self.build {
+            Value::from(text)
+        } else {
+            Value::Nil
+        })
     }
 
     fn bin(&mut self, len: usize) -> Result<Value, DecodeError> {
-        Ok(Value::Binary(self.take(len)?.to_vec()))
+        let bytes = self.take(len)?;
+        self.payload += len;
+        Ok(if self.build {
+            Value::Binary(bytes.to_vec())
+        } else {
+            Value::Nil
+        })
     }
 
     fn ext(&mut self, len: usize) -> Result<Value, DecodeError> {
         let ty = i8::from_be_bytes(self.array()?);
-        Ok(Value::Ext(ty, self.take(len)?.to_vec()))
+        let bytes = self.take(len)?;
+        self.payload += len;
+        Ok(if self.build {
+            Value::Ext(ty, bytes.to_vec())
+        } else {
+            Value::Nil
+        })
     }
 
     /// Room for `len` elements of at least `min` bytes each, never more
@@ -123,7 +190,14 @@ impl<'b> Reader<'b> {
 
     fn list(&mut self, len: usize, depth: usize) -> Result<Value, DecodeError> {
         let depth = self.enter(depth)?;
-        let mut items = Vec::with_capacity(self.capacity(len, 1)?);
+        let room = self.capacity(len, 1)?;
+        if !self.build {
+            for _ in 0..len {
+                self.value(depth)?;
+            }
+            return Ok(Value::Nil);
+        }
+        let mut items = Vec::with_capacity(room);
         for _ in 0..len {
             items.push(self.value(depth)?);
         }
@@ -132,7 +206,14 @@ impl<'b> Reader<'b> {
 
     fn map(&mut self, len: usize, depth: usize) -> Result<Value, DecodeError> {
         let depth = self.enter(depth)?;
-        let mut entries = Vec::with_capacity(self.capacity(len, 2)?);
+        let room = self.capacity(len, 2)?;
+        if !self.build {
+            for _ in 0..len * 2 {
+                self.value(depth)?;
+            }
+            return Ok(Value::Nil);
+        }
+        let mut entries = Vec::with_capacity(room);
         for _ in 0..len {
             let key = self.value(depth)?;
             let value = self.value(depth)?;
@@ -153,6 +234,7 @@ impl<'b> Reader<'b> {
 
     /// One value inside `depth` containers.
     fn value(&mut self, depth: usize) -> Result<Value, DecodeError> {
+        self.values += 1;
         let marker = self.u8()?;
         Ok(match marker {
             0x00..=0x7f => Value::from(marker),
@@ -293,6 +375,30 @@ mod tests {
         );
         // Far deeper does not overflow the stack.
         assert!(decode_value(&nested(1_000_000), MAX_DEPTH).is_err());
+    }
+
+    #[test]
+    fn skipping_measures_a_value_without_decoding_it() {
+        let value = Value::Map(vec![
+            (Value::from("a"), Value::Array(vec![1.into(), 2.into()])),
+            (Value::from("b"), Value::Binary(vec![0; 10])),
+        ]);
+        let mut bytes = encode(&value);
+        let len = bytes.len();
+        bytes.extend_from_slice(&[0xc0, 0xc0]);
+        let extent = skip_value(&bytes, 0, MAX_DEPTH).unwrap();
+        // The map, two keys, an array of two, a bin: 7 values.
+        assert_eq!(
+            extent,
+            Extent {
+                len,
+                values: 7,
+                payload: 12
+            }
+        );
+        assert!(skip_value(&nested(MAX_DEPTH + 1), 0, MAX_DEPTH).is_err());
+        assert!(skip_value(&nested(10), MAX_DEPTH - 10, MAX_DEPTH).is_ok());
+        assert!(skip_value(&nested(11), MAX_DEPTH - 10, MAX_DEPTH).is_err());
     }
 
     #[test]

@@ -4,7 +4,7 @@ use rmpv::Value;
 
 use super::error::{CallError, ErrorKind};
 use super::event::{CallEvent, LogLevel};
-use super::record::{MapIn, MapOut, ProtoError, kind_of};
+use super::record::{MapIn, MapOut, ProtoError, shorten};
 
 /// The longest node name, token, job id or blob reference a request may
 /// carry, in bytes.
@@ -159,8 +159,9 @@ impl Request {
             },
             other => {
                 return Err(ProtoError(format!(
-                    "unknown request type `{other}`; expected `call`, `catalog`, `describe`, \
-                     `status`, `hello`, `blob-put`, `blob-get`, `submit`, `job` or `cancel`"
+                    "unknown request type `{}`; expected `call`, `catalog`, `describe`, \
+                     `status`, `hello`, `blob-put`, `blob-get`, `submit`, `job` or `cancel`",
+                    shorten(other)
                 )));
             }
         })
@@ -234,7 +235,8 @@ pub fn parse_input(frame: Value) -> Result<Value, ProtoError> {
     let ty = map.str("type")?;
     if ty != "item" {
         return Err(ProtoError(format!(
-            "after a `call` request a channel node takes `item` frames, got `{ty}`"
+            "after a `call` request a channel node takes `item` frames, got `{}`",
+            shorten(&ty)
         )));
     }
     Ok(map.take("value").unwrap_or(Value::Nil))
@@ -243,21 +245,6 @@ pub fn parse_input(frame: Value) -> Result<Value, ProtoError> {
 /// An input message of a channel call as a frame.
 pub fn input_frame(value: Value) -> Value {
     Response::Event(CallEvent::Item(value)).into_value()
-}
-
-/// Reads one chunk of a `blob-put`: a frame whose body is a `bin` value.
-///
-/// # Errors
-///
-/// [`ProtoError`] when the frame is something else.
-pub fn parse_chunk(frame: Value) -> Result<Vec<u8>, ProtoError> {
-    match frame {
-        Value::Binary(bytes) => Ok(bytes),
-        other => Err(ProtoError(format!(
-            "`blob-put`: after the request, send the blob as MessagePack `bin` frames; got {}",
-            kind_of(&other)
-        ))),
-    }
 }
 
 /// A frame the server sends on a request's stream.
@@ -324,8 +311,9 @@ impl Response {
             }),
             other => {
                 return Err(ProtoError(format!(
-                    "unknown response type `{other}`; expected `ok`, `err`, `item`, `progress` \
-                     or `log`"
+                    "unknown response type `{}`; expected `ok`, `err`, `item`, `progress` or \
+                     `log`",
+                    shorten(other)
                 )));
             }
         })

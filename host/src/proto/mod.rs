@@ -21,20 +21,22 @@ mod error;
 mod event;
 mod frame;
 mod job;
+mod lazy;
 mod node;
 mod record;
 mod status;
 mod stream;
 
 pub use codec::{DEFAULT_MAX_FRAME_BYTES, FrameDecoder, FrameError, encode_frame, frame_bytes};
-pub use decode::{DecodeError, MAX_DEPTH, decode_value};
+pub use decode::{DecodeError, Extent, MAX_DEPTH, decode_value, skip_value};
 pub use error::{CallError, ErrorKind, UnknownErrorKind};
 pub use event::{CallEvent, LogLevel};
 pub use frame::{
     BlobInfo, Follows, MAX_NAME_BYTES, Request, Response, caller_value, input_frame, parse_caller,
-    parse_chunk, parse_input,
+    parse_input,
 };
 pub use job::{JobInfo, JobState};
+pub use lazy::{RawError, RawValue, chunk_bytes, parse_request};
 pub use node::{NodeInfo, NodeKind, ParamInfo};
 pub use record::ProtoError;
 pub use status::{CacheStats, PluginState, PluginStatus, ServerStatus};

@@ -131,7 +131,10 @@ impl MapIn {
         match self.take(key) {
             None => Ok(None),
             Some(v) => v.as_u64().map(Some).ok_or_else(|| {
-                self.error(format!("`{key}` must be a non-negative integer, got {v}"))
+                self.error(format!(
+                    "`{key}` must be a non-negative integer, got {}",
+                    shown(&v)
+                ))
             }),
         }
     }
@@ -158,7 +161,7 @@ impl MapIn {
                 .as_f64()
                 .or_else(|| v.as_i64().map(|i| i as f64))
                 .map(Some)
-                .ok_or_else(|| self.error(format!("`{key}` must be a number, got {v}"))),
+                .ok_or_else(|| self.error(format!("`{key}` must be a number, got {}", shown(&v)))),
         }
     }
 
@@ -206,6 +209,24 @@ impl MapIn {
 /// A JSON Schema as a MessagePack map.
 pub(crate) fn schema(json: &Json) -> Value {
     crate::json::to_msgpack(json)
+}
+
+/// At most 64 characters of `text`, for messages that echo input.
+pub(crate) fn shorten(text: &str) -> String {
+    match text.char_indices().nth(64) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+/// A value as messages show it: small ones in full, others by kind.
+fn shown(value: &Value) -> String {
+    match value {
+        Value::Integer(_) | Value::F32(_) | Value::F64(_) | Value::Boolean(_) | Value::Nil => {
+            value.to_string()
+        }
+        other => kind_of(other).to_owned(),
+    }
 }
 
 /// A short description of what a value is, for error messages.

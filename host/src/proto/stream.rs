@@ -18,13 +18,16 @@
 //! was larger than the maximum, 3 when the stream was malformed, 0 when the
 //! server has answered and needs nothing more.
 
+use bytes::Bytes;
 use rmpv::Value;
 
 use super::codec::{FrameDecoder, FrameError, encode_frame};
 use super::codes;
+use super::decode::{MAX_DEPTH, decode_value};
 use super::error::{CallError, ErrorKind};
 use super::event::CallEvent;
-use super::frame::{Follows, Request, Response, parse_chunk, parse_input};
+use super::frame::{Follows, Request, Response, parse_input};
+use super::lazy::{RawValue, chunk_bytes, parse_request};
 use super::record::ProtoError;
 
 /// Why a stream cannot go on: the code to stop (or reset) it with and the
@@ -68,12 +71,13 @@ impl std::error::Error for StreamError {}
 /// What the client sent on a request stream, as far as it has arrived.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Inbound {
-    /// The request frame (always first).
-    Request(Request),
+    /// The request frame (always first), with its `args` not decoded yet
+    /// (the `args` field of the request is nil).
+    Request(Request, RawValue),
     /// One input message of a channel call.
     Input(Value),
     /// One chunk of a `blob-put`.
-    Chunk(Vec<u8>),
+    Chunk(Bytes),
     /// The client finished its side after a complete frame.
     End,
 }
@@ -135,24 +139,37 @@ impl RequestReader {
         ) {
             return Ok(None);
         }
-        let Some(frame) = self.decoder.next_frame().map_err(StreamError::frame)? else {
+        let Some(body) = self
+            .decoder
+            .next_frame_bytes()
+            .map_err(StreamError::frame)?
+        else {
             return Ok(None);
         };
         match self.phase {
             ReadPhase::Request => {
-                let request = Request::from_value(frame).map_err(StreamError::malformed)?;
+                let (request, args) = parse_request(body).map_err(StreamError::malformed)?;
                 // Until told otherwise, nothing follows a request.
                 self.phase = ReadPhase::After(Follows::Nothing);
-                Ok(Some(Inbound::Request(request)))
+                Ok(Some(Inbound::Request(request, args)))
             }
-            ReadPhase::After(Follows::Inputs) => parse_input(frame)
-                .map(|v| Some(Inbound::Input(v)))
-                .map_err(StreamError::malformed),
-            ReadPhase::After(Follows::Chunks) => parse_chunk(frame)
+            ReadPhase::After(Follows::Inputs) => {
+                let frame = decode_value(&body, MAX_DEPTH)
+                    .map_err(|e| StreamError::frame(FrameError::Malformed(e)))?;
+                parse_input(frame)
+                    .map(|v| Some(Inbound::Input(v)))
+                    .map_err(StreamError::malformed)
+            }
+            ReadPhase::After(Follows::Chunks) => chunk_bytes(body)
                 .map(|c| Some(Inbound::Chunk(c)))
                 .map_err(StreamError::malformed),
             ReadPhase::After(Follows::Nothing) | ReadPhase::Ended => Ok(None),
         }
+    }
+
+    /// Bytes received and not yet taken as frames (what a budget counts).
+    pub fn buffered(&self) -> usize {
+        self.decoder.buffered()
     }
 
     /// The client finished its side (FIN).
@@ -398,7 +415,10 @@ mod tests {
         reader.push(&frame(&crate::proto::input_frame(Value::from("hi"))));
         assert_eq!(
             reader.next_inbound(),
-            Ok(Some(Inbound::Request(call("streams/chat/echo"))))
+            Ok(Some(Inbound::Request(
+                call("streams/chat/echo"),
+                RawValue::nil()
+            )))
         );
         assert!(reader.has_request());
         reader.expect(Follows::Inputs);
@@ -412,9 +432,15 @@ mod tests {
         let mut blob = RequestReader::new(1 << 20);
         blob.push(&frame(&Request::BlobPut { size: None }.into_value()));
         blob.push(&frame(&Value::Binary(vec![1, 2])));
-        assert!(matches!(blob.next_inbound(), Ok(Some(Inbound::Request(_)))));
+        assert!(matches!(
+            blob.next_inbound(),
+            Ok(Some(Inbound::Request(..)))
+        ));
         blob.expect(Follows::Chunks);
-        assert_eq!(blob.next_inbound(), Ok(Some(Inbound::Chunk(vec![1, 2]))));
+        assert_eq!(
+            blob.next_inbound(),
+            Ok(Some(Inbound::Chunk(Bytes::from_static(&[1, 2]))))
+        );
     }
 
     /// The same rule everywhere: too large is 2, malformed is 3, whether it

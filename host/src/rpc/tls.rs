@@ -275,10 +275,10 @@ impl ServerIdentity {
         if cert.exists() && key.exists() {
             return Ok((Self::from_files(&cert, &key)?, false));
         }
-        std::fs::create_dir_all(state_dir).map_err(|source| TlsError::Io {
+        crate::state_dir::prepare(state_dir).map_err(|e| TlsError::Io {
             what: "state directory",
             path: state_dir.to_owned(),
-            source,
+            source: std::io::Error::other(e),
         })?;
         let names = vec![
             "localhost".to_owned(),

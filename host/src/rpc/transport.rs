@@ -17,12 +17,13 @@ pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How often the client pings an otherwise idle connection.
 pub(crate) const KEEP_ALIVE: Duration = Duration::from_secs(10);
 
-/// Transport settings for both ends: many concurrent streams and windows
-/// large enough for megabyte payloads.
-pub(crate) fn transport_config(keep_alive: bool) -> Arc<TransportConfig> {
+/// Transport settings for both ends: up to `streams` concurrent streams
+/// (the server may allow more later) and windows large enough for megabyte
+/// payloads.
+pub(crate) fn transport_config(keep_alive: bool, streams: u32) -> Arc<TransportConfig> {
     let mut t = TransportConfig::default();
     let idle = VarInt::from_u32(IDLE_TIMEOUT.as_millis() as u32);
-    t.max_concurrent_bidi_streams(VarInt::from_u32(MAX_STREAMS))
+    t.max_concurrent_bidi_streams(VarInt::from_u32(streams))
         .max_concurrent_uni_streams(VarInt::from_u32(0))
         .stream_receive_window(VarInt::from_u32(4 << 20))
         .receive_window(VarInt::from_u32(32 << 20))

@@ -19,11 +19,31 @@ fn text(e: Error) -> String {
     }
 }
 
+/// The host's longest key (`warden:node/kv`), in bytes.
+const MAX_KEY: usize = 1024;
+/// The longest key prefix used here.
+const LONGEST_PREFIX: &str = "attachment/";
+/// The longest title: every key made from it stays within the host's limit.
+const MAX_TITLE: usize = MAX_KEY - LONGEST_PREFIX.len();
+
 fn check_title(title: &str) -> Result<(), String> {
     if title.trim().is_empty() {
         return Err("a note needs a title".into());
     }
+    if title.len() > MAX_TITLE {
+        return Err(format!(
+            "a title may have at most {MAX_TITLE} bytes; this one has {}",
+            title.len()
+        ));
+    }
     Ok(())
+}
+
+/// The key of `title`'s attachment, if the title is short enough to have
+/// one (notes saved before titles were checked may not be).
+fn attachment_key(title: &str) -> Option<String> {
+    let key = format!("{LONGEST_PREFIX}{title}");
+    (key.len() <= MAX_KEY).then_some(key)
 }
 
 impl Guest for Notes {
@@ -35,6 +55,7 @@ impl Guest for Notes {
     }
 
     fn get(title: String) -> Result<Option<String>, String> {
+        check_title(&title)?;
         let body = kv::get(&format!("note/{title}")).map_err(text)?;
         Ok(body.map(|b| String::from_utf8_lossy(&b).into_owned()))
     }
@@ -44,7 +65,10 @@ impl Guest for Notes {
         keys.into_iter()
             .map(|key| {
                 let title = key["note/".len()..].to_owned();
-                let attachment = kv::get(&format!("attachment/{title}")).map_err(text)?;
+                let attachment = match attachment_key(&title) {
+                    Some(key) => kv::get(&key).map_err(text)?,
+                    None => None,
+                };
                 let attachment_size = match attachment {
                     Some(r) => blobs::size(&String::from_utf8_lossy(&r)).map_err(text)?,
                     None => None,
@@ -58,11 +82,14 @@ impl Guest for Notes {
     }
 
     fn delete(title: String) -> Result<bool, String> {
-        kv::delete(&format!("attachment/{title}")).map_err(text)?;
+        if let Some(key) = attachment_key(&title) {
+            kv::delete(&key).map_err(text)?;
+        }
         kv::delete(&format!("note/{title}")).map_err(text)
     }
 
     fn attach(title: String, blob: String) -> Result<u64, String> {
+        check_title(&title)?;
         if kv::get(&format!("note/{title}")).map_err(text)?.is_none() {
             return Err(format!("there is no note `{title}`; save it first"));
         }

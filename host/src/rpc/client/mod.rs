@@ -177,7 +177,7 @@ impl Client {
         let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls)
             .map_err(|e| connect_err(e.to_string()))?;
         let mut config = quinn::ClientConfig::new(Arc::new(crypto));
-        config.transport_config(transport::transport_config(true));
+        config.transport_config(transport::transport_config(true, transport::MAX_STREAMS));
         let bind: SocketAddr = if target.is_ipv4() {
             ([0, 0, 0, 0], 0).into()
         } else {

@@ -4,9 +4,9 @@
 use rmpv::Value;
 
 use super::Shared;
-use super::stream::{Exchange, Outcome, Stop};
+use super::stream::{Conn, Exchange, Outcome, Stop};
 use crate::host::Identity;
-use crate::proto::{CallEvent, Follows, Inbound, codes};
+use crate::proto::{CallError, CallEvent, ErrorKind, Follows, Inbound, codes};
 
 /// Receives a blob.
 pub(super) async fn put(
@@ -14,18 +14,43 @@ pub(super) async fn put(
     shared: &Shared,
     identity: &Identity,
     size: Option<u64>,
+    conn: &Conn,
 ) -> Outcome {
+    let refuse = |ex: &mut Exchange, e| {
+        // Refused before any chunk: the client need not send them.
+        ex.input.stop(codes::DONE);
+        Outcome::Answer(Err(e))
+    };
+    let Some(_slot) = conn.upload_slot(shared.budgets.uploads_per_connection) else {
+        let e = CallError::new(
+            ErrorKind::ResourceLimit,
+            format!(
+                "this connection has its maximum of {} uploads in progress; finish one first",
+                shared.budgets.uploads_per_connection
+            ),
+        );
+        return refuse(ex, e);
+    };
     let mut upload = match shared.host.blob_put(identity, size).await {
         Ok(upload) => upload,
-        Err(e) => {
-            // Refused before any chunk: the client need not send them.
-            ex.input.stop(codes::DONE);
-            return Outcome::Answer(Err(e));
-        }
+        Err(e) => return refuse(ex, e),
     };
     ex.input.reader.expect(Follows::Chunks);
+    let idle = shared.host.blob_limits().upload_idle();
     loop {
-        match ex.input.next().await {
+        // An upload that sends nothing for a while gives its file back.
+        let Ok(next) = tokio::time::timeout(idle, ex.input.next()).await else {
+            ex.input.stop(codes::TOO_SLOW);
+            let e = CallError::new(
+                ErrorKind::Timeout,
+                format!(
+                    "the upload sent nothing for {}; it was dropped",
+                    crate::text::duration_text(idle)
+                ),
+            );
+            return Outcome::Answer(Err(e));
+        };
+        match next {
             Ok(Inbound::Chunk(chunk)) => {
                 if let Err(e) = upload.write(chunk).await {
                     ex.input.stop(codes::DONE);

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use super::Shared;
 use super::stream::{Exchange, Outcome, Stop};
 use crate::host::{CallIo, Identity, Origin, StreamIo, Wait};
-use crate::proto::{CallEvent, Follows, Inbound, NodeKind};
+use crate::proto::{CallEvent, Follows, Inbound, NodeKind, RawValue};
 
 /// Items a stream node may produce ahead of the client. With QUIC's flow
 /// control this bounds what a slow reader makes the host hold.
@@ -52,7 +52,7 @@ pub(super) async fn call(
     shared: &Shared,
     identity: &Identity,
     node: &str,
-    args: Value,
+    args: RawValue,
     deadline_ms: Option<u64>,
 ) -> Outcome {
     let started = Instant::now();
@@ -63,6 +63,11 @@ pub(super) async fn call(
         .await
     {
         Ok(admitted) => admitted,
+        Err(e) => return Outcome::Answer(Err(e)),
+    };
+    // Decoded only now that the caller was admitted, and within a bound.
+    let args = match shared.decode_args(&args) {
+        Ok(args) => args,
         Err(e) => return Outcome::Answer(Err(e)),
     };
     let ahead = admitted.ahead();

@@ -1,6 +1,7 @@
 //! One connection: admitted by the guards, its streams served until it
 //! ends or the server shuts down.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -9,28 +10,77 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::Shared;
+use super::budget::ByteBudget;
 use super::stream::{self, Conn};
 use crate::proto::codes;
+
+/// A handshake let through, counted as in progress until it ends.
+pub(super) struct Handshake {
+    incoming: Incoming,
+    counted: Counted,
+}
+
+struct Counted(Arc<AtomicUsize>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Decides what to do with a new connection attempt, before any work for
+/// it: refused past the cap on handshakes in progress, asked to prove its
+/// address (a QUIC Retry: its next attempt arrives validated) past the
+/// validation threshold, else let through and counted.
+pub(super) fn screen(incoming: Incoming, shared: &Shared) -> Option<Handshake> {
+    let budgets = &shared.budgets;
+    let in_progress = shared.handshakes.load(Ordering::Acquire);
+    if in_progress >= budgets.handshakes {
+        tracing::debug!(remote = %incoming.remote_address(), "too many handshakes in progress: refused");
+        incoming.refuse();
+        return None;
+    }
+    if in_progress >= budgets.validate_above
+        && !incoming.remote_address_validated()
+        && incoming.may_retry()
+    {
+        let _ = incoming.retry();
+        return None;
+    }
+    shared.handshakes.fetch_add(1, Ordering::AcqRel);
+    Some(Handshake {
+        incoming,
+        counted: Counted(shared.handshakes.clone()),
+    })
+}
 
 /// How long a connection refused during shutdown may take to finish its
 /// handshake (so it can be told why).
 const REFUSE_HANDSHAKE: Duration = Duration::from_secs(5);
 
 pub(super) async fn serve(
-    incoming: Incoming,
+    handshake: Handshake,
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let Handshake { incoming, counted } = handshake;
     let remote = incoming.remote_address();
-    let admitted = shared.guard.admit(remote.ip());
-    let connection = match incoming.await {
-        Ok(c) => c,
-        Err(e) => {
+    let timeout = shared.budgets.handshake_timeout;
+    let connection = match tokio::time::timeout(timeout, incoming).await {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => {
             tracing::debug!(%remote, "handshake failed: {e}");
             return;
         }
+        Err(_) => {
+            tracing::debug!(%remote, "handshake not done within {timeout:?}: dropped");
+            return;
+        }
     };
-    let _slot = match admitted {
+    drop(counted);
+    // Counted against the limits only now that the handshake is done: bare
+    // Initial packets from spoofed addresses hold no connection slot.
+    let _slot = match shared.guard.admit(remote.ip()) {
         Ok(slot) => slot,
         Err(refusal) => {
             // Closed after the handshake so the client learns why.
@@ -42,6 +92,9 @@ pub(super) async fn serve(
     tracing::debug!(%remote, "connected");
     let conn = Arc::new(Conn {
         identity: RwLock::new(shared.host.anonymous()),
+        connection: connection.clone(),
+        buffered: ByteBudget::new(shared.budgets.buffered_per_connection),
+        uploads: AtomicUsize::new(0),
     });
     let mut streams = JoinSet::new();
     loop {

@@ -10,6 +10,7 @@
 //!   `blobs`: blob uploads and downloads.
 
 mod blobs;
+mod budget;
 mod call;
 mod connection;
 mod stream;
@@ -26,8 +27,8 @@ use tokio::task::JoinSet;
 
 use super::tls::{ServerIdentity, TlsError};
 use super::transport;
-use crate::host::{ConnectionGuard, Host};
-use crate::proto::{DEFAULT_MAX_FRAME_BYTES, codes};
+use crate::host::{ConnectionBudgets, ConnectionGuard, Host};
+use crate::proto::{CallError, DEFAULT_MAX_FRAME_BYTES, ErrorKind, RawError, RawValue, codes};
 
 /// Settings of a [`Server`]; what it serves, and to whom, comes from the
 /// [`Host`].
@@ -42,6 +43,11 @@ pub struct ServerConfig {
     /// How long running calls may take to finish after shutdown begins.
     /// Default: 10 s; calls still running then are cancelled.
     pub shutdown_grace: Duration,
+    /// The most memory a request's arguments may take once decoded (about
+    /// 32 bytes a value plus their strings and bytes). They are decoded
+    /// only after the caller was admitted. Default: 256 MiB; more is
+    /// `resource-limit`.
+    pub max_decoded_args: usize,
 }
 
 impl Default for ServerConfig {
@@ -50,6 +56,7 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 7443)),
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
             shutdown_grace: Duration::from_secs(10),
+            max_decoded_args: 256 << 20,
         }
     }
 }
@@ -89,7 +96,16 @@ pub struct Server {
 struct Shared {
     host: Host,
     max_frame: usize,
+    max_decoded_args: usize,
     guard: Arc<ConnectionGuard>,
+    /// The connection limits, defaults filled in.
+    budgets: ConnectionBudgets,
+    /// Bytes of unfinished frames held across all connections.
+    buffered: Arc<budget::ByteBudget>,
+    /// The same, of connections whose caller has not said who it is.
+    buffered_before_hello: Arc<budget::ByteBudget>,
+    /// Handshakes in progress.
+    handshakes: Arc<std::sync::atomic::AtomicUsize>,
     /// Stream items written to clients since the server started.
     items_sent: AtomicU64,
 }
@@ -112,11 +128,19 @@ impl Server {
             return Err(ServerError::PublicWithoutAccess(config.listen));
         }
         let guard = host.connection_guard().clone();
+        let budgets = host.connection_limits().budgets();
         let tls = identity.server_config()?;
         let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls)
             .map_err(|e| TlsError::Config(e.to_string()))?;
         let mut server_config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
-        server_config.transport_config(transport::transport_config(false));
+        // Before `hello`, a connection to a host with access control may
+        // open only a few streams; a known caller gets the full limit.
+        let streams = if host.has_access_control() {
+            budgets.streams_before_hello
+        } else {
+            transport::MAX_STREAMS
+        };
+        server_config.transport_config(transport::transport_config(false, streams));
         let endpoint =
             Endpoint::server(server_config, config.listen).map_err(|source| ServerError::Bind {
                 addr: config.listen,
@@ -127,7 +151,12 @@ impl Server {
             shared: Arc::new(Shared {
                 host,
                 max_frame: config.max_frame_bytes,
+                max_decoded_args: config.max_decoded_args,
                 guard,
+                buffered: budget::ByteBudget::new(budgets.buffered),
+                buffered_before_hello: budget::ByteBudget::new(budgets.buffered_before_hello),
+                budgets,
+                handshakes: Arc::default(),
                 items_sent: AtomicU64::new(0),
             }),
             fingerprint: identity.fingerprint(),
@@ -167,7 +196,9 @@ impl Server {
                 () = &mut shutdown => break,
                 incoming = self.endpoint.accept() => match incoming {
                     Some(incoming) => {
-                        connections.spawn(connection::serve(incoming, self.shared.clone(), stop_rx.clone()));
+                        if let Some(handshake) = connection::screen(incoming, &self.shared) {
+                            connections.spawn(connection::serve(handshake, self.shared.clone(), stop_rx.clone()));
+                        }
                     }
                     None => break,
                 },
@@ -206,6 +237,19 @@ impl Server {
     }
 }
 
+impl Shared {
+    /// A request's arguments, decoded within the bound.
+    fn decode_args(&self, args: &RawValue) -> Result<rmpv::Value, CallError> {
+        args.decode(self.max_decoded_args).map_err(|e| match e {
+            RawError::TooBig { .. } => CallError::new(
+                ErrorKind::ResourceLimit,
+                format!("the arguments are too big: {e}"),
+            ),
+            RawError::Malformed(e) => CallError::new(ErrorKind::BadRequest, e.to_string()),
+        })
+    }
+}
+
 /// Live figures of a running [`Server`].
 #[derive(Clone)]
 pub struct ServerStats {
@@ -226,8 +270,20 @@ impl ServerStats {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Connections open right now.
+    /// Connections open right now (handshake complete).
     pub fn open_connections(&self) -> usize {
         self.shared.guard.open_connections()
+    }
+
+    /// Handshakes in progress right now.
+    pub fn handshakes(&self) -> usize {
+        self.shared
+            .handshakes
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Bytes of unfinished frames held right now, across all connections.
+    pub fn buffered_bytes(&self) -> usize {
+        self.shared.buffered.used() + self.shared.buffered_before_hello.used()
     }
 }

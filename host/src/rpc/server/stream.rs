@@ -3,26 +3,56 @@
 //! [`ResponseWriter`].
 
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use quinn::{RecvStream, SendStream, VarInt};
 use rmpv::Value;
 
 use super::Shared;
-use crate::host::{Ahead, Identity};
+use super::budget::{ByteBudget, Exhausted, Held};
+use crate::host::{Ahead, Identity, Origin};
 use crate::proto::{
     CallError, CallEvent, ErrorKind, Inbound, Request, RequestReader, ResponseWriter, StreamError,
     caller_value, codes, encode_frame,
 };
-use crate::rpc::transport::{read_some, write_encoded};
+use crate::rpc::transport::{self, read_some, write_encoded};
 
 /// What the server knows about one connection.
 pub(super) struct Conn {
     /// Who is calling; replaced by a successful `hello`.
     pub(super) identity: RwLock<Identity>,
+    /// The connection, to open up its stream limit after `hello`.
+    pub(super) connection: quinn::Connection,
+    /// Its bytes of unfinished frames.
+    pub(super) buffered: Arc<ByteBudget>,
+    /// Its blob uploads in progress.
+    pub(super) uploads: std::sync::atomic::AtomicUsize,
+}
+
+/// One upload in progress on a connection; given back when dropped.
+pub(super) struct ConnUpload<'c>(&'c Conn);
+
+impl Drop for ConnUpload<'_> {
+    fn drop(&mut self) {
+        self.0
+            .uploads
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
 }
 
 impl Conn {
+    /// Counts an upload on this connection, if fewer than `max` are in
+    /// progress.
+    pub(super) fn upload_slot(&self, max: usize) -> Option<ConnUpload<'_>> {
+        use std::sync::atomic::Ordering;
+        self.uploads
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| ConnUpload(self))
+    }
+
     fn identity(&self) -> Identity {
         self.identity
             .read()
@@ -41,10 +71,18 @@ pub(super) enum Stop {
 }
 
 /// The reading half of a request stream: the client's bytes through the
-/// [`RequestReader`].
+/// [`RequestReader`], held against the byte budgets, with a deadline for
+/// each frame.
 pub(super) struct Input {
     pub(super) recv: RecvStream,
     pub(super) reader: RequestReader,
+    /// What this stream holds of the budgets.
+    held: Held,
+    /// How long a frame may take once it started.
+    frame_timeout: Duration,
+    /// When the frame being received started (or the stream opened, until
+    /// the request has arrived).
+    started: Instant,
 }
 
 impl Input {
@@ -52,20 +90,72 @@ impl Input {
     pub(super) async fn next(&mut self) -> Result<Inbound, Stop> {
         loop {
             if let Some(inbound) = self.reader.next_inbound().map_err(Stop::Bad)? {
+                self.account()?;
                 return Ok(inbound);
             }
+            // A frame under way (or the request, until it has come) must
+            // arrive in time; between frames a channel may wait for input.
+            let partial = self.reader.buffered() > 0 || !self.reader.has_request();
             let reader = &mut self.reader;
-            match read_some(&mut self.recv, |bytes| reader.push(bytes)).await {
-                Ok(true) => {}
+            let read = read_some(&mut self.recv, |bytes| reader.push(bytes));
+            let read = if partial {
+                let until = tokio::time::Instant::from_std(self.started + self.frame_timeout);
+                match tokio::time::timeout_at(until, read).await {
+                    Ok(read) => read,
+                    Err(_) => return Err(Stop::Bad(too_slow(self.frame_timeout))),
+                }
+            } else {
+                self.started = Instant::now();
+                read.await
+            };
+            match read {
+                Ok(true) => self.account()?,
                 Ok(false) => return self.reader.end().map_err(Stop::Bad),
                 Err(_) => return Err(Stop::Gone),
             }
         }
     }
 
+    /// Holds what is buffered now against the budgets.
+    fn account(&mut self) -> Result<(), Stop> {
+        let buffered = self.reader.buffered();
+        if buffered == 0 {
+            self.started = Instant::now();
+        }
+        self.held.resize(buffered).map_err(|which| {
+            let whose = match which {
+                Exhausted::Connection => "this connection's",
+                Exhausted::Server => "the server's",
+            };
+            Stop::Bad(StreamError {
+                code: codes::OVER_BUDGET,
+                error: CallError::new(
+                    ErrorKind::Overloaded,
+                    format!(
+                        "the server holds all it allows of {whose} unfinished frames; send \
+                         fewer or smaller frames at once, or retry later"
+                    ),
+                ),
+            })
+        })
+    }
+
     /// Stops reading with `code` (nothing more is read from the client).
     pub(super) fn stop(&mut self, code: u32) {
         let _ = self.recv.stop(VarInt::from_u32(code));
+    }
+}
+
+fn too_slow(timeout: Duration) -> StreamError {
+    StreamError {
+        code: codes::TOO_SLOW,
+        error: CallError::new(
+            ErrorKind::Timeout,
+            format!(
+                "a frame did not arrive within {} of its start (or of the stream's)",
+                crate::text::duration_text(timeout)
+            ),
+        ),
     }
 }
 
@@ -128,33 +218,59 @@ pub(super) async fn serve_stream(
     shared: Arc<Shared>,
     conn: Arc<Conn>,
 ) {
+    let identity = conn.identity();
+    // Until its caller has said who it is, a connection to a host with
+    // access control may send only small frames.
+    let before_hello = matches!(identity, Identity::Anonymous(_));
+    let max_frame = if before_hello {
+        shared.budgets.frame_before_hello.min(shared.max_frame)
+    } else {
+        shared.max_frame
+    };
     let mut ex = Exchange {
         input: Input {
             recv,
-            reader: RequestReader::new(shared.max_frame),
+            reader: RequestReader::new(max_frame),
+            held: Held::new(
+                conn.buffered.clone(),
+                if before_hello {
+                    shared.buffered_before_hello.clone()
+                } else {
+                    shared.buffered.clone()
+                },
+            ),
+            frame_timeout: shared.budgets.frame_timeout,
+            started: Instant::now(),
         },
         output: Output {
             send,
             writer: ResponseWriter::new(),
         },
     };
-    let request = match ex.input.next().await {
-        Ok(Inbound::Request(request)) => request,
+    let (request, args) = match ex.input.next().await {
+        Ok(Inbound::Request(request, args)) => (request, args),
         // The reader yields the request first or fails.
         Ok(_) | Err(Stop::Gone) => return,
-        Err(Stop::Bad(e)) => {
+        Err(Stop::Bad(mut e)) => {
             tracing::debug!("bad request stream: {e}");
+            if before_hello && e.code == codes::FRAME_TOO_LARGE {
+                e.error
+                    .message
+                    .push_str(" (before a connection's caller has identified itself with `hello`)");
+            }
             ex.input.stop(e.code);
             let _ = ex.output.finish(Err(e.error)).await;
             return;
         }
     };
-    let identity = conn.identity();
     let host = &shared.host;
     let outcome = match request {
         Request::Hello { token } => Outcome::Answer(host.identify(&token).map(|who| {
             let answer = caller_value(who.name());
             *conn.identity.write().unwrap_or_else(|e| e.into_inner()) = who;
+            // A known caller gets the full stream limit.
+            conn.connection
+                .set_max_concurrent_bi_streams(VarInt::from_u32(transport::MAX_STREAMS));
             answer
         })),
         Request::Catalog => Outcome::Answer(Ok(Value::Array(
@@ -168,23 +284,22 @@ pub(super) async fn serve_stream(
         }
         Request::Status => Outcome::Answer(host.status(&identity).map(|s| s.to_value())),
         Request::Call {
-            node,
-            args,
-            deadline_ms,
-            meta: _,
+            node, deadline_ms, ..
         } => super::call::call(&mut ex, &shared, &identity, &node, args, deadline_ms).await,
-        Request::BlobPut { size } => super::blobs::put(&mut ex, &shared, &identity, size).await,
+        Request::BlobPut { size } => {
+            super::blobs::put(&mut ex, &shared, &identity, size, &conn).await
+        }
         Request::BlobGet { reference } => {
             super::blobs::get(&mut ex, &shared, &identity, &reference).await
         }
-        Request::Submit {
-            node,
-            args,
-            callback,
-        } => Outcome::Answer(
-            host.submit(&identity, &node, args, callback)
-                .map(|job| job.to_value()),
-        ),
+        Request::Submit { node, callback, .. } => {
+            // Who may submit is checked before the arguments are decoded.
+            let submitted = host
+                .check(Origin::Caller(&identity), &node)
+                .and_then(|_| shared.decode_args(&args))
+                .and_then(|args| host.submit(&identity, &node, args, callback));
+            Outcome::Answer(submitted.map(|job| job.to_value()))
+        }
         Request::Job { id, wait_ms, keep } => {
             let wait = wait_ms.map(Duration::from_millis);
             let job = host.job(&identity, &id, wait, keep);
