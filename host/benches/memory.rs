@@ -6,8 +6,19 @@
 //!   so 1,000 live instances at once;
 //!
 //! beside the same process's figure right after start-up with an empty
-//! plugin directory (the baseline: the engine and runtime alone).
-//! 127.0.0.1 only; bounded to about 30 s. Run with `cargo bench --bench memory`.
+//! plugin directory (the baseline: the engine and runtime alone);
+//!
+//! - on a host with `[access]`, 1,000 streams of callers without a token
+//!   that each announce a 16 MiB frame and stall, then 1,000 that each
+//!   send 60 KiB of a 64 KiB frame (the most allowed before `hello`) and
+//!   stall, and what is left once they are gone, beside the same host idle.
+//!
+//! - 300 jobs submitted with (almost) 1 MiB of arguments each (refused past the
+//!   caller's 64 MiB), and the host after a restart on the same state,
+//!   beside the host idle before the flood.
+//!
+//! 127.0.0.1 only; bounded to about a minute. Run with
+//! `cargo bench --bench memory`.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -36,18 +47,21 @@ fn rss_mib(pid: u32) -> f64 {
 }
 
 /// `warden serve` on 127.0.0.1:0 for `plugins`; the child and its address.
-fn serve(plugins: &Path, state: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--max-calls",
-            "1100",
-            "--state-dir",
-        ])
-        .arg(state)
-        .arg(plugins)
+fn serve(plugins: &Path, state: &Path, config: Option<&Path>) -> (Child, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_warden"));
+    command.args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--max-calls",
+        "1100",
+        "--state-dir",
+    ]);
+    command.arg(state).arg(plugins);
+    if let Some(config) = config {
+        command.arg("--config").arg(config);
+    }
+    let mut child = command
         .env("WARDEN_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -67,8 +81,39 @@ fn serve(plugins: &Path, state: &Path) -> (Child, String) {
     (child, addr)
 }
 
+/// Waits (up to 5 minutes) until `math/add` answers: plugins load in the
+/// background after the server starts listening.
+async fn ready(client: &Client) {
+    for _ in 0..3000 {
+        match client
+            .call("math/add", Value::Array(vec![1.into(), 2.into()]))
+            .await
+        {
+            Ok(_) => return,
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    panic!("math/add did not answer within 5 minutes");
+}
+
+/// Waits (up to 5 minutes) until no plugin is still loading.
+async fn settled(client: &Client) {
+    for _ in 0..3000 {
+        if let Ok(status) = client.status().await
+            && status
+                .plugins
+                .iter()
+                .all(|p| p.state != warden_host::proto::PluginState::Loading)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("plugins still loading after 5 minutes");
+}
+
 fn report(name: &str, value: f64, baseline: f64, note: &str) {
-    println!("{name:<44} {value:>8.1} MiB  baseline {baseline:>8.1} MiB  ({note})");
+    println!("{name:<58} {value:>8.1} MiB  baseline {baseline:>8.1} MiB  ({note})");
     println!(
         "{{\"bench\":\"{name}\",\"unit\":\"MiB\",\"value\":{value:.1},\"baseline\":{baseline:.1},\"ratio\":{:.3}}}",
         value / baseline
@@ -93,14 +138,14 @@ fn main() {
     println!();
 
     let state = tempfile::tempdir().unwrap();
-    let (mut bare, _) = serve(empty.path(), state.path());
+    let (mut bare, _) = serve(empty.path(), state.path(), None);
     std::thread::sleep(Duration::from_millis(500));
     let baseline = rss_mib(bare.id());
     let _ = bare.kill();
     let _ = bare.wait();
 
     let state = tempfile::tempdir().unwrap();
-    let (mut child, addr) = serve(plugins.path(), state.path());
+    let (mut child, addr) = serve(plugins.path(), state.path(), None);
     let pid = child.id();
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -110,10 +155,7 @@ fn main() {
     let (idle, busy, in_flight) = tokio.block_on(async {
         let trust = Trust::Fingerprint(tls::local_fingerprint(state.path()).unwrap());
         let client = Client::connect(&addr, trust).await.unwrap();
-        client
-            .call("math/add", Value::Array(vec![1.into(), 2.into()]))
-            .await
-            .unwrap();
+        ready(&client).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         let idle = rss_mib(pid);
         // 1,000 calls that each sleep 20 x 100 ms in the guest.
@@ -159,5 +201,209 @@ fn main() {
     println!(
         "  per call in flight: {:.1} KiB",
         (busy - idle) * 1024.0 / 1000.0
+    );
+    stalled_streams(plugins.path());
+    job_flood(plugins.path());
+}
+
+/// 300 submits of 1 MiB each, then a restart on the same state directory.
+fn job_flood(plugins: &Path) {
+    let state = tempfile::tempdir().unwrap();
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let trust = || Trust::Fingerprint(tls::local_fingerprint(state.path()).unwrap());
+    let (mut child, addr) = serve(plugins, state.path(), None);
+    let pid = child.id();
+    let (idle, flooded, accepted) = tokio.block_on(async {
+        let client = Client::connect(&addr, trust()).await.unwrap();
+        ready(&client).await;
+        settled(&client).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let idle = rss_mib(pid);
+        let big = Value::Array(vec![Value::from("a".repeat((1 << 20) - 64))]);
+        let mut accepted = 0;
+        let mut refusal = None;
+        for _ in 0..300 {
+            match client.submit("text/strings/upper", big.clone(), None).await {
+                Ok(_) => accepted += 1,
+                Err(e) => refusal = refusal.or(Some(e.to_string())),
+            }
+        }
+        if let Some(why) = refusal {
+            println!("  first refusal: {why}");
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let flooded = rss_mib(pid);
+        client.close().await;
+        (idle, flooded, accepted)
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let store = std::fs::metadata(state.path().join("jobs.redb")).map_or(0, |m| m.len());
+    let (mut child, addr) = serve(plugins, state.path(), None);
+    let pid = child.id();
+    let restarted = tokio.block_on(async {
+        let client = Client::connect(&addr, trust()).await.unwrap();
+        ready(&client).await;
+        settled(&client).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let rss = rss_mib(pid);
+        client.close().await;
+        rss
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    report(
+        &format!("300 submits of 1 MiB ({accepted} accepted)"),
+        flooded,
+        idle,
+        "baseline: the same host idle before",
+    );
+    report(
+        &format!("restarted on that job store ({} MiB)", store / (1 << 20)),
+        restarted,
+        idle,
+        "baseline: the host idle before the flood",
+    );
+}
+
+/// Connections from callers without a token on a host with `[access]`,
+/// each with the 16 streams it may open before `hello`, together holding
+/// `streams` streams that each send `sent` bytes of a frame announcing
+/// `announced` and then stall. Peak RSS while they stall, and how many the
+/// host stopped.
+async fn stall(addr: &str, trust: &Trust, pid: u32, announced: u32, sent: usize) -> (f64, usize) {
+    const STREAMS: usize = 1000;
+    const PER_CONNECTION: usize = 16;
+    let mut frame = announced.to_be_bytes().to_vec();
+    frame.extend(std::iter::repeat_n(0x90u8, sent));
+    let frame = bytes::Bytes::from(frame);
+    let mut tasks = Vec::new();
+    for first in (0..STREAMS).step_by(PER_CONNECTION) {
+        let client = Client::connect(addr, trust.clone()).await.unwrap();
+        let frame = frame.clone();
+        let streams = PER_CONNECTION.min(STREAMS - first);
+        tasks.push(tokio::spawn(async move {
+            let mut held = Vec::new();
+            let mut stopped = 0;
+            for _ in 0..streams {
+                let Ok(Ok((mut send, recv))) =
+                    tokio::time::timeout(Duration::from_secs(5), client.open_raw()).await
+                else {
+                    break;
+                };
+                let wrote =
+                    tokio::time::timeout(Duration::from_secs(5), send.write_all(&frame)).await;
+                if !matches!(wrote, Ok(Ok(()))) {
+                    stopped += 1;
+                }
+                held.push((send, recv));
+            }
+            (client, held, stopped)
+        }));
+    }
+    let mut held = Vec::new();
+    let mut stopped = 0;
+    for task in tasks {
+        let (client, streams, n) = task.await.unwrap();
+        held.push((client, streams));
+        stopped += n;
+    }
+    let mut peak: f64 = 0.0;
+    for _ in 0..10 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        peak = peak.max(rss_mib(pid));
+    }
+    // Count the streams the host stopped (asynchronously, so by now).
+    for (_, streams) in &held {
+        for (send, _) in streams {
+            if let Ok(Ok(Some(_))) =
+                tokio::time::timeout(Duration::from_millis(1), send.stopped()).await
+            {
+                stopped += 1;
+            }
+        }
+    }
+    for (client, _) in held {
+        client.close().await;
+    }
+    (peak, stopped.min(STREAMS))
+}
+
+/// The unauthenticated stalling attacks against a host with `[access]`.
+fn stalled_streams(plugins: &Path) {
+    let state = tempfile::tempdir().unwrap();
+    let config = state.path().join("warden.toml");
+    std::fs::write(
+        &config,
+        "[access]\nanonymous = [\"math/add\"]\n\n[[access.callers]]\nname = \"alice\"\n\
+         token_sha256 = \"0000000000000000000000000000000000000000000000000000000000000000\"\n\
+         nodes = [\"*\"]\n",
+    )
+    .unwrap();
+    let (mut child, addr) = serve(plugins, state.path(), Some(&config));
+    let pid = child.id();
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (idle, announced, partial, again, after) = tokio.block_on(async {
+        let trust = Trust::Fingerprint(tls::local_fingerprint(state.path()).unwrap());
+        let client = Client::connect(&addr, trust.clone()).await.unwrap();
+        ready(&client).await;
+        client.close().await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let idle = rss_mib(pid);
+        let announced = stall(&addr, &trust, pid, 16 << 20, 1024).await;
+        let partial = stall(&addr, &trust, pid, 64 << 10, 60 << 10).await;
+        // The same again: what the first round left is reused, not added to.
+        let again = stall(&addr, &trust, pid, 64 << 10, 60 << 10).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let after = rss_mib(pid);
+        (idle, announced, partial, again, after)
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    report(
+        &format!(
+            "1,000 tokenless streams announce 16 MiB ({} stopped)",
+            announced.1
+        ),
+        announced.0,
+        idle,
+        "baseline: the same host idle",
+    );
+    report(
+        &format!(
+            "1,000 tokenless streams send 60 of 64 KiB ({} stopped)",
+            partial.1
+        ),
+        partial.0,
+        idle,
+        "baseline: the same host idle",
+    );
+    report(
+        &format!("the same again ({} stopped)", again.1),
+        again.0,
+        idle,
+        "baseline: the same host idle",
+    );
+    report(
+        "after the attacking connections are gone",
+        after,
+        idle,
+        "baseline: the same host idle",
+    );
+    println!(
+        "  above idle: {:.1} MiB, {:.1} MiB and {:.1} MiB while stalled, {:.1} MiB after \
+         (the allocator keeps freed pages for reuse)",
+        announced.0 - idle,
+        partial.0 - idle,
+        again.0 - idle,
+        after - idle
     );
 }

@@ -36,7 +36,7 @@ pub(crate) fn bytes_text(n: usize) -> String {
 
 /// `2 s`, `500 ms`.
 pub(crate) fn duration_text(d: Duration) -> String {
-    if d.subsec_millis() == 0 {
+    if d.subsec_millis() == 0 || d.as_secs() >= 60 {
         format!("{} s", d.as_secs())
     } else {
         format!("{} ms", d.as_millis())

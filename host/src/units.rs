@@ -42,9 +42,13 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
     seconds(secs)
 }
 
-/// A non-negative, finite number of seconds that fits a `Duration`.
+/// A non-negative, finite number of seconds; one too large for a
+/// `Duration` becomes the largest, so the range check names it.
 fn seconds(secs: f64) -> Option<Duration> {
-    Duration::try_from_secs_f64(secs).ok()
+    if !secs.is_finite() || secs < 0.0 {
+        return None;
+    }
+    Some(Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX))
 }
 
 const SIZE: &str = "a size like \"64 MiB\" (units B, KiB, MiB, GiB) or a number of bytes";
@@ -125,8 +129,12 @@ mod tests {
         assert_eq!(parse_duration("soon"), None);
         // Far too large, not a panic.
         assert_eq!(parse_duration("1e30"), None);
-        assert_eq!(parse_duration("100000000000000000000000000000s"), None);
-        assert_eq!(seconds(1e30), None);
+        assert_eq!(
+            parse_duration("100000000000000000000000000000s"),
+            Some(Duration::MAX)
+        );
+        assert_eq!(seconds(1e30), Some(Duration::MAX));
+        assert_eq!(seconds(f64::INFINITY), None);
         assert_eq!(seconds(f64::NAN), None);
         assert_eq!(seconds(-1.0), None);
     }

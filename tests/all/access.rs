@@ -101,6 +101,15 @@ async fn callers_reach_only_what_their_token_and_the_manifest_allow() {
         "anonymous callers see only what they may call"
     );
 
+    // Whether a node exists is not an anonymous caller's to learn.
+    let existing = anon.describe("text/strings/upper").await.unwrap_err();
+    let missing = anon.describe("text/no-such-node").await.unwrap_err();
+    assert_eq!(existing.kind(), missing.kind());
+    assert_eq!(
+        existing.to_string().replace("strings/upper", "X"),
+        missing.to_string().replace("no-such-node", "X")
+    );
+
     match served.client_with(Some("wdn_wrong")).await {
         Err(ClientError::Call(e)) => {
             assert_eq!(e.kind, ErrorKind::Unauthenticated);

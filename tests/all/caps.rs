@@ -501,6 +501,21 @@ async fn the_notes_and_pipeline_examples_work_with_their_manifests_and_not_witho
         host.ok("notes/delete", r#"["ideas"]"#).await,
         Value::from(true)
     );
+    // Titles stay within the host's key limit: the longest one that fits
+    // works end to end, a longer one is refused up front and harms nothing.
+    let longest = "t".repeat(1024 - "attachment/".len());
+    host.ok("notes/save", &format!(r#"["{longest}", "x"]"#))
+        .await;
+    let too_long = host
+        .refused("notes/save", &format!(r#"["{}", "x"]"#, "t".repeat(1019)))
+        .await;
+    assert!(too_long.contains("at most 1013 bytes"), "{too_long}");
+    let index = host.ok("notes/index", "[]").await;
+    assert_eq!(index.as_array().map(Vec::len), Some(2), "{index}");
+    assert_eq!(
+        host.ok("notes/delete", &format!(r#"["{longest}"]"#)).await,
+        Value::from(true)
+    );
     let denied = host.refused("read-only-notes/archive", "[]").await;
     assert!(
         denied.contains("denied") && denied.contains("read-write"),

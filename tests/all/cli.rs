@@ -176,3 +176,38 @@ fn token_prints_a_token_and_the_config_lines_with_its_hash() {
     let again = warden(&["token", "alice"]);
     assert_ne!(stdout(&again).trim(), token, "tokens are random");
 }
+
+#[test]
+fn serve_refuses_a_state_directory_others_can_write() {
+    use std::os::unix::fs::PermissionsExt;
+    let state = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(state.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let plugins = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
+        .arg(state.path())
+        .arg(plugins.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // It must refuse at once, not serve: bounded wait, then kill.
+    let mut status = None;
+    for _ in 0..600 {
+        status = child.try_wait().unwrap();
+        if status.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    if status.is_none() {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(status.is_some_and(|s| !s.success()), "{status:?}");
+    let err = stderr(&out);
+    assert!(
+        err.contains("can be written by other users") && err.contains("chmod go-w"),
+        "{err}"
+    );
+}

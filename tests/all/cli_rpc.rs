@@ -91,8 +91,13 @@ impl Served {
 
     /// Ctrl-C, then wait (bounded) for a clean exit.
     fn interrupt(&mut self) -> Option<std::process::ExitStatus> {
+        self.signal("-INT")
+    }
+
+    /// Sends `signal` (`-INT`, `-TERM`), then waits (bounded) for an exit.
+    fn signal(&mut self, signal: &str) -> Option<std::process::ExitStatus> {
         let pid = self.child.id().to_string();
-        Command::new("kill").args(["-INT", &pid]).status().unwrap();
+        Command::new("kill").args([signal, &pid]).status().unwrap();
         for _ in 0..300 {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return Some(status);
@@ -235,6 +240,29 @@ fn serve_then_call_nodes_and_describe_from_other_processes() {
         status.is_some_and(|s| s.success()),
         "Ctrl-C shuts the server down cleanly: {status:?}"
     );
+}
+
+#[test]
+fn sigterm_lets_a_running_call_finish_like_ctrl_c() {
+    let mut served = serve();
+    // 30 steps of 100 ms: running when the signal arrives.
+    let call = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["call", "math/slow-sum", "30", "100"])
+        .args(["--addr", &served.addr, "--state-dir"])
+        .arg(served.state.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let status = served.signal("-TERM");
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "SIGTERM shuts the server down cleanly: {status:?}"
+    );
+    let out = call.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "465", "the running call finished");
 }
 
 #[test]

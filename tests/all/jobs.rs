@@ -293,3 +293,84 @@ async fn a_queued_job_runs_after_a_restart_once_its_plugin_has_loaded() {
     client.close().await;
     served.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_submits_is_refused_past_the_callers_quotas_also_after_a_restart() {
+    let config = warden_host::HostConfig::parse(
+        "[jobs]\nper_caller = 5\nqueued_per_caller = 3\nargs_per_caller = \"1 MiB\"\n",
+        std::path::Path::new("warden.toml"),
+    )
+    .unwrap();
+    let state = Arc::new(tempfile::tempdir().unwrap());
+    let setup = || plugins().config(config.clone()).state(state.clone());
+    let served = setup().start().await;
+    let client = served.client_with(None).await.unwrap();
+    // 20 s each unless cancelled: they stay unfinished.
+    let mut slow = Vec::new();
+    for _ in 0..3 {
+        let job = client.submit("math/slow-sum", mp("[200, 100]"), None).await;
+        slow.push(job.unwrap().id);
+    }
+    let refused = client
+        .submit("math/slow-sum", mp("[200, 100]"), None)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.kind(), "resource-limit");
+    assert!(refused.to_string().contains("3 unfinished"), "{refused}");
+    for id in &slow {
+        client.cancel(id).await.unwrap();
+    }
+    // Cancelled jobs are finished but still kept: 2 more fit, then none.
+    let mut kept = Vec::new();
+    for n in 0..2 {
+        let job = client
+            .submit("math/add", mp(&format!("[{n}, 1]")), None)
+            .await;
+        kept.push(job.unwrap().id);
+    }
+    let full = client
+        .submit("math/add", mp("[1, 1]"), None)
+        .await
+        .unwrap_err();
+    assert_eq!(full.kind(), "resource-limit");
+    assert!(full.to_string().contains("5 jobs"), "{full}");
+    client.close().await;
+    served.stop().await;
+
+    // After a restart the quotas are counted from the store.
+    let served = setup().start().await;
+    let client = served.client_with(None).await.unwrap();
+    let still = client
+        .submit("math/add", mp("[1, 1]"), None)
+        .await
+        .unwrap_err();
+    assert_eq!(still.kind(), "resource-limit", "{still}");
+    // Fetching a finished job frees its place.
+    let done = client
+        .job(&kept[0], Some(Duration::from_secs(20)), false)
+        .await
+        .unwrap();
+    assert_eq!(done.state, JobState::Done);
+    for id in slow.iter().chain(&kept[1..]) {
+        client
+            .job(id, Some(Duration::from_secs(20)), false)
+            .await
+            .unwrap();
+    }
+    // Arguments count: 400 KiB twice fits 1 MiB, a third does not.
+    let big = format!(r#"["{}"]"#, "a".repeat(400 << 10));
+    for _ in 0..2 {
+        client
+            .submit("text/strings/upper", mp(&big), None)
+            .await
+            .unwrap();
+    }
+    let heavy = client
+        .submit("text/strings/upper", mp(&big), None)
+        .await
+        .unwrap_err();
+    assert_eq!(heavy.kind(), "resource-limit");
+    assert!(heavy.to_string().contains("1 MiB"), "{heavy}");
+    client.close().await;
+    served.stop().await;
+}

@@ -17,6 +17,7 @@ mod hardening;
 mod hostile;
 mod jobs;
 mod plugin_dir;
+mod properties;
 mod protocol_doc;
 mod python;
 mod rpc;

@@ -425,3 +425,105 @@ fn manifest_errors_match_their_golden_files() {
     }
     assert!(checked >= 10, "only {checked} golden files");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn symbolic_links_are_followed_and_a_dangling_manifest_fails_closed() {
+    use std::os::unix::fs::symlink;
+    let elsewhere = tempfile::tempdir().unwrap();
+    copy(&example("math"), &elsewhere.path().join("math.wasm"));
+    std::fs::write(
+        elsewhere.path().join("sym.toml"),
+        "[access]\nprivate = [\"add\"]\n",
+    )
+    .unwrap();
+    let mut w = Watched::new();
+    symlink(elsewhere.path().join("math.wasm"), w.path("sym.wasm")).unwrap();
+    symlink(elsewhere.path().join("sym.toml"), w.path("sym.toml")).unwrap();
+    copy(&example("math"), &w.path("lone.wasm"));
+    symlink(elsewhere.path().join("missing.toml"), w.path("lone.toml")).unwrap();
+    symlink(elsewhere.path().join("missing.wasm"), w.path("ghost.wasm")).unwrap();
+    w.start();
+
+    // A linked component with a linked manifest: both apply.
+    let registry = w.plugins.snapshot();
+    let sym = registry.get("sym").expect("a linked component is served");
+    assert!(
+        sym.access.is_private("add"),
+        "the linked manifest's restrictions apply"
+    );
+    // A manifest link that leads nowhere: the plugin does not load.
+    assert!(!w.serves("lone/add"), "fail closed");
+    let lone = w.failure("lone").unwrap();
+    assert!(lone.contains("lone.toml"), "{lone}");
+    // A component link that leads nowhere: reported, not ignored.
+    let ghost = w.failure("ghost").unwrap();
+    assert!(ghost.contains("ghost.wasm"), "{ghost}");
+
+    // Turning a regular manifest into a link keeps its rules.
+    copy(&example("math"), &w.path("plain.wasm"));
+    std::fs::write(w.path("plain.toml"), "version = \"1\"\n").unwrap();
+    assert!(eventually(30, || w.serves("plain/add")).await);
+    std::fs::write(
+        elsewhere.path().join("plain.toml"),
+        "version = \"2\"\n[access]\nprivate = [\"add\"]\n",
+    )
+    .unwrap();
+    std::fs::remove_file(w.path("plain.toml")).unwrap();
+    symlink(elsewhere.path().join("plain.toml"), w.path("plain.toml")).unwrap();
+    assert!(
+        eventually(30, || w
+            .plugins
+            .snapshot()
+            .get("plain")
+            .is_some_and(|p| p.version == "2"))
+        .await
+    );
+    assert!(
+        w.plugins
+            .snapshot()
+            .get("plain")
+            .unwrap()
+            .access
+            .is_private("add")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_out_of_range_manifest_is_reported_and_never_panics_the_scanner() {
+    let mut w = Watched::new();
+    copy(&example("math"), &w.path("math.wasm"));
+    std::fs::write(w.path("math.toml"), "version = \"1\"\n").unwrap();
+    copy(&example("math"), &w.path("huge.wasm"));
+    std::fs::write(w.path("huge.toml"), "[limits]\ntimeout = 1e30\n").unwrap();
+    w.start();
+    let huge = w.failure("huge").unwrap();
+    assert!(
+        huge.contains("huge.toml") && huge.contains("limits.timeout") && huge.contains("86400 s"),
+        "{huge}"
+    );
+
+    // The same value arriving while serving: reported beside the version
+    // still served, and the scanner keeps working afterwards.
+    std::fs::write(
+        w.path("math.toml"),
+        "version = \"2\"\n[limits]\ntimeout = 1e30\n",
+    )
+    .unwrap();
+    assert!(eventually(30, || w.failure("math").is_some()).await);
+    let status = w.plugins.status();
+    let math = status.plugins.iter().find(|p| p.name == "math").unwrap();
+    assert_eq!(math.state, PluginState::Ready);
+    assert_eq!(math.version.as_deref(), Some("1"));
+    assert!(math.error.as_deref().unwrap().contains("limits.timeout"));
+    std::fs::write(w.path("math.toml"), "version = \"3\"\n").unwrap();
+    assert!(
+        eventually(30, || w
+            .plugins
+            .snapshot()
+            .get("math")
+            .is_some_and(|p| p.version == "3"))
+        .await,
+        "the scanner still picks up changes"
+    );
+    assert!(w.failure("math").is_none());
+}

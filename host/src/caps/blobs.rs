@@ -342,4 +342,24 @@ mod tests {
         assert_eq!(store.stat(&missing).unwrap(), None);
         assert!(matches!(store.get(&missing, 1), Err(CapError::NotFound(_))));
     }
+
+    #[test]
+    fn partial_uploads_are_removed_on_failure_and_at_the_next_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let tmp_files = || std::fs::read_dir(dir.path().join("tmp")).unwrap().count();
+        let store = BlobStore::open(dir.path(), DEFAULT_MAX_BLOB_BYTES).unwrap();
+        let mut abandoned = store.writer().unwrap();
+        abandoned.write(b"half of it").unwrap();
+        assert_eq!(tmp_files(), 1);
+        drop(abandoned);
+        assert_eq!(tmp_files(), 0, "an upload that fails leaves no file");
+        // A host killed in the middle of an upload leaves one behind.
+        let killed = store.writer().unwrap();
+        std::mem::forget(killed);
+        std::fs::write(dir.path().join("tmp").join("999-0"), b"stale").unwrap();
+        assert_eq!(tmp_files(), 2);
+        let reopened = BlobStore::open(dir.path(), DEFAULT_MAX_BLOB_BYTES).unwrap();
+        assert_eq!(tmp_files(), 0, "opening the store removes them");
+        assert!(reopened.put(b"fine").is_ok());
+    }
 }

@@ -34,7 +34,7 @@ pub(crate) struct ServeArgs {
     /// Calls that may run at once; more are answered `overloaded`.
     #[arg(long, default_value_t = 512)]
     max_calls: usize,
-    /// Seconds running calls get to finish after Ctrl-C.
+    /// Seconds running calls get to finish after Ctrl-C or SIGTERM.
     #[arg(long, default_value_t = 10.0)]
     grace: f64,
 }
