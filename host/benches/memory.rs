@@ -81,6 +81,34 @@ fn serve(plugins: &Path, state: &Path, config: Option<&Path>) -> (Child, String)
     (child, addr)
 }
 
+/// The client side's runtime.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Connects to the server `pid` at `addr` (its state in `state`) once its
+/// plugins have loaded; the client and the server's idle RSS.
+async fn idle_client(
+    addr: &str,
+    state: &Path,
+    pid: u32,
+    token: Option<String>,
+) -> (Client, Trust, f64) {
+    let trust = Trust::Fingerprint(tls::local_fingerprint(state).unwrap());
+    let opts = warden_host::rpc::ConnectOpts { token };
+    let client = Client::connect_with(addr, trust.clone(), opts)
+        .await
+        .unwrap();
+    ready(&client).await;
+    settled(&client).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    (client, trust, rss_mib(pid))
+}
+
 /// Waits (up to 5 minutes) until `math/add` answers: plugins load in the
 /// background after the server starts listening.
 async fn ready(client: &Client) {
@@ -147,17 +175,9 @@ fn main() {
     let state = tempfile::tempdir().unwrap();
     let (mut child, addr) = serve(plugins.path(), state.path(), None);
     let pid = child.id();
-    let tokio = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let tokio = runtime();
     let (idle, busy, in_flight) = tokio.block_on(async {
-        let trust = Trust::Fingerprint(tls::local_fingerprint(state.path()).unwrap());
-        let client = Client::connect(&addr, trust).await.unwrap();
-        ready(&client).await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let idle = rss_mib(pid);
+        let (client, _, idle) = idle_client(&addr, state.path(), pid, None).await;
         // 1,000 calls that each sleep 20 x 100 ms in the guest.
         let calls: Vec<_> = (0..1000)
             .map(|_| {
@@ -209,20 +229,11 @@ fn main() {
 /// 300 submits of 1 MiB each, then a restart on the same state directory.
 fn job_flood(plugins: &Path) {
     let state = tempfile::tempdir().unwrap();
-    let tokio = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let trust = || Trust::Fingerprint(tls::local_fingerprint(state.path()).unwrap());
+    let tokio = runtime();
     let (mut child, addr) = serve(plugins, state.path(), None);
     let pid = child.id();
     let (idle, flooded, accepted) = tokio.block_on(async {
-        let client = Client::connect(&addr, trust()).await.unwrap();
-        ready(&client).await;
-        settled(&client).await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let idle = rss_mib(pid);
+        let (client, _, idle) = idle_client(&addr, state.path(), pid, None).await;
         let big = Value::Array(vec![Value::from("a".repeat((1 << 20) - 64))]);
         let mut accepted = 0;
         let mut refusal = None;
@@ -246,11 +257,7 @@ fn job_flood(plugins: &Path) {
     let (mut child, addr) = serve(plugins, state.path(), None);
     let pid = child.id();
     let restarted = tokio.block_on(async {
-        let client = Client::connect(&addr, trust()).await.unwrap();
-        ready(&client).await;
-        settled(&client).await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let rss = rss_mib(pid);
+        let (client, _, rss) = idle_client(&addr, state.path(), pid, None).await;
         client.close().await;
         rss
     });
@@ -337,27 +344,26 @@ async fn stall(addr: &str, trust: &Trust, pid: u32, announced: u32, sent: usize)
 fn stalled_streams(plugins: &Path) {
     let state = tempfile::tempdir().unwrap();
     let config = state.path().join("warden.toml");
+    // A caller for the bench itself (to see the plugins' status), made
+    // the way an operator makes one.
+    let made = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["token", "bench", "--nodes", "*"])
+        .output()
+        .unwrap();
+    let token = String::from_utf8(made.stdout).unwrap().trim().to_owned();
+    let printed = String::from_utf8(made.stderr).unwrap();
+    let caller = &printed[printed.find("[[access.callers]]").unwrap()..];
     std::fs::write(
         &config,
-        "[access]\nanonymous = [\"math/add\"]\n\n[[access.callers]]\nname = \"alice\"\n\
-         token_sha256 = \"0000000000000000000000000000000000000000000000000000000000000000\"\n\
-         nodes = [\"*\"]\n",
+        format!("[access]\nanonymous = [\"math/add\"]\n\n{caller}"),
     )
     .unwrap();
     let (mut child, addr) = serve(plugins, state.path(), Some(&config));
     let pid = child.id();
-    let tokio = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let tokio = runtime();
     let (idle, announced, partial, again, after) = tokio.block_on(async {
-        let trust = Trust::Fingerprint(tls::local_fingerprint(state.path()).unwrap());
-        let client = Client::connect(&addr, trust.clone()).await.unwrap();
-        ready(&client).await;
+        let (client, trust, idle) = idle_client(&addr, state.path(), pid, Some(token)).await;
         client.close().await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let idle = rss_mib(pid);
         let announced = stall(&addr, &trust, pid, 16 << 20, 1024).await;
         let partial = stall(&addr, &trust, pid, 64 << 10, 60 << 10).await;
         // The same again: what the first round left is reused, not added to.

@@ -45,8 +45,9 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// The most memory a request's arguments may take once decoded (about
     /// 32 bytes a value plus their strings and bytes). They are decoded
-    /// only after the caller was admitted. Default: 256 MiB; more is
-    /// `resource-limit`.
+    /// only after the caller was admitted. Default: 64 MiB, 4× the largest
+    /// frame (a frame of small values can take 32× its size decoded); more
+    /// is `resource-limit`.
     pub max_decoded_args: usize,
 }
 
@@ -56,7 +57,7 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 7443)),
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
             shutdown_grace: Duration::from_secs(10),
-            max_decoded_args: 256 << 20,
+            max_decoded_args: 64 << 20,
         }
     }
 }
