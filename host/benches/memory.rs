@@ -340,6 +340,9 @@ async fn stall(addr: &str, trust: &Trust, pid: u32, announced: u32, sent: usize)
     (peak, stopped.min(STREAMS))
 }
 
+/// Idle tokenless connections opened to measure what one costs.
+const IDLE_CONNECTIONS: usize = 500;
+
 /// The unauthenticated stalling attacks against a host with `[access]`.
 fn stalled_streams(plugins: &Path) {
     let state = tempfile::tempdir().unwrap();
@@ -361,16 +364,27 @@ fn stalled_streams(plugins: &Path) {
     let (mut child, addr) = serve(plugins, state.path(), Some(&config));
     let pid = child.id();
     let tokio = runtime();
-    let (idle, announced, partial, again, after) = tokio.block_on(async {
+    let (idle, announced, partial, again, after, per_conn) = tokio.block_on(async {
         let (client, trust, idle) = idle_client(&addr, state.path(), pid, Some(token)).await;
         client.close().await;
+        // Connections that complete their handshake and then send nothing.
+        let before = rss_mib(pid);
+        let mut idle_conns = Vec::new();
+        for _ in 0..IDLE_CONNECTIONS {
+            idle_conns.push(Client::connect(&addr, trust.clone()).await.unwrap());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let per_conn = (rss_mib(pid) - before) * 1024.0 / IDLE_CONNECTIONS as f64;
+        for client in idle_conns {
+            client.close().await;
+        }
         let announced = stall(&addr, &trust, pid, 16 << 20, 1024).await;
         let partial = stall(&addr, &trust, pid, 64 << 10, 60 << 10).await;
         // The same again: what the first round left is reused, not added to.
         let again = stall(&addr, &trust, pid, 64 << 10, 60 << 10).await;
         tokio::time::sleep(Duration::from_secs(1)).await;
         let after = rss_mib(pid);
-        (idle, announced, partial, again, after)
+        (idle, announced, partial, again, after, per_conn)
     });
     let _ = child.kill();
     let _ = child.wait();
@@ -406,7 +420,8 @@ fn stalled_streams(plugins: &Path) {
     );
     println!(
         "  above idle: {:.1} MiB, {:.1} MiB and {:.1} MiB while stalled, {:.1} MiB after \
-         (the allocator keeps freed pages for reuse)",
+         (the allocator keeps freed pages for reuse); {IDLE_CONNECTIONS} idle tokenless \
+         connections: {per_conn:.1} KiB each",
         announced.0 - idle,
         partial.0 - idle,
         again.0 - idle,

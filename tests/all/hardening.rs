@@ -90,7 +90,8 @@ async fn before_hello_a_connection_may_send_only_small_frames_on_few_streams() {
     assert_eq!(e.kind, ErrorKind::BadRequest);
     assert!(e.message.contains("hello"), "{}", e.message);
     assert_eq!(stopped(&send).await, Some(codes::FRAME_TOO_LARGE.into()));
-    assert_eq!(server.stats.buffered_bytes(), 0);
+    // What arrived before the refusal is let go when the stream ends.
+    assert!(eventually(10, || server.stats.buffered_bytes() == 0).await);
     drop((send, recv));
     // What anonymous callers may call still works.
     assert_eq!(
@@ -244,6 +245,86 @@ async fn abandon_a_handshake(addr: &str) {
     drop(connecting);
     // Dropping the endpoint closes its socket without a word.
     drop(endpoint);
+}
+
+/// A bare QUIC connection to `server` that completes its handshake and
+/// then says nothing.
+async fn silent_connection(server: &TestServer) -> (quinn::Endpoint, quinn::Connection) {
+    let endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+    let trust = Trust::Fingerprint(server.fingerprint.clone());
+    let tls = warden_host::rpc::tls::client_config(&trust).unwrap();
+    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls).unwrap();
+    let config = quinn::ClientConfig::new(std::sync::Arc::new(crypto));
+    let connection = endpoint
+        .connect_with(config, server.addr.parse().unwrap(), "localhost")
+        .unwrap()
+        .await
+        .unwrap();
+    (endpoint, connection)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_without_a_token_past_their_cap_must_say_who_they_are() {
+    let server = math()
+        .plugin("text", &example("text"), "")
+        .config(HostConfig {
+            access: Some(access()),
+            connections: ConnectionLimits {
+                tokenless: Some(2),
+                handshake_timeout: Some(Duration::from_secs(2)),
+                ..ConnectionLimits::default()
+            },
+            ..HostConfig::default()
+        })
+        .start()
+        .await;
+    let a = server.client().await;
+    let b = server.client().await;
+    for client in [&a, &b] {
+        assert_eq!(
+            client.call("math/add", mp("[1, 1]")).await.unwrap(),
+            Value::from(2)
+        );
+    }
+    assert!(eventually(10, || server.stats.tokenless_connections() == 2).await);
+    // A caller with a token still gets in: it says who it is in time, and
+    // gives back the place it held meanwhile.
+    let alice = server.client_with(Some(ALICE)).await.unwrap();
+    assert_eq!(
+        alice
+            .call("text/strings/upper", mp(r#"["hi"]"#))
+            .await
+            .unwrap(),
+        Value::from("HI")
+    );
+    assert!(eventually(10, || server.stats.handshakes() == 0).await);
+    // A third tokenless connection is closed once its time is up, saying why.
+    let (_endpoint, silent) = silent_connection(&server).await;
+    let closed = tokio::time::timeout(Duration::from_secs(30), silent.closed())
+        .await
+        .expect("closed in time");
+    match closed {
+        quinn::ConnectionError::ApplicationClosed(close) => {
+            assert_eq!(close.error_code, codes::CONNECTION_LIMIT.into());
+            let reason = String::from_utf8_lossy(&close.reason);
+            assert!(reason.contains("without a caller token"), "{reason}");
+        }
+        other => panic!("closed otherwise: {other}"),
+    }
+    assert_eq!(server.stats.handshakes(), 0);
+    // A tokenless connection that ends gives its place back.
+    a.close().await;
+    assert!(eventually(10, || server.stats.tokenless_connections() == 1).await);
+    let c = server.client().await;
+    assert!(eventually(10, || server.stats.tokenless_connections() == 2).await);
+    assert_eq!(
+        c.call("math/add", mp("[2, 2]")).await.unwrap(),
+        Value::from(4)
+    );
+    for client in [b, c, alice] {
+        client.close().await;
+    }
+    server.stop().await;
 }
 
 async fn connect(server: &TestServer) -> Result<Client, ClientError> {

@@ -239,6 +239,7 @@ fn toml_key() -> impl Strategy<Value = (&'static str, &'static str)> {
         ("connections", "buffered_per_connection"),
         ("connections", "frame_timeout"),
         ("connections", "uploads_per_connection"),
+        ("connections", "tokenless"),
         ("blobs", "uploads_per_caller"),
         ("blobs", "upload_idle"),
         ("blobs", "max_blob"),

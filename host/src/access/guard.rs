@@ -66,6 +66,10 @@ pub struct ConnectionLimits {
     pub frame_timeout: Option<Duration>,
     /// Blob uploads in progress on one connection. Default: 4.
     pub uploads_per_connection: Option<usize>,
+    /// Connections open at once whose caller has not said who it is, on a
+    /// host with `[access]` (each takes about 30 KiB); more are closed with
+    /// code 6. Callers with a token are not affected. Default: 1,000.
+    pub tokenless: Option<usize>,
 }
 
 /// [`ConnectionLimits`] with every default filled in.
@@ -91,6 +95,8 @@ pub struct ConnectionBudgets {
     pub frame_timeout: Duration,
     /// See [`ConnectionLimits::uploads_per_connection`].
     pub uploads_per_connection: usize,
+    /// See [`ConnectionLimits::tokenless`].
+    pub tokenless: usize,
 }
 
 fn parse_net(text: &str) -> Result<IpNet, String> {
@@ -115,6 +121,7 @@ impl ConnectionLimits {
             buffered_per_connection: self.buffered_per_connection.unwrap_or(32 << 20),
             frame_timeout: self.frame_timeout.unwrap_or(Duration::from_secs(10)),
             uploads_per_connection: self.uploads_per_connection.unwrap_or(4),
+            tokenless: self.tokenless.unwrap_or(1000),
         }
     }
 
@@ -200,6 +207,7 @@ impl ConnectionLimits {
             1024,
             count,
         )?;
+        in_range("connections.tokenless", self.tokenless, 1, 1 << 20, count)?;
         Ok(())
     }
 }

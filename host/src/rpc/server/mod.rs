@@ -107,6 +107,9 @@ struct Shared {
     buffered_before_hello: Arc<budget::ByteBudget>,
     /// Handshakes in progress.
     handshakes: Arc<std::sync::atomic::AtomicUsize>,
+    /// Connections open whose caller has not said who it is (on a host
+    /// with access control).
+    tokenless: Arc<std::sync::atomic::AtomicUsize>,
     /// Stream items written to clients since the server started.
     items_sent: AtomicU64,
 }
@@ -158,6 +161,7 @@ impl Server {
                 buffered_before_hello: budget::ByteBudget::new(budgets.buffered_before_hello),
                 budgets,
                 handshakes: Arc::default(),
+                tokenless: Arc::default(),
                 items_sent: AtomicU64::new(0),
             }),
             fingerprint: identity.fingerprint(),
@@ -276,7 +280,16 @@ impl ServerStats {
         self.shared.guard.open_connections()
     }
 
-    /// Handshakes in progress right now.
+    /// Connections open right now whose caller has not said who it is,
+    /// on a host with access control (those on probation not included).
+    pub fn tokenless_connections(&self) -> usize {
+        self.shared
+            .tokenless
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Handshakes in progress right now (connections on probation
+    /// included: see `[connections] tokenless`).
     pub fn handshakes(&self) -> usize {
         self.shared
             .handshakes

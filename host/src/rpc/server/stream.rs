@@ -27,6 +27,9 @@ pub(super) struct Conn {
     pub(super) buffered: Arc<ByteBudget>,
     /// Its blob uploads in progress.
     pub(super) uploads: std::sync::atomic::AtomicUsize,
+    /// Its place among the connections without a caller token, until a
+    /// successful `hello`.
+    pub(super) place: std::sync::Mutex<Option<super::connection::Place>>,
 }
 
 /// One upload in progress on a connection; given back when dropped.
@@ -41,6 +44,15 @@ impl Drop for ConnUpload<'_> {
 }
 
 impl Conn {
+    /// Whether the connection holds a handshake's place because the places
+    /// for tokenless connections were taken, and has not said who it is.
+    pub(super) fn on_probation(&self) -> bool {
+        matches!(
+            *self.place.lock().unwrap_or_else(|e| e.into_inner()),
+            Some(super::connection::Place::Probation { .. })
+        )
+    }
+
     /// Counts an upload on this connection, if fewer than `max` are in
     /// progress.
     pub(super) fn upload_slot(&self, max: usize) -> Option<ConnUpload<'_>> {
@@ -268,9 +280,11 @@ pub(super) async fn serve_stream(
         Request::Hello { token } => Outcome::Answer(host.identify(&token).map(|who| {
             let answer = caller_value(who.name());
             *conn.identity.write().unwrap_or_else(|e| e.into_inner()) = who;
-            // A known caller gets the full stream limit.
+            // A known caller gets the full stream limit, and its place
+            // among tokenless connections goes back.
             conn.connection
                 .set_max_concurrent_bi_streams(VarInt::from_u32(transport::MAX_STREAMS));
+            conn.place.lock().unwrap_or_else(|e| e.into_inner()).take();
             answer
         })),
         Request::Catalog => Outcome::Answer(Ok(Value::Array(
