@@ -340,8 +340,9 @@ async fn stall(addr: &str, trust: &Trust, pid: u32, announced: u32, sent: usize)
     (peak, stopped.min(STREAMS))
 }
 
-/// Idle tokenless connections opened to measure what one costs.
-const IDLE_CONNECTIONS: usize = 500;
+/// Idle tokenless connections opened to measure what one costs (fewer
+/// than the host keeps at once).
+const IDLE_CONNECTIONS: usize = 200;
 
 /// The unauthenticated stalling attacks against a host with `[access]`.
 fn stalled_streams(plugins: &Path) {

@@ -263,32 +263,50 @@ async fn silent_connection(server: &TestServer) -> (quinn::Endpoint, quinn::Conn
     (endpoint, connection)
 }
 
+/// Waits for `connection` to be closed by the server with code 6; the
+/// reason it gave.
+async fn closed_for_room(connection: &quinn::Connection) -> String {
+    let closed = tokio::time::timeout(Duration::from_secs(30), connection.closed())
+        .await
+        .expect("closed in time");
+    match closed {
+        quinn::ConnectionError::ApplicationClosed(close) => {
+            assert_eq!(close.error_code, codes::CONNECTION_LIMIT.into());
+            String::from_utf8_lossy(&close.reason).into_owned()
+        }
+        other => panic!("closed otherwise: {other}"),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connections_without_a_token_past_their_cap_must_say_who_they_are() {
+async fn tokenless_connections_past_their_cap_push_out_the_oldest_never_a_token_holder() {
     let server = math()
         .plugin("text", &example("text"), "")
         .config(HostConfig {
             access: Some(access()),
             connections: ConnectionLimits {
                 tokenless: Some(2),
-                handshake_timeout: Some(Duration::from_secs(2)),
                 ..ConnectionLimits::default()
             },
             ..HostConfig::default()
         })
         .start()
         .await;
-    let a = server.client().await;
-    let b = server.client().await;
-    for client in [&a, &b] {
-        assert_eq!(
-            client.call("math/add", mp("[1, 1]")).await.unwrap(),
-            Value::from(2)
-        );
-    }
+    let (_first_endpoint, first) = silent_connection(&server).await;
+    assert!(eventually(10, || server.stats.tokenless_connections() == 1).await);
+    let (_second_endpoint, second) = silent_connection(&server).await;
     assert!(eventually(10, || server.stats.tokenless_connections() == 2).await);
-    // A caller with a token still gets in: it says who it is in time, and
-    // gives back the place it held meanwhile.
+    // A third tokenless connection is let in; the oldest goes, told why.
+    let third = server.client().await;
+    assert_eq!(
+        third.call("math/add", mp("[1, 1]")).await.unwrap(),
+        Value::from(2)
+    );
+    let reason = closed_for_room(&first).await;
+    assert!(reason.contains("without a caller token"), "{reason}");
+    assert!(second.close_reason().is_none());
+    // A caller with a token always gets in, and once it has said who it is
+    // it no longer counts (the oldest tokenless one made room for it).
     let alice = server.client_with(Some(ALICE)).await.unwrap();
     assert_eq!(
         alice
@@ -297,33 +315,19 @@ async fn connections_without_a_token_past_their_cap_must_say_who_they_are() {
             .unwrap(),
         Value::from("HI")
     );
-    assert!(eventually(10, || server.stats.handshakes() == 0).await);
-    // A third tokenless connection is closed once its time is up, saying why.
-    let (_endpoint, silent) = silent_connection(&server).await;
-    let closed = tokio::time::timeout(Duration::from_secs(30), silent.closed())
-        .await
-        .expect("closed in time");
-    match closed {
-        quinn::ConnectionError::ApplicationClosed(close) => {
-            assert_eq!(close.error_code, codes::CONNECTION_LIMIT.into());
-            let reason = String::from_utf8_lossy(&close.reason);
-            assert!(reason.contains("without a caller token"), "{reason}");
-        }
-        other => panic!("closed otherwise: {other}"),
-    }
-    assert_eq!(server.stats.handshakes(), 0);
-    // A tokenless connection that ends gives its place back.
-    a.close().await;
+    closed_for_room(&second).await;
     assert!(eventually(10, || server.stats.tokenless_connections() == 1).await);
-    let c = server.client().await;
-    assert!(eventually(10, || server.stats.tokenless_connections() == 2).await);
+    // Tokenless connections that end give their place back.
+    third.close().await;
+    assert!(eventually(10, || server.stats.tokenless_connections() == 0).await);
     assert_eq!(
-        c.call("math/add", mp("[2, 2]")).await.unwrap(),
-        Value::from(4)
+        alice
+            .call("text/strings/upper", mp(r#"["ok"]"#))
+            .await
+            .unwrap(),
+        Value::from("OK")
     );
-    for client in [b, c, alice] {
-        client.close().await;
-    }
+    alice.close().await;
     server.stop().await;
 }
 

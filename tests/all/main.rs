@@ -22,6 +22,7 @@ mod protocol_doc;
 mod python;
 mod rpc;
 mod runtime;
+mod slow_peers;
 mod streams;
 mod support;
 mod values;

@@ -67,9 +67,20 @@ pub struct ConnectionLimits {
     /// Blob uploads in progress on one connection. Default: 4.
     pub uploads_per_connection: Option<usize>,
     /// Connections open at once whose caller has not said who it is, on a
-    /// host with `[access]` (each takes about 30 KiB); more are closed with
-    /// code 6. Callers with a token are not affected. Default: 1,000.
+    /// host with `[access]`; each may hold about 30 KiB plus 4 frames
+    /// before `hello` unread. Past it the oldest such connection is closed
+    /// (code 6), so callers that present a token always get in.
+    /// Default: 256.
     pub tokenless: Option<usize>,
+}
+
+impl ConnectionBudgets {
+    /// What a connection may have sent that the host has not read yet,
+    /// until its caller has said who it is: four of the largest frames
+    /// allowed then.
+    pub fn window_before_hello(&self) -> u32 {
+        u32::try_from(self.frame_before_hello.saturating_mul(4)).unwrap_or(u32::MAX)
+    }
 }
 
 /// [`ConnectionLimits`] with every default filled in.
@@ -121,7 +132,7 @@ impl ConnectionLimits {
             buffered_per_connection: self.buffered_per_connection.unwrap_or(32 << 20),
             frame_timeout: self.frame_timeout.unwrap_or(Duration::from_secs(10)),
             uploads_per_connection: self.uploads_per_connection.unwrap_or(4),
-            tokenless: self.tokenless.unwrap_or(1000),
+            tokenless: self.tokenless.unwrap_or(256),
         }
     }
 

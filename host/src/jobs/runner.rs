@@ -63,8 +63,12 @@ fn sweep(inner: &Inner) -> Result<(), String> {
         }
     })?;
     for (id, caller, args) in expired {
+        let _records = inner.lock_records();
+        // A `job` request may have fetched (and removed) it meanwhile.
         let record = inner.store.remove(&id)?;
-        inner.usage.removed(&caller, true, args, record);
+        if record > 0 {
+            inner.usage.removed(&caller, true, args, record);
+        }
     }
     Ok(())
 }
@@ -275,6 +279,7 @@ impl Jobs {
             let job = self.load(caller, id)?;
             if job.state.is_finished() {
                 if !keep {
+                    let _records = self.inner.lock_records();
                     let record = self.inner.store.remove(id).map_err(internal)?;
                     if record > 0 {
                         let args = args_bytes(&job);
@@ -436,11 +441,12 @@ async fn run(inner: Arc<Inner>, executor: Arc<dyn JobExecutor>, id: String) {
     }
     {
         let _records = inner.lock_records();
-        // A cancel that came while the call finished wins.
-        if let Ok(Some(current)) = inner.store.get(&id)
-            && current.state == JobState::Cancelled
-        {
-            return;
+        // A cancel that came while the call finished wins, and a job
+        // cancelled and then fetched meanwhile is gone for good.
+        match inner.store.get(&id) {
+            Ok(Some(current)) if !current.state.is_finished() => {}
+            Ok(_) => return,
+            Err(e) => tracing::error!(job = %id, "cannot read the job's record: {e}"),
         }
         match inner.store.put(&job) {
             Ok((before, after)) => {

@@ -87,6 +87,17 @@ impl FrameDecoder {
         self.buf.len()
     }
 
+    /// Bytes of memory the buffer takes (at least [`FrameDecoder::buffered`]:
+    /// it grows by doubling as bytes arrive). What budgets count.
+    pub fn held(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// Drops everything buffered and gives its memory back.
+    pub fn discard(&mut self) {
+        self.buf = BytesMut::new();
+    }
+
     /// How many bytes the frame being received has in its body, once its
     /// length prefix has arrived.
     pub fn announced_len(&self) -> Option<usize> {

@@ -23,7 +23,7 @@ use rmpv::Value;
 
 use super::codec::{FrameDecoder, FrameError, encode_frame};
 use super::codes;
-use super::decode::{MAX_DEPTH, decode_value};
+use super::decode::{MAX_DEPTH, decode_value, skip_value};
 use super::error::{CallError, ErrorKind};
 use super::event::CallEvent;
 use super::frame::{Follows, Request, Response, parse_input};
@@ -94,6 +94,8 @@ enum ReadPhase {
 pub struct RequestReader {
     decoder: FrameDecoder,
     phase: ReadPhase,
+    /// The most memory one channel input may take once decoded.
+    max_decoded: usize,
 }
 
 impl RequestReader {
@@ -102,12 +104,22 @@ impl RequestReader {
         RequestReader {
             decoder: FrameDecoder::new(max_frame),
             phase: ReadPhase::Request,
+            max_decoded: usize::MAX,
         }
     }
 
-    /// Adds received bytes.
+    /// Refuses channel inputs that would take more than `max` bytes once
+    /// decoded (see [`Extent::decoded_bytes`](super::Extent::decoded_bytes)),
+    /// before decoding them.
+    pub fn limit_inputs(&mut self, max: usize) {
+        self.max_decoded = max;
+    }
+
+    /// Adds received bytes (none once reading has ended).
     pub fn push(&mut self, bytes: &[u8]) {
-        self.decoder.push(bytes);
+        if self.phase != ReadPhase::Ended {
+            self.decoder.push(bytes);
+        }
     }
 
     /// Says what the request that arrived takes after it; until then only
@@ -154,6 +166,22 @@ impl RequestReader {
                 Ok(Some(Inbound::Request(request, args)))
             }
             ReadPhase::After(Follows::Inputs) => {
+                let extent = skip_value(&body, 0, MAX_DEPTH)
+                    .map_err(|e| StreamError::frame(FrameError::Malformed(e)))?;
+                if extent.decoded_bytes() > self.max_decoded {
+                    return Err(StreamError {
+                        code: codes::FRAME_TOO_LARGE,
+                        error: CallError::new(
+                            ErrorKind::ResourceLimit,
+                            format!(
+                                "an input would take {} bytes once decoded; this server \
+                                 allows {}",
+                                extent.decoded_bytes(),
+                                self.max_decoded
+                            ),
+                        ),
+                    });
+                }
                 let frame = decode_value(&body, MAX_DEPTH)
                     .map_err(|e| StreamError::frame(FrameError::Malformed(e)))?;
                 parse_input(frame)
@@ -167,9 +195,21 @@ impl RequestReader {
         }
     }
 
-    /// Bytes received and not yet taken as frames (what a budget counts).
+    /// Bytes received and not yet taken as frames.
     pub fn buffered(&self) -> usize {
         self.decoder.buffered()
+    }
+
+    /// Bytes of memory the reader's buffer takes (what a budget counts).
+    pub fn held(&self) -> usize {
+        self.decoder.held()
+    }
+
+    /// Stops reading for good: drops what is buffered and gives its memory
+    /// back. Nothing more is taken from the stream.
+    pub fn discard(&mut self) {
+        self.decoder.discard();
+        self.phase = ReadPhase::Ended;
     }
 
     /// The client finished its side (FIN).

@@ -17,16 +17,25 @@ pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How often the client pings an otherwise idle connection.
 pub(crate) const KEEP_ALIVE: Duration = Duration::from_secs(10);
 
+/// The connection's receive window: what the peer may send that has not
+/// been read yet, across its streams.
+pub(crate) const RECEIVE_WINDOW: u32 = 32 << 20;
+
 /// Transport settings for both ends: up to `streams` concurrent streams
-/// (the server may allow more later) and windows large enough for megabyte
+/// and a connection receive window of `window` bytes (the server may allow
+/// more of both later); the full window is large enough for megabyte
 /// payloads.
-pub(crate) fn transport_config(keep_alive: bool, streams: u32) -> Arc<TransportConfig> {
+pub(crate) fn transport_config(
+    keep_alive: bool,
+    streams: u32,
+    window: u32,
+) -> Arc<TransportConfig> {
     let mut t = TransportConfig::default();
     let idle = VarInt::from_u32(IDLE_TIMEOUT.as_millis() as u32);
     t.max_concurrent_bidi_streams(VarInt::from_u32(streams))
         .max_concurrent_uni_streams(VarInt::from_u32(0))
         .stream_receive_window(VarInt::from_u32(4 << 20))
-        .receive_window(VarInt::from_u32(32 << 20))
+        .receive_window(VarInt::from_u32(window))
         .send_window(32 << 20)
         .max_idle_timeout(Some(idle.into()));
     if keep_alive {

@@ -177,7 +177,11 @@ impl Client {
         let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls)
             .map_err(|e| connect_err(e.to_string()))?;
         let mut config = quinn::ClientConfig::new(Arc::new(crypto));
-        config.transport_config(transport::transport_config(true, transport::MAX_STREAMS));
+        config.transport_config(transport::transport_config(
+            true,
+            transport::MAX_STREAMS,
+            transport::RECEIVE_WINDOW,
+        ));
         let bind: SocketAddr = if target.is_ipv4() {
             ([0, 0, 0, 0], 0).into()
         } else {

@@ -78,6 +78,8 @@ pub(super) async fn call(
     let ends_by = tokio::time::Instant::from_std(admitted.ends_by() + WRITE_GRACE);
     if channel {
         ex.input.reader.expect(Follows::Inputs);
+        // Each input is decoded within the same bound as arguments.
+        ex.input.reader.limit_inputs(shared.max_decoded_args);
     }
     // Progress and log events are lossy past a bounded buffer, so a guest
     // that reports faster than the client reads cannot grow the host's memory.

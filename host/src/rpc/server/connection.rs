@@ -20,41 +20,12 @@ pub(super) struct Handshake {
     counted: Counted,
 }
 
-/// One unit of a shared count, given back when dropped.
-pub(super) struct Counted(Arc<AtomicUsize>);
-
-impl Counted {
-    /// Counts one more on `count` if it is below `max`.
-    fn below(count: &Arc<AtomicUsize>, max: usize) -> Option<Counted> {
-        count
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < max).then_some(n + 1)
-            })
-            .ok()
-            .map(|_| Counted(count.clone()))
-    }
-}
+struct Counted(Arc<AtomicUsize>);
 
 impl Drop for Counted {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
-}
-
-/// What a connection whose caller has not said who it is holds, until a
-/// successful `hello` gives it back.
-pub(super) enum Place {
-    /// One of the places for tokenless connections.
-    Tokenless {
-        /// Given back when dropped.
-        _held: Counted,
-    },
-    /// Those were all taken: its handshake's place, for the handshake
-    /// timeout at most.
-    Probation {
-        /// Given back when dropped.
-        _held: Counted,
-    },
 }
 
 /// Decides what to do with a new connection attempt, before any work for
@@ -106,6 +77,7 @@ pub(super) async fn serve(
             return;
         }
     };
+    drop(counted);
     // Counted against the limits only now that the handshake is done: bare
     // Initial packets from spoofed addresses hold no connection slot.
     let _slot = match shared.guard.admit(remote.ip()) {
@@ -118,25 +90,11 @@ pub(super) async fn serve(
         }
     };
     // Until its caller says who it is, a connection to a host with access
-    // control takes one of the places for tokenless connections; when they
-    // are all taken it keeps its handshake's place instead, and must say
-    // who it is within the handshake timeout.
-    let mut probation = None;
-    let place = if shared.host.has_access_control() {
-        match Counted::below(&shared.tokenless, shared.budgets.tokenless) {
-            Some(place) => {
-                drop(counted);
-                Some(Place::Tokenless { _held: place })
-            }
-            None => {
-                probation = Some(tokio::time::Instant::now() + timeout);
-                Some(Place::Probation { _held: counted })
-            }
-        }
-    } else {
-        drop(counted);
-        None
-    };
+    // control is one of the tokenless ones.
+    let place = shared
+        .host
+        .has_access_control()
+        .then(|| shared.tokenless.enter(&connection));
     tracing::debug!(%remote, "connected");
     let conn = Arc::new(Conn {
         identity: RwLock::new(shared.host.anonymous()),
@@ -159,23 +117,6 @@ pub(super) async fn serve(
                 }
             },
             Some(_) = streams.join_next(), if !streams.is_empty() => {}
-            _ = tokio::time::sleep_until(probation.unwrap_or_else(tokio::time::Instant::now)),
-                if probation.is_some() =>
-            {
-                probation = None;
-                if conn.on_probation() {
-                    let reason = format!(
-                        "the server has its maximum of {} connections without a caller \
-                         token, and this one did not present a token within {}: connect with \
-                         a token (`--token`) or retry later",
-                        shared.budgets.tokenless,
-                        crate::text::duration_text(timeout)
-                    );
-                    tracing::warn!(%remote, "connection closed: {reason}");
-                    connection.close(VarInt::from_u32(codes::CONNECTION_LIMIT), reason.as_bytes());
-                    break;
-                }
-            }
         }
     }
     if *stop.borrow() {

@@ -14,6 +14,7 @@ mod budget;
 mod call;
 mod connection;
 mod stream;
+mod tokenless;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -109,7 +110,7 @@ struct Shared {
     handshakes: Arc<std::sync::atomic::AtomicUsize>,
     /// Connections open whose caller has not said who it is (on a host
     /// with access control).
-    tokenless: Arc<std::sync::atomic::AtomicUsize>,
+    tokenless: Arc<tokenless::Tokenless>,
     /// Stream items written to clients since the server started.
     items_sent: AtomicU64,
 }
@@ -138,13 +139,14 @@ impl Server {
             .map_err(|e| TlsError::Config(e.to_string()))?;
         let mut server_config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
         // Before `hello`, a connection to a host with access control may
-        // open only a few streams; a known caller gets the full limit.
-        let streams = if host.has_access_control() {
-            budgets.streams_before_hello
+        // open only a few streams and have little unread in QUIC's buffers;
+        // a known caller gets the full limits.
+        let (streams, window) = if host.has_access_control() {
+            (budgets.streams_before_hello, budgets.window_before_hello())
         } else {
-            transport::MAX_STREAMS
+            (transport::MAX_STREAMS, transport::RECEIVE_WINDOW)
         };
-        server_config.transport_config(transport::transport_config(false, streams));
+        server_config.transport_config(transport::transport_config(false, streams, window));
         let endpoint =
             Endpoint::server(server_config, config.listen).map_err(|source| ServerError::Bind {
                 addr: config.listen,
@@ -161,7 +163,7 @@ impl Server {
                 buffered_before_hello: budget::ByteBudget::new(budgets.buffered_before_hello),
                 budgets,
                 handshakes: Arc::default(),
-                tokenless: Arc::default(),
+                tokenless: tokenless::Tokenless::new(budgets.tokenless),
                 items_sent: AtomicU64::new(0),
             }),
             fingerprint: identity.fingerprint(),
@@ -281,15 +283,12 @@ impl ServerStats {
     }
 
     /// Connections open right now whose caller has not said who it is,
-    /// on a host with access control (those on probation not included).
+    /// on a host with access control.
     pub fn tokenless_connections(&self) -> usize {
-        self.shared
-            .tokenless
-            .load(std::sync::atomic::Ordering::Relaxed)
+        self.shared.tokenless.len()
     }
 
-    /// Handshakes in progress right now (connections on probation
-    /// included: see `[connections] tokenless`).
+    /// Handshakes in progress right now.
     pub fn handshakes(&self) -> usize {
         self.shared
             .handshakes

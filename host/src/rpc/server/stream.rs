@@ -29,7 +29,7 @@ pub(super) struct Conn {
     pub(super) uploads: std::sync::atomic::AtomicUsize,
     /// Its place among the connections without a caller token, until a
     /// successful `hello`.
-    pub(super) place: std::sync::Mutex<Option<super::connection::Place>>,
+    pub(super) place: std::sync::Mutex<Option<super::tokenless::Place>>,
 }
 
 /// One upload in progress on a connection; given back when dropped.
@@ -44,15 +44,6 @@ impl Drop for ConnUpload<'_> {
 }
 
 impl Conn {
-    /// Whether the connection holds a handshake's place because the places
-    /// for tokenless connections were taken, and has not said who it is.
-    pub(super) fn on_probation(&self) -> bool {
-        matches!(
-            *self.place.lock().unwrap_or_else(|e| e.into_inner()),
-            Some(super::connection::Place::Probation { .. })
-        )
-    }
-
     /// Counts an upload on this connection, if fewer than `max` are in
     /// progress.
     pub(super) fn upload_slot(&self, max: usize) -> Option<ConnUpload<'_>> {
@@ -92,8 +83,9 @@ pub(super) struct Input {
     held: Held,
     /// How long a frame may take once it started.
     frame_timeout: Duration,
-    /// When the frame being received started (or the stream opened, until
-    /// the request has arrived).
+    /// When the frame being received started: when its first bytes
+    /// arrived, or the previous frame was taken with bytes of it already
+    /// in (and, until the request has arrived, when the stream opened).
     started: Instant,
 }
 
@@ -102,6 +94,8 @@ impl Input {
     pub(super) async fn next(&mut self) -> Result<Inbound, Stop> {
         loop {
             if let Some(inbound) = self.reader.next_inbound().map_err(Stop::Bad)? {
+                // Whatever is left belongs to the next frame, starting now.
+                self.started = Instant::now();
                 self.account()?;
                 return Ok(inbound);
             }
@@ -117,8 +111,10 @@ impl Input {
                     Err(_) => return Err(Stop::Bad(too_slow(self.frame_timeout))),
                 }
             } else {
+                let read = read.await;
+                // The next frame starts with the bytes that just came.
                 self.started = Instant::now();
-                read.await
+                read
             };
             match read {
                 Ok(true) => self.account()?,
@@ -130,11 +126,7 @@ impl Input {
 
     /// Holds what is buffered now against the budgets.
     fn account(&mut self) -> Result<(), Stop> {
-        let buffered = self.reader.buffered();
-        if buffered == 0 {
-            self.started = Instant::now();
-        }
-        self.held.resize(buffered).map_err(|which| {
+        self.held.resize(self.reader.held()).map_err(|which| {
             let whose = match which {
                 Exhausted::Connection => "this connection's",
                 Exhausted::Server => "the server's",
@@ -152,9 +144,18 @@ impl Input {
         })
     }
 
-    /// Stops reading with `code` (nothing more is read from the client).
+    /// Stops reading with `code` (nothing more is read from the client)
+    /// and lets go of what was buffered.
     pub(super) fn stop(&mut self, code: u32) {
         let _ = self.recv.stop(VarInt::from_u32(code));
+        self.release();
+    }
+
+    /// Lets go of what was buffered and of its share of the budgets, for
+    /// good: nothing more is taken from the stream.
+    pub(super) fn release(&mut self) {
+        self.reader.discard();
+        let _ = self.held.resize(0);
     }
 }
 
@@ -176,6 +177,8 @@ fn too_slow(timeout: Duration) -> StreamError {
 pub(super) struct Output {
     pub(super) send: SendStream,
     writer: ResponseWriter,
+    /// How long the client may take to take the final frame.
+    final_timeout: Duration,
 }
 
 /// The client is gone: nothing more can be written.
@@ -192,12 +195,21 @@ impl Output {
     }
 
     /// Writes the final frame and finishes the stream.
+    ///
+    /// A client that does not take it within the frame timeout has the
+    /// stream reset with code 8: it cannot hold the answer (and the stream)
+    /// for as long as it likes.
     pub(super) async fn finish(&mut self, result: Result<Value, CallError>) -> Result<(), Gone> {
         let mut out = Vec::new();
         self.writer.finish(result, &mut out).map_err(|_| Gone)?;
-        write_encoded(&mut self.send, out.into())
-            .await
-            .map_err(|_| Gone)?;
+        let write = write_encoded(&mut self.send, out.into());
+        match tokio::time::timeout(self.final_timeout, write).await {
+            Ok(written) => written.map_err(|_| Gone)?,
+            Err(_) => {
+                let _ = self.send.reset(VarInt::from_u32(codes::TOO_SLOW));
+                return Err(Gone);
+            }
+        }
         self.send.finish().map_err(|_| Gone)
     }
 
@@ -257,6 +269,7 @@ pub(super) async fn serve_stream(
         output: Output {
             send,
             writer: ResponseWriter::new(),
+            final_timeout: shared.budgets.frame_timeout,
         },
     };
     let (request, args) = match ex.input.next().await {
@@ -280,10 +293,12 @@ pub(super) async fn serve_stream(
         Request::Hello { token } => Outcome::Answer(host.identify(&token).map(|who| {
             let answer = caller_value(who.name());
             *conn.identity.write().unwrap_or_else(|e| e.into_inner()) = who;
-            // A known caller gets the full stream limit, and its place
-            // among tokenless connections goes back.
+            // A known caller gets the full limits, and its place among the
+            // tokenless connections goes back.
             conn.connection
                 .set_max_concurrent_bi_streams(VarInt::from_u32(transport::MAX_STREAMS));
+            conn.connection
+                .set_receive_window(VarInt::from_u32(transport::RECEIVE_WINDOW));
             conn.place.lock().unwrap_or_else(|e| e.into_inner()).take();
             answer
         })),
@@ -332,7 +347,11 @@ pub(super) async fn serve_stream(
         Outcome::Answer(result) => (result, None),
         Outcome::Called(result, plugin) => (result, Some(plugin)),
     };
+    // Nothing more is taken from the client: what it sent is let go
+    // before the answer goes out, however long that takes.
+    ex.input.release();
     if ex.output.finish(result).await.is_err() {
+        ex.input.stop(codes::DONE);
         return;
     }
     // The answer is complete: nothing more is read from the client.
