@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use rmpv::Value;
-use warden_host::rpc::{Client, ServerIdentity, Trust, tls};
+use warden_host::rpc::{Client, ServerIdentity, Trust};
 use warden_host::{Limits, Plugin, Runtime, RuntimeConfig};
 
 #[path = "../../tests/harness/mod.rs"]
@@ -80,14 +80,11 @@ fn bare_server(identity: &ServerIdentity) -> quinn::Endpoint {
 }
 
 async fn bare_client(addr: std::net::SocketAddr, fingerprint: &str) -> quinn::Connection {
-    let tls = tls::client_config(&Trust::Fingerprint(fingerprint.to_owned())).unwrap();
-    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls).unwrap();
-    let mut config = quinn::ClientConfig::new(Arc::new(crypto));
     let mut transport = quinn::TransportConfig::default();
     transport.stream_receive_window((4u32 << 20).into());
     transport.receive_window((32u32 << 20).into());
     transport.send_window(32 << 20);
-    config.transport_config(Arc::new(transport));
+    let config = harness::quic::client_config(fingerprint, Some(transport));
     let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
     endpoint.set_default_client_config(config);
     endpoint.connect(addr, "localhost").unwrap().await.unwrap()

@@ -13,7 +13,7 @@ use warden_host::host::{BlobLimits, HostConfig};
 use warden_host::proto::{
     CallError, ErrorKind, FrameDecoder, Request, Response, codes, frame_bytes,
 };
-use warden_host::rpc::{Client, ClientError, ServerConfig, Trust};
+use warden_host::rpc::{Client, ClientError, ServerConfig};
 
 use crate::access::{ALICE, access};
 use crate::harness::server::{Setup, TestServer};
@@ -234,10 +234,7 @@ async fn arguments_are_decoded_only_after_admission_and_within_a_bound() {
 /// packets: the server is left with a handshake in progress.
 async fn abandon_a_handshake(addr: &str) {
     let endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
-    let trust = Trust::Fingerprint("00".repeat(32));
-    let tls = warden_host::rpc::tls::client_config(&trust).unwrap();
-    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls).unwrap();
-    let config = quinn::ClientConfig::new(std::sync::Arc::new(crypto));
+    let config = crate::harness::quic::client_config(&"00".repeat(32), None);
     let connecting = endpoint
         .connect_with(config, addr.parse().unwrap(), "localhost")
         .unwrap();
@@ -250,17 +247,8 @@ async fn abandon_a_handshake(addr: &str) {
 /// A bare QUIC connection to `server` that completes its handshake and
 /// then says nothing.
 async fn silent_connection(server: &TestServer) -> (quinn::Endpoint, quinn::Connection) {
-    let endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
-    let trust = Trust::Fingerprint(server.fingerprint.clone());
-    let tls = warden_host::rpc::tls::client_config(&trust).unwrap();
-    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls).unwrap();
-    let config = quinn::ClientConfig::new(std::sync::Arc::new(crypto));
-    let connection = endpoint
-        .connect_with(config, server.addr.parse().unwrap(), "localhost")
-        .unwrap()
-        .await
-        .unwrap();
-    (endpoint, connection)
+    let config = crate::harness::quic::client_config(&server.fingerprint, None);
+    crate::harness::quic::connect(&server.addr, config).await
 }
 
 /// Waits for `connection` to be closed by the server with code 6; the

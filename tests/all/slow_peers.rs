@@ -4,7 +4,6 @@
 //! nothing past the frame timeout, and channel inputs are decoded within
 //! the same bound as arguments.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use quinn::{RecvStream, SendStream};
@@ -14,7 +13,7 @@ use warden_host::host::HostConfig;
 use warden_host::proto::{
     CallEvent, ErrorKind, FrameDecoder, Request, Response, codes, frame_bytes, input_frame,
 };
-use warden_host::rpc::{ServerConfig, Trust};
+use warden_host::rpc::ServerConfig;
 
 use crate::harness::server::{Setup, TestServer};
 use crate::support::{eventually, example};
@@ -131,19 +130,10 @@ async fn an_answer_the_client_does_not_take_is_reset_after_the_frame_timeout() {
     let server = start(ServerConfig::default()).await;
     // A client whose window for each stream is 1 KiB, and that reads
     // nothing until later.
-    let endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
-    let tls = warden_host::rpc::tls::client_config(&Trust::Fingerprint(server.fingerprint.clone()))
-        .unwrap();
-    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls).unwrap();
-    let mut config = quinn::ClientConfig::new(Arc::new(crypto));
     let mut transport = quinn::TransportConfig::default();
     transport.stream_receive_window(quinn::VarInt::from_u32(1024));
-    config.transport_config(Arc::new(transport));
-    let connection = endpoint
-        .connect_with(config, server.addr.parse().unwrap(), "localhost")
-        .unwrap()
-        .await
-        .unwrap();
+    let config = crate::harness::quic::client_config(&server.fingerprint, Some(transport));
+    let (endpoint, connection) = crate::harness::quic::connect(&server.addr, config).await;
     let (mut send, mut recv) = connection.open_bi().await.unwrap();
     let big = "a".repeat(200_000);
     send.write_all(&call("text/strings/upper", Value::Array(vec![big.into()])))
