@@ -54,6 +54,8 @@ mod digest;
 #[cfg(feature = "server")]
 pub mod host;
 #[cfg(feature = "server")]
+pub mod http;
+#[cfg(feature = "server")]
 pub mod jobs;
 pub mod json;
 #[cfg(feature = "server")]

@@ -15,6 +15,7 @@ mod cli;
 mod cli_rpc;
 mod hardening;
 mod hostile;
+mod http;
 mod jobs;
 mod plugin_dir;
 mod properties;

@@ -6,9 +6,9 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use warden_host::host::{Host, HostConfig};
+use warden_host::http::{HttpConfig, HttpServer};
 use warden_host::rpc::{
     Client, ClientError, ConnectOpts, Server, ServerConfig, ServerIdentity, ServerStats, Trust,
 };
@@ -32,6 +32,7 @@ pub(crate) struct Setup {
     runtime: Option<Runtime>,
     listen: std::net::SocketAddr,
     wait: bool,
+    http: bool,
 }
 
 impl Setup {
@@ -47,7 +48,14 @@ impl Setup {
             runtime: None,
             listen: "127.0.0.1:0".parse().expect("an address"),
             wait: true,
+            http: false,
         }
+    }
+
+    /// Also serves the HTTP gateway on 127.0.0.1 (see [`TestServer::http`]).
+    pub(crate) fn http(mut self) -> Self {
+        self.http = true;
+        self
     }
 
     /// Serves `wasm` as plugin `name`, with `manifest` as its manifest
@@ -161,11 +169,28 @@ impl Setup {
         let addr = server.local_addr().to_string();
         let fingerprint = server.fingerprint().to_owned();
         let stats = server.stats();
-        let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(server.run(async {
-            let _ = stopped.await;
-        }));
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        };
+        let (http, http_task) = if self.http {
+            let config = HttpConfig {
+                listen: "127.0.0.1:0".parse().expect("an address"),
+                ..HttpConfig::default()
+            };
+            let gateway = HttpServer::bind(&config, host.clone())
+                .await
+                .expect("the HTTP gateway binds");
+            let base = format!("http://{}", gateway.local_addr());
+            let task = tokio::spawn(gateway.run(until_stopped(stopped.clone())));
+            (Some(base), Some(task))
+        } else {
+            (None, None)
+        };
+        let task = tokio::spawn(server.run(until_stopped(stopped)));
         TestServer {
+            http,
+            http_task,
             addr,
             fingerprint,
             host,
@@ -182,12 +207,16 @@ impl Setup {
 /// dropped, without waiting).
 pub(crate) struct TestServer {
     pub(crate) addr: String,
+    /// The HTTP gateway's base URL (`http://127.0.0.1:PORT`), with
+    /// [`Setup::http`].
+    pub(crate) http: Option<String>,
+    http_task: Option<JoinHandle<()>>,
     pub(crate) fingerprint: String,
     pub(crate) host: Host,
     pub(crate) stats: ServerStats,
     _state: Arc<tempfile::TempDir>,
     _dir: tempfile::TempDir,
-    stop: Option<oneshot::Sender<()>>,
+    stop: Option<tokio::sync::watch::Sender<bool>>,
     task: Option<JoinHandle<()>>,
 }
 
@@ -218,9 +247,12 @@ impl TestServer {
     /// Shuts down gracefully and waits (at most 20 s) for the server to end.
     pub(crate) async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+            let _ = stop.send(true);
         }
-        if let Some(task) = self.task.take() {
+        for task in [self.task.take(), self.http_task.take()]
+            .into_iter()
+            .flatten()
+        {
             let _ = tokio::time::timeout(Duration::from_secs(20), task).await;
         }
         self.host.shutdown().await;
@@ -230,7 +262,7 @@ impl TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+            let _ = stop.send(true);
             let host = self.host.clone();
             if let Ok(runtime) = tokio::runtime::Handle::try_current() {
                 runtime.spawn(async move { host.shutdown().await });

@@ -106,6 +106,30 @@ impl BlobStore {
         })
     }
 
+    /// Bytes of the blobs stored now (their files, read from the
+    /// directory: call it off the async threads).
+    pub fn stored_bytes(&self) -> u64 {
+        let Ok(dirs) = std::fs::read_dir(&self.inner.dir) else {
+            return 0;
+        };
+        let mut total = 0u64;
+        for dir in dirs.flatten() {
+            // The two-digit fan-out directories; `tmp` holds no blob.
+            if dir.file_name() == "tmp" {
+                continue;
+            }
+            let Ok(files) = std::fs::read_dir(dir.path()) else {
+                continue;
+            };
+            for file in files.flatten() {
+                if let Ok(meta) = file.metadata() {
+                    total = total.saturating_add(meta.len());
+                }
+            }
+        }
+        total
+    }
+
     /// The largest blob accepted, in bytes.
     pub fn max_blob_bytes(&self) -> u64 {
         self.inner.max_blob

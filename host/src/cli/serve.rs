@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::Failure;
 use crate::host::{Host, HostConfig, HostError};
+use crate::http::{HttpConfig, HttpError, HttpServer};
 use crate::rpc::{Server, ServerConfig, ServerError, ServerIdentity};
 
 /// Arguments of `warden serve`.
@@ -37,6 +38,14 @@ pub(crate) struct ServeArgs {
     /// Seconds running calls get to finish after Ctrl-C or SIGTERM.
     #[arg(long, default_value_t = 10.0)]
     grace: f64,
+    /// Also serve the HTTP gateway (JSON calls, SSE, jobs, blobs, OpenAPI,
+    /// `/docs`, the dashboard at `/`, `/metrics`) on this TCP address.
+    #[arg(long, value_name = "ADDR")]
+    http: Option<SocketAddr>,
+    /// Serve the HTTP gateway over TLS (HTTPS) with the server's
+    /// certificate.
+    #[arg(long)]
+    http_tls: bool,
 }
 
 impl From<HostError> for Failure {
@@ -48,6 +57,12 @@ impl From<HostError> for Failure {
             HostError::Engine(_) | HostError::NoRuntime => "internal",
         };
         Failure::new(kind, e.to_string())
+    }
+}
+
+impl From<HttpError> for Failure {
+    fn from(e: HttpError) -> Self {
+        Failure::new("usage", e.to_string())
     }
 }
 
@@ -97,6 +112,26 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
             }
         ),
     };
+    let http_scheme_tls = args.http_tls || config.http.tls;
+    let http = match args.http.or(config.http.listen) {
+        None => None,
+        Some(listen) => {
+            let tls = if http_scheme_tls {
+                let tls = identity
+                    .http_server_config()
+                    .map_err(|e| Failure::new("tls", e.to_string()))?;
+                Some(std::sync::Arc::new(tls))
+            } else {
+                None
+            };
+            Some(HttpConfig {
+                listen,
+                max_body: config.http.max_body(),
+                tls,
+                shutdown_grace: Duration::from_secs_f64(args.grace),
+            })
+        }
+    };
     let server_config = ServerConfig {
         listen: args.listen,
         shutdown_grace: Duration::from_secs_f64(args.grace),
@@ -110,6 +145,10 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
             .max_concurrent_calls(args.max_calls)
             .build()?;
         let server = Server::bind(&server_config, &identity, host.clone())?;
+        let http = match &http {
+            Some(config) => Some(HttpServer::bind(config, host.clone()).await?),
+            None => None,
+        };
         let loading: Vec<String> = host
             .plugins()
             .snapshot()
@@ -129,16 +168,32 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
             loading.join(", ")
         );
         eprintln!("warden: access: {access_line}");
-        server
-            .run(async {
-                let signal = stop_signal().await;
-                eprintln!("warden: {signal}: shutting down (Ctrl-C again to force)");
-                tokio::spawn(async {
-                    let _ = tokio::signal::ctrl_c().await;
-                    std::process::exit(130);
-                });
-            })
-            .await;
+        if let Some(http) = &http {
+            let scheme = if http_scheme_tls { "https" } else { "http" };
+            let base = format!("{scheme}://{}", http.local_addr());
+            eprintln!(
+                "warden: HTTP on {base}: dashboard {base}/, API docs {base}/docs, OpenAPI \
+                 {base}/v1/openapi.json, metrics {base}/metrics"
+            );
+        }
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            let signal = stop_signal().await;
+            eprintln!("warden: {signal}: shutting down (Ctrl-C again to force)");
+            let _ = stop.send(true);
+            let _ = tokio::signal::ctrl_c().await;
+            std::process::exit(130);
+        });
+        let stopped = |mut stopping: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = stopping.wait_for(|s| *s).await;
+        };
+        let quic = server.run(stopped(stopping.clone()));
+        match http {
+            Some(http) => {
+                tokio::join!(quic, http.run(stopped(stopping)));
+            }
+            None => quic.await,
+        }
         host.shutdown().await;
         Ok(())
     })

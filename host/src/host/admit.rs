@@ -132,10 +132,18 @@ impl Admitted {
             chain: self.chain,
         };
         let plugin = &self.served.plugin;
-        match io.stream {
+        let started = Instant::now();
+        let result = match io.stream {
             Some(stream) => plugin.call_stream(&self.name, args, options, stream).await,
             None => plugin.call(&self.name, args, options).await,
-        }
+        };
+        let node = format!("{}/{}", plugin.name(), self.name);
+        let outcome = result.as_ref().map(|_| ());
+        self.host
+            .inner
+            .metrics
+            .ran(&node, started.elapsed(), outcome);
+        result
     }
 }
 
@@ -162,6 +170,20 @@ impl Host {
     /// `not-found`, `unavailable` (loading or failed plugin), `denied`,
     /// `unauthenticated`, or with [`Wait::No`] `overloaded`.
     pub async fn admit(
+        &self,
+        origin: Origin<'_>,
+        node: &str,
+        deadline: Option<Instant>,
+        wait: Wait,
+    ) -> Result<Admitted, CallError> {
+        let admitted = self.admit_inner(origin, node, deadline, wait).await;
+        if let Err(e) = &admitted {
+            self.inner.metrics.refused(e);
+        }
+        admitted
+    }
+
+    async fn admit_inner(
         &self,
         origin: Origin<'_>,
         node: &str,

@@ -196,6 +196,9 @@ impl HostBuilder {
             .transpose()
             .map_err(HostError::State)?;
         let guard = ConnectionGuard::new(&self.config.connections).map_err(HostError::Config)?;
+        let webhooks =
+            super::webhooks::Webhooks::new(&self.config.callbacks, self.state_dir.as_deref())
+                .map_err(HostError::State)?;
         let plugins = self.plugins.unwrap_or_default();
         let dir = self.plugin_dir.as_ref().map(|path| {
             let cache = self
@@ -224,7 +227,10 @@ impl HostBuilder {
             connections: self.config.connections.clone(),
             guard,
             jobs,
+            kv: stores.as_ref().map(|s| s.kv.clone()),
             blobs: stores.map(|s| s.blobs),
+            metrics: super::metrics::Metrics::new(),
+            webhooks,
             blob_limits: self.config.blobs.clone(),
             uploads: std::sync::Mutex::default(),
             calls: Arc::new(Semaphore::new(self.max_calls)),

@@ -45,6 +45,50 @@ pub struct HostConfig {
     /// Submitted jobs.
     #[serde(default)]
     pub jobs: JobLimits,
+    /// The HTTP gateway.
+    #[serde(default)]
+    pub http: HttpSettings,
+    /// Where job callbacks to URLs may go, and how they are signed.
+    #[serde(default)]
+    pub callbacks: super::webhooks::CallbackSettings,
+}
+
+/// The `[http]` table: the HTTP gateway `warden serve` runs beside QUIC.
+///
+/// ```toml
+/// [http]
+/// listen = "127.0.0.1:8080"   # absent: no HTTP (or `--http ADDR`)
+/// tls = true                  # HTTPS with the server's certificate
+/// max_body = "16 MiB"         # largest request body (uploads excepted)
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Where to listen; absent means no gateway unless `--http` asks.
+    pub listen: Option<std::net::SocketAddr>,
+    /// Serve HTTPS with the QUIC server's certificate. Default: false.
+    #[serde(default)]
+    pub tls: bool,
+    /// The largest request body: a size. Default: 16 MiB.
+    #[serde(default, deserialize_with = "crate::units::size")]
+    pub max_body: Option<usize>,
+}
+
+impl HttpSettings {
+    /// The largest request body.
+    pub fn max_body(&self) -> usize {
+        self.max_body.unwrap_or(16 << 20)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        crate::units::in_range(
+            "http.max_body",
+            self.max_body,
+            1 << 10,
+            1 << 30,
+            crate::text::bytes_text,
+        )
+    }
 }
 
 /// The `[blobs]` table: what uploads may hold.
@@ -208,6 +252,8 @@ impl HostConfig {
         }
         self.connections.validate()?;
         self.blobs.validate()?;
+        self.http.validate()?;
+        self.callbacks.validate()?;
         self.jobs.validate()
     }
 }

@@ -51,7 +51,9 @@ impl Host {
         }
         let (served, name) = self.check(Origin::Caller(who), node)?;
         served.plugin.check_args(&name, &args)?;
-        if let Some(callback) = &callback {
+        if let Some(url) = callback.as_deref().filter(|c| super::webhooks::is_url(c)) {
+            self.inner.webhooks.check(url)?;
+        } else if let Some(callback) = &callback {
             let (served, name) = self.check(Origin::Caller(who), callback)?;
             let params = served
                 .plugin
@@ -89,6 +91,16 @@ impl Host {
         keep: bool,
     ) -> Result<JobInfo, CallError> {
         self.keeps_jobs()?.get(who.name(), id, wait, keep).await
+    }
+
+    /// The jobs of `who`, newest first. Reads the store: call it off the
+    /// async threads.
+    ///
+    /// # Errors
+    ///
+    /// `internal` when the store cannot be read.
+    pub fn jobs_of(&self, who: &Identity) -> Result<Vec<JobInfo>, CallError> {
+        self.keeps_jobs()?.list(who.name())
     }
 
     /// Cancels job `id` of `who` if it has not finished; its record as it
@@ -130,6 +142,10 @@ impl JobExecutor for HostJobs {
         })
     }
 
+    fn delivers_later(&self, job: &JobInfo) -> bool {
+        job.callback.as_deref().is_some_and(super::webhooks::is_url)
+    }
+
     fn deliver(&self, job: &JobInfo) -> JobFuture<Result<(), String>> {
         let host = self.host();
         let job = job.clone();
@@ -138,6 +154,9 @@ impl JobExecutor for HostJobs {
             let Some(callback) = &job.callback else {
                 return Ok(());
             };
+            if super::webhooks::is_url(callback) {
+                return host.inner.webhooks.deliver(callback, &job).await;
+            }
             let who = host
                 .identity_named(&job.caller)
                 .map_err(|e| e.to_string())?;

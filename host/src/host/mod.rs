@@ -25,6 +25,8 @@ mod catalog;
 mod config;
 mod invoke;
 mod jobs;
+mod metrics;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -42,7 +44,8 @@ pub use crate::runtime::StreamIo;
 pub use admit::{Admitted, Ahead, CallIo, LOAD_WAIT, Origin, Wait};
 pub use blobs::{BlobDownload, BlobUpload};
 pub use builder::{HostBuilder, HostError};
-pub use config::{BlobLimits, HostConfig, JobLimits};
+pub use config::{BlobLimits, HostConfig, HttpSettings, JobLimits};
+pub use webhooks::CallbackSettings;
 
 /// The host service. Cheap to clone; clones share everything.
 #[derive(Clone)]
@@ -69,6 +72,11 @@ struct HostInner {
     guard: Arc<ConnectionGuard>,
     jobs: Option<Jobs>,
     blobs: Option<BlobStore>,
+    /// The plugins' key-value store, for the metrics.
+    kv: Option<crate::caps::KvStore>,
+    metrics: metrics::Metrics,
+    /// Sends job outcomes to callback URLs.
+    webhooks: webhooks::Webhooks,
     blob_limits: BlobLimits,
     /// Blob uploads in progress, by caller.
     uploads: std::sync::Mutex<std::collections::HashMap<String, usize>>,

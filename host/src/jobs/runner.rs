@@ -32,6 +32,11 @@ pub trait JobExecutor: Send + Sync + 'static {
     /// Calls `job.callback` with the outcome; why it could not, if it could
     /// not.
     fn deliver(&self, job: &JobInfo) -> JobFuture<Result<(), String>>;
+    /// Whether `job`'s callback is delivered after its outcome is recorded
+    /// (a URL that may take retries) rather than before (a node).
+    fn delivers_later(&self, _job: &JobInfo) -> bool {
+        false
+    }
 }
 
 /// The largest arguments a job may have (they are stored until it ends):
@@ -324,6 +329,32 @@ impl Jobs {
         Ok(job)
     }
 
+    /// The jobs of `caller`, newest first (at most its quota of them).
+    /// Reads the store one record at a time: call it off the async threads.
+    ///
+    /// # Errors
+    ///
+    /// `internal` when the store cannot be read.
+    pub fn list(&self, caller: &str) -> Result<Vec<JobInfo>, CallError> {
+        let mut jobs = Vec::new();
+        self.inner
+            .store
+            .for_each(|job, _| {
+                if job.caller == caller {
+                    jobs.push(job);
+                }
+            })
+            .map_err(internal)?;
+        jobs.sort_by_key(|job| std::cmp::Reverse(job.created_ms));
+        Ok(jobs)
+    }
+
+    /// Jobs stored in all, and how many of them are unfinished (queued or
+    /// running).
+    pub fn counts(&self) -> (usize, usize) {
+        self.inner.usage.totals()
+    }
+
     /// Stops every job task: running jobs are marked failed, queued ones
     /// stay queued for the next start. Returns once the tasks have ended
     /// (at most 5 s), so the store can be reopened.
@@ -433,7 +464,9 @@ async fn run(inner: Arc<Inner>, executor: Arc<dyn JobExecutor>, id: String) {
         }
     }
     job.finished_ms = Some(now_ms());
+    let later = executor.delivers_later(&job);
     if job.callback.is_some()
+        && !later
         && let Err(e) = executor.deliver(&job).await
     {
         tracing::warn!(job = %id, "the job's callback failed: {e}");
@@ -458,6 +491,26 @@ async fn run(inner: Arc<Inner>, executor: Arc<dyn JobExecutor>, id: String) {
     }
     inner.finished.send_modify(|n| *n += 1);
     tracing::debug!(job = %id, state = ?job.state, "job finished");
+    if later {
+        // Retries to a slow receiver do not hold a job slot.
+        drop(_slot);
+        if let Err(e) = executor.deliver(&job).await {
+            tracing::warn!(job = %id, "the job's callback failed: {e}");
+            note_callback_error(&inner, &id, e);
+        }
+    }
+}
+
+/// Records why job `id`'s callback failed, if the job is still kept.
+fn note_callback_error(inner: &Inner, id: &str, error: String) {
+    let _records = inner.lock_records();
+    if let Ok(Some(mut job)) = inner.store.get(id) {
+        job.callback_error = Some(error);
+        match inner.store.put(&job) {
+            Ok((before, after)) => inner.usage.rewritten(before, after),
+            Err(e) => tracing::error!(job = %id, "cannot record the callback's failure: {e}"),
+        }
+    }
 }
 
 impl Inner {

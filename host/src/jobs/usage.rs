@@ -64,6 +64,17 @@ impl Usage {
         self.counts.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Jobs stored in all, and how many of them are unfinished.
+    pub(crate) fn totals(&self) -> (usize, usize) {
+        let counts = self.lock();
+        counts
+            .callers
+            .values()
+            .fold((0, 0), |(jobs, unfinished), used| {
+                (jobs + used.jobs, unfinished + used.unfinished)
+            })
+    }
+
     /// Counts a record found in the store.
     pub(crate) fn found(&self, caller: &str, finished: bool, args: usize, record: usize) {
         let mut counts = self.lock();

@@ -311,6 +311,23 @@ impl ServerIdentity {
         config.alpn_protocols = vec![ALPN.to_vec()];
         Ok(config)
     }
+
+    /// A TLS config for the HTTP gateway with the same certificate: TLS 1.2
+    /// and 1.3, ALPN `h2` and `http/1.1`.
+    ///
+    /// # Errors
+    ///
+    /// When rustls refuses the certificate or key.
+    pub fn http_server_config(&self) -> Result<rustls::ServerConfig, TlsError> {
+        let mut config = rustls::ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| TlsError::Config(e.to_string()))?
+            .with_no_client_auth()
+            .with_single_cert(self.chain.clone(), self.key.clone_key())
+            .map_err(|e| TlsError::Config(e.to_string()))?;
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(config)
+    }
 }
 
 /// Writes a file readable by its owner only.

@@ -1,0 +1,167 @@
+//! `POST /v1/call/{node}`: the arguments as a JSON body; the result as
+//! JSON, or as Server-Sent Events (`Accept: text/event-stream`), or as
+//! NDJSON for a stream node. Request headers can turn the call into a job
+//! answered at a URL (`Warden-Callback-URL`).
+
+use std::convert::Infallible;
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use rmpv::Value;
+
+use super::auth::Caller;
+use super::output::{self, Out};
+use super::problem::{Problem, problem_json};
+use super::{AppState, jobs};
+use crate::host::{Origin, Wait};
+use crate::proto::{ErrorKind, NodeKind};
+
+/// The header that bounds a call's time, in milliseconds.
+pub(super) const TIMEOUT_HEADER: &str = "warden-timeout-ms";
+
+/// The body as call arguments: a JSON array (in parameter order), an
+/// object (by name), `null` or nothing (no arguments).
+pub(super) fn parse_args(body: Result<Bytes, BytesRejection>) -> Result<Value, Problem> {
+    let body = body.map_err(|e| {
+        let kind = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ErrorKind::ResourceLimit
+        } else {
+            ErrorKind::BadRequest
+        };
+        Problem::new(
+            kind,
+            format!("cannot read the request body: {}", e.body_text()),
+        )
+    })?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Nil);
+    }
+    let json: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| Problem::new(ErrorKind::BadRequest, format!("the body is not JSON: {e}")))?;
+    if !(json.is_array() || json.is_object() || json.is_null()) {
+        return Err(Problem::new(
+            ErrorKind::BadRequest,
+            "the body must be the arguments: a JSON array (in parameter order) or an object \
+             (by parameter name)",
+        ));
+    }
+    Ok(crate::json::to_msgpack(&json))
+}
+
+/// The deadline a `Warden-Timeout-Ms` header asks for.
+pub(super) fn deadline(headers: &HeaderMap) -> Result<Option<Instant>, Problem> {
+    let Some(value) = headers.get(TIMEOUT_HEADER) else {
+        return Ok(None);
+    };
+    let ms = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .ok_or_else(|| {
+            Problem::new(
+                ErrorKind::BadRequest,
+                "`Warden-Timeout-Ms` must be a number of milliseconds",
+            )
+        })?;
+    Ok(Instant::now().checked_add(Duration::from_millis(ms)))
+}
+
+fn wants_events(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/event-stream"))
+}
+
+pub(super) async fn call(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(node): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Problem> {
+    let args = parse_args(body)?;
+    if let Some(callback) = jobs::callback_from_headers(&headers)? {
+        return jobs::submit_as_job(&state, &who, &node, args, Some(callback));
+    }
+    let deadline = deadline(&headers)?;
+    let admitted = state
+        .host
+        .admit(Origin::Caller(&who), &node, deadline, Wait::No)
+        .await?;
+    match (admitted.kind(), wants_events(&headers)) {
+        (NodeKind::Channel, _) => Err(Problem::new(
+            ErrorKind::BadRequest,
+            format!(
+                "`{node}` is a channel node: open a WebSocket at `/v1/channel/{node}` to send \
+                 it messages"
+            ),
+        )),
+        (_, true) => Ok(sse(output::start(admitted, args, None)).into_response()),
+        (NodeKind::Stream, false) => Ok(ndjson(output::start(admitted, args, None))),
+        (NodeKind::Call, false) => {
+            let result = admitted.run(args, Default::default()).await?;
+            Ok(Json(crate::json::from_msgpack(&result)).into_response())
+        }
+    }
+}
+
+/// The call's output as Server-Sent Events: `progress`, `log` and `item`
+/// events, then one `result` or `error`.
+fn sse(running: output::Running) -> Sse<impl futures::Stream<Item = Result<Event, Infallible>>> {
+    let stream = futures::stream::unfold(Some(running), |running| async move {
+        let mut running = running?;
+        let event = match running.next().await? {
+            Out::Event(event) => {
+                let (name, data) = output::event_json(&event);
+                let event = Event::default().event(name).data(data.to_string());
+                return Some((Ok(event), Some(running)));
+            }
+            Out::Done(Ok(value)) => Event::default()
+                .event("result")
+                .data(crate::json::from_msgpack(&value).to_string()),
+            Out::Done(Err(e)) => Event::default()
+                .event("error")
+                .data(problem_json(&e).to_string()),
+        };
+        // The final event: the stream ends after it.
+        Some((Ok(event), None))
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+/// A stream node's items as NDJSON, one JSON value per line. An error
+/// after the items ends the body with a line `{"error": PROBLEM}`.
+fn ndjson(running: output::Running) -> Response {
+    let lines = futures::stream::unfold(Some(running), |running| async move {
+        let mut running = running?;
+        loop {
+            match running.next().await? {
+                Out::Event(crate::proto::CallEvent::Item(value)) => {
+                    let mut line = crate::json::from_msgpack(&value).to_string();
+                    line.push('\n');
+                    return Some((Ok::<_, Infallible>(line), Some(running)));
+                }
+                // Progress and logs need SSE.
+                Out::Event(_) => {}
+                Out::Done(Ok(_)) => return None,
+                Out::Done(Err(e)) => {
+                    let line = format!("{}\n", serde_json::json!({ "error": problem_json(&e) }));
+                    return Some((Ok(line), None));
+                }
+            }
+        }
+    });
+    let mut response = Body::from_stream(lines).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-ndjson"),
+    );
+    response
+}
