@@ -39,6 +39,7 @@ pub use job::{JobInfo, JobState};
 pub use lazy::{RawError, RawValue, chunk_bytes, parse_request};
 pub use node::{NodeInfo, NodeKind, ParamInfo};
 pub use record::ProtoError;
+#[cfg(feature = "server")]
 pub(crate) use record::shorten;
 pub use status::{CacheStats, PluginState, PluginStatus, ServerStatus};
 pub use stream::{
