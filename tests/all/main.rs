@@ -10,6 +10,7 @@
 mod harness;
 
 mod access;
+mod browser;
 mod caps;
 mod cli;
 mod cli_rpc;

@@ -239,6 +239,11 @@ impl TestServer {
         .await
     }
 
+    /// The watched plugin directory.
+    pub(crate) fn plugin_dir(&self) -> &Path {
+        self._dir.path()
+    }
+
     /// The host's state directory.
     pub(crate) fn state_path(&self) -> &Path {
         self._state.path()

@@ -166,10 +166,7 @@ fn call_operation(node: &NodeInfo, id: String) -> Json {
             answer = "The items: one JSON value per line (NDJSON), or Server-Sent Events \
                            with `Accept: text/event-stream`."
                 .into();
-            ok.insert(
-                "application/x-ndjson".into(),
-                json!({"schema": item}),
-            );
+            ok.insert("application/x-ndjson".into(), json!({"schema": item}));
         }
         _ => {
             ok.insert(

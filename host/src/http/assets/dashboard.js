@@ -279,7 +279,7 @@ function buildCard(d) {
     let opened = false, finished = false, closedByUs = false;
     openBtn.hidden = true;
     chanBox.hidden = false;
-    sock.onopen = () => { opened = true; chanInput.focus(); };
+    sock.onopen = () => { opened = true; closeBtn.disabled = false; chanInput.focus(); };
     sock.onmessage = (ev) => {
       let m;
       try { m = parseJSON(ev.data); } catch { out.log({ level: 'warn', message: `unreadable message: ${ev.data}` }); return; }
@@ -299,7 +299,14 @@ function buildCard(d) {
         ? { kind: 'unavailable', detail: `the channel closed before a result (code ${ev.code}${ev.reason ? `: ${ev.reason}` : ''})` }
         : { kind: 'unavailable', detail: 'the channel could not be opened: the server refused the WebSocket (check the arguments and the token)' });
     };
-    sock.closeByUser = () => { closedByUs = true; sock.close(1000); };
+    // An empty message ends the input: the node's last answers and its
+    // result follow, then the server closes. Closed here only if that
+    // does not come within 10 s.
+    sock.closeByUser = () => {
+      if (sock.readyState === WebSocket.OPEN) sock.send('');
+      closeBtn.disabled = true;
+      setTimeout(() => { if (!finished) { closedByUs = true; sock.close(1000); } }, 10000);
+    };
   }
 
   function send() {
