@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The quick start: builds warden and the example plugins from source, serves
-# the plugins over QUIC, and calls some nodes from a second process.
+# the plugins over QUIC and HTTP, and calls some nodes from other processes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,14 +21,16 @@ cp examples/plugins/notes/notes.toml examples/plugins/pipeline/pipeline.toml "$p
 state=target/demo-state
 port=${WARDEN_DEMO_PORT:-7443}
 addr=127.0.0.1:$port
+http_port=${WARDEN_DEMO_HTTP_PORT:-8080}
+http=http://127.0.0.1:$http_port
 show() { echo; echo "\$ warden $*"; "$warden" "$@"; }
 
 show check "$plugins/math.wasm"
 show run "$plugins/math.wasm" add '{"a":1,"b":2}'
 
 echo
-echo "==> serving $plugins on $addr"
-"$warden" serve "$plugins" --listen "$addr" --state-dir "$state" &
+echo "==> serving $plugins on $addr (QUIC) and $http (HTTP)"
+"$warden" serve "$plugins" --listen "$addr" --http "127.0.0.1:$http_port" --state-dir "$state" &
 server=$!
 trap 'kill -INT $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT
 # The server answers at once and compiles the plugins in the background;
@@ -67,5 +69,24 @@ job=$("$warden" submit math/slow-sum 5 100 --addr "$addr" --state-dir "$state")
 client job "$job" --wait 30
 
 echo
+echo "==> the same host over HTTP"
+echo "\$ curl -X POST $http/v1/call/math/add -d '[1,2]'"
+curl -sS -X POST "$http/v1/call/math/add" -d '[1,2]'; echo
+echo "\$ curl -N -H 'Accept: text/event-stream' -X POST $http/v1/call/math/slow-sum -d '[3, 100]'"
+curl -sS -N -H 'Accept: text/event-stream' -X POST "$http/v1/call/math/slow-sum" -d '[3, 100]'
+echo "\$ curl -X POST $http/v1/call/math/divide -d '[1,0]'"
+curl -sS -X POST "$http/v1/call/math/divide" -d '[1,0]'; echo
+echo "dashboard: $http/   API docs: $http/docs   OpenAPI: $http/v1/openapi.json   metrics: $http/metrics"
+
+echo
 echo "==> the example Rust client (examples/client/main.rs)"
 WARDEN_STATE_DIR=$state target/debug/examples/client "$addr"
+
+if [ "${WARDEN_DEMO_KEEP:-0}" = 1 ]; then
+    echo
+    echo "==> still serving until Ctrl-C: open $http/ for the dashboard, $http/docs for the API"
+    wait "$server" || true
+else
+    echo
+    echo "(WARDEN_DEMO_KEEP=1 ./examples/demo.sh keeps serving afterwards, to open $http/ in a browser)"
+fi

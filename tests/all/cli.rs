@@ -211,3 +211,26 @@ fn serve_refuses_a_state_directory_others_can_write() {
         "{err}"
     );
 }
+
+#[test]
+fn openapi_prints_the_gateways_document_for_a_plugin_directory() {
+    let plugins = tempfile::tempdir().unwrap();
+    std::fs::copy(example("math"), plugins.path().join("math.wasm")).unwrap();
+    let out_file = plugins.path().join("openapi.json");
+    let out = warden(&[
+        "openapi",
+        plugins.path().to_str().unwrap(),
+        "--out",
+        out_file.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let document: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out_file).unwrap()).unwrap();
+    crate::openapi::validate(&document);
+    let add = &document["paths"]["/v1/call/math/add"]["post"];
+    assert_eq!(add["operationId"], "call_math_add");
+    assert_eq!(
+        add["requestBody"]["content"]["application/json"]["schema"]["required"],
+        serde_json::json!(["a", "b"])
+    );
+}

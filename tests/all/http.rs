@@ -505,29 +505,6 @@ async fn blobs_go_up_and_come_back_with_etags_and_ranges() {
     server.stop().await;
 }
 
-/// Validates `document` with the `openapi-spec-validator` Python package.
-fn validate_openapi(document: &Json) {
-    let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), document.to_string()).unwrap();
-    let out = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import json, sys\n\
-             from openapi_spec_validator import validate\n\
-             validate(json.load(open(sys.argv[1])))\n\
-             print('valid')",
-        ])
-        .arg(file.path())
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "the OpenAPI document is invalid (or `pip install openapi-spec-validator` is \
-         missing): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn callers_and_their_openapi_documents_follow_the_access_rules() {
     let server = examples()
@@ -591,7 +568,7 @@ async fn callers_and_their_openapi_documents_follow_the_access_rules() {
         request.send()
     };
     let anonymous: Json = openapi(None).await.unwrap().json().await.unwrap();
-    validate_openapi(&anonymous);
+    crate::openapi::validate(&anonymous);
     let calls: Vec<&String> = anonymous["paths"]
         .as_object()
         .unwrap()
@@ -604,7 +581,7 @@ async fn callers_and_their_openapi_documents_follow_the_access_rules() {
         "only what the caller may call"
     );
     let theirs: Json = openapi(Some(ALICE)).await.unwrap().json().await.unwrap();
-    validate_openapi(&theirs);
+    crate::openapi::validate(&theirs);
     let paths = theirs["paths"].as_object().unwrap();
     assert!(paths.contains_key("/v1/call/text/apply"));
     assert!(paths.contains_key("/v1/channel/streams/chat/echo"));

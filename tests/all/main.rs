@@ -18,6 +18,7 @@ mod hardening;
 mod hostile;
 mod http;
 mod jobs;
+mod openapi;
 mod plugin_dir;
 mod properties;
 mod protocol_doc;

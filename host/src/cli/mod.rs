@@ -7,6 +7,7 @@ mod blob;
 mod check;
 mod client;
 mod jobs;
+mod openapi;
 mod run;
 mod serve;
 mod token;
@@ -47,6 +48,8 @@ enum Command {
     Blob(blob::BlobArgs),
     /// Make a caller token and print the host config lines for it.
     Token(token::TokenArgs),
+    /// Print the OpenAPI document of the HTTP gateway for a plugin directory.
+    Openapi(openapi::OpenapiArgs),
 }
 
 /// A failure to report as `error[KIND]: message`.
@@ -102,6 +105,7 @@ pub fn main() -> ExitCode {
         Command::Job(args) => jobs::job(args),
         Command::Cancel(args) => jobs::cancel(args),
         Command::Token(args) => token::run(args),
+        Command::Openapi(args) => openapi::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -34,6 +34,12 @@ use crate::host::Host;
 
 pub use serve::{HttpConfig, HttpError, HttpServer};
 
+/// The OpenAPI 3.1 document of the gateway of `host` as caller `who` gets
+/// it at `/v1/openapi.json`.
+pub fn openapi_document(host: &Host, who: &crate::access::Identity) -> serde_json::Value {
+    openapi::for_caller(host, who)
+}
+
 /// What every handler gets.
 #[derive(Clone)]
 struct AppState {

@@ -17,19 +17,19 @@ pub(super) async fn document(
     State(state): State<AppState>,
     Caller(who): Caller,
 ) -> axum::Json<Json> {
-    let nodes = state.host.catalog(&who);
-    let descriptions = state
-        .host
+    axum::Json(for_caller(&state.host, &who))
+}
+
+/// The document `who` gets from `host`'s gateway.
+pub(super) fn for_caller(host: &crate::host::Host, who: &crate::access::Identity) -> Json {
+    let nodes = host.catalog(who);
+    let descriptions = host
         .plugins()
         .snapshot()
         .served()
         .map(|s| (s.plugin.name().to_owned(), s.description.clone()))
         .collect::<Vec<_>>();
-    axum::Json(build(
-        &nodes,
-        &descriptions,
-        state.host.has_access_control(),
-    ))
+    build(&nodes, &descriptions, host.has_access_control())
 }
 
 /// The document for `nodes`; `plugins` gives each plugin's description.
@@ -433,7 +433,7 @@ fn components() -> Json {
                 "node": {"type": "string"},
                 "plugin": {"type": "string"},
                 "kind": {"type": "string", "enum": ["call", "stream", "channel"]},
-                "params": {"type": "array"},
+                "params": {"type": "array", "items": {"type": "object"}},
                 "result": {"type": ["string", "null"]},
                 "docs": {"type": ["string", "null"]},
                 "params_schema": {},
