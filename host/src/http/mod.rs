@@ -11,7 +11,7 @@
 //! - `/v1/openapi.json` (per caller), `/docs`, the dashboard at `/`, and
 //!   `/metrics` (Prometheus).
 //!
-//! Errors are RFC 9457 problem JSON ([`problem`]).
+//! Errors are RFC 9457 problem JSON (`problem.rs`).
 
 mod assets;
 mod auth;
