@@ -559,6 +559,21 @@ async fn callers_and_their_openapi_documents_follow_the_access_rules() {
         .await
         .unwrap();
     assert_eq!(metrics.status().as_u16(), 401);
+    // Every caller without a token is `anonymous`: no listing each
+    // other's jobs.
+    let jobs = http
+        .get(format!("{}/v1/jobs", base(&server)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(jobs.status().as_u16(), 401);
+    let theirs = http
+        .get(format!("{}/v1/jobs", base(&server)))
+        .bearer_auth(ALICE)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(theirs.status().as_u16(), 200);
 
     let openapi = |token: Option<&str>| {
         let mut request = http.get(format!("{}/v1/openapi.json", base(&server)));
@@ -682,4 +697,71 @@ async fn a_public_address_needs_access_control() {
         Err(e) => panic!("refused for another reason: {e}"),
         Ok(_) => panic!("a public address was served without access control"),
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_of_other_sites_and_other_host_names_are_turned_away() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let server = examples().start().await;
+    let http = client();
+    let url = format!("{}/v1/call/math/add", base(&server));
+    let own = base(&server).to_owned();
+    let from = |origin: &str| {
+        http.post(&url)
+            .header("origin", origin)
+            .body("[1, 2]")
+            .send()
+    };
+    // A page of another site may not call (no-cors POSTs need no preflight).
+    let foreign = from("http://evil.example").await.unwrap();
+    assert_eq!(foreign.status().as_u16(), 403);
+    assert_eq!(foreign.json::<Json>().await.unwrap()["kind"], "denied");
+    assert_eq!(from("null").await.unwrap().status().as_u16(), 403);
+    // The gateway's own pages may.
+    assert_eq!(
+        from(&own).await.unwrap().json::<Json>().await.unwrap(),
+        json!(3)
+    );
+    // Without access control only loopback names reach it (DNS rebinding).
+    let rebound = http
+        .post(&url)
+        .header("host", "evil.example")
+        .body("[1, 2]")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rebound.status().as_u16(), 403);
+    // Nor may another site open a WebSocket.
+    let ws = format!(
+        "{}/v1/channel/streams/chat/echo",
+        own.replace("http://", "ws://")
+    );
+    let mut request = ws.into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("origin", "http://evil.example".parse().unwrap());
+    match tokio_tungstenite::connect_async(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status().as_u16(), 403);
+        }
+        other => panic!("a foreign page opened a WebSocket: {:?}", other.map(|_| ())),
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arguments_that_would_decode_too_big_are_refused_before_decoding() {
+    let server = examples().start().await;
+    // 600,000 small values in 1.2 MB: far more than 64 MiB once decoded.
+    let many = format!("[[{}0], 1]", "0,".repeat(600_000));
+    let (status, _, problem) = call(&server, "math/add", &many).await;
+    assert_eq!(status, 413, "{problem}");
+    assert_eq!(problem["kind"], "resource-limit");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("once decoded"),
+        "{problem}"
+    );
+    // The gateway goes on.
+    assert_eq!(call(&server, "math/add", "[1, 2]").await.2, json!(3));
+    server.stop().await;
 }

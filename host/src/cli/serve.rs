@@ -127,6 +127,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
             Some(HttpConfig {
                 listen,
                 max_body: config.http.max_body(),
+                max_decoded_args: ServerConfig::default().max_decoded_args,
                 tls,
                 shutdown_grace: Duration::from_secs_f64(args.grace),
             })

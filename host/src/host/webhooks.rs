@@ -42,12 +42,7 @@ pub struct CallbackSettings {
 impl CallbackSettings {
     pub(super) fn validate(&self) -> Result<(), String> {
         for pattern in &self.allow {
-            let scheme_ok = pattern.starts_with("http://") || pattern.starts_with("https://");
-            if !scheme_ok {
-                return Err(format!(
-                    "`callbacks.allow`: `{pattern}` must start with `http://` or `https://`"
-                ));
-            }
+            Destination::parse(pattern).map_err(|why| format!("`callbacks.allow`: {why}"))?;
         }
         if self.secret.as_deref().is_some_and(|s| s.len() < 16) {
             return Err("`callbacks.secret` must have at least 16 characters".into());
@@ -65,6 +60,78 @@ impl CallbackSettings {
     }
 }
 
+/// One `[callbacks] allow` entry: a scheme, a host (exact, or `*.` and a
+/// domain for its subdomains), a port (the scheme's by default) and a path
+/// pattern (`*` matches anything; `/*` when absent). The host and port are
+/// compared apart from the path, so no path can reach another host.
+#[derive(Debug)]
+struct Destination<'a> {
+    scheme: &'a str,
+    host: &'a str,
+    port: Option<u16>,
+    path: &'a str,
+}
+
+impl<'a> Destination<'a> {
+    fn parse(pattern: &'a str) -> Result<Destination<'a>, String> {
+        let bad = |why: &str| format!("`{pattern}`: {why}");
+        let (scheme, rest) = pattern
+            .split_once("://")
+            .ok_or_else(|| bad("write `https://host[:port]/path`"))?;
+        if !matches!(scheme, "http" | "https") {
+            return Err(bad("the scheme must be `http` or `https`"));
+        }
+        let (authority, path) = match rest.find('/') {
+            Some(i) => rest.split_at(i),
+            None => (rest, "/*"),
+        };
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((host, port)) if !port.is_empty() && !host.ends_with(':') => {
+                let port = port
+                    .parse::<u16>()
+                    .map_err(|_| bad("the port must be a number"))?;
+                (host, Some(port))
+            }
+            _ => (authority, None),
+        };
+        let name = host.strip_prefix("*.").unwrap_or(host);
+        if name.is_empty() || name.contains('*') || name.contains('@') {
+            return Err(bad(
+                "the host must be a name or an address, or `*.` and a domain for its subdomains",
+            ));
+        }
+        Ok(Destination {
+            scheme,
+            host,
+            port,
+            path,
+        })
+    }
+
+    fn allows(&self, url: &reqwest::Url) -> bool {
+        let Some(host) = url.host_str() else {
+            return false;
+        };
+        let host_ok = match self.host.strip_prefix("*.") {
+            Some(domain) => {
+                host.len() > domain.len() + 1
+                    && host
+                        .to_ascii_lowercase()
+                        .ends_with(&format!(".{}", domain.to_ascii_lowercase()))
+            }
+            None => host.eq_ignore_ascii_case(self.host),
+        };
+        let port = self.port.or(match self.scheme {
+            "https" => Some(443),
+            _ => Some(80),
+        });
+        url.scheme() == self.scheme
+            && host_ok
+            && url.port_or_known_default() == port
+            && crate::pattern::pattern_matches(self.path, url.path())
+    }
+}
+
 /// Whether `callback` names a URL rather than a node.
 pub(crate) fn is_url(callback: &str) -> bool {
     callback.contains("://")
@@ -73,6 +140,8 @@ pub(crate) fn is_url(callback: &str) -> bool {
 /// The host's callback sender.
 pub(crate) struct Webhooks {
     client: reqwest::Client,
+    /// Deliveries in progress at once, host-wide.
+    sending: std::sync::Arc<tokio::sync::Semaphore>,
     allow: Vec<String>,
     secret: Vec<u8>,
     attempts: u32,
@@ -85,6 +154,9 @@ impl std::fmt::Debug for Webhooks {
             .finish_non_exhaustive()
     }
 }
+
+/// Deliveries in progress at once; more wait their turn.
+const MAX_SENDING: usize = 32;
 
 /// The name of the generated key in the state directory.
 const KEY_FILE: &str = "callbacks.key";
@@ -113,6 +185,7 @@ impl Webhooks {
             .map_err(|e| format!("cannot make the callback client: {e}"))?;
         Ok(Webhooks {
             client,
+            sending: std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_SENDING)),
             allow: settings.allow.clone(),
             secret,
             attempts: settings.attempts.unwrap_or(5),
@@ -135,13 +208,19 @@ impl Webhooks {
                 ),
             )
         })?;
-        if !matches!(parsed.scheme(), "http" | "https") || !parsed.username().is_empty() {
+        let userinfo = !parsed.username().is_empty() || parsed.password().is_some();
+        if !matches!(parsed.scheme(), "http" | "https") || userinfo {
             return Err(CallError::new(
                 ErrorKind::BadArgs,
-                "a callback URL is `http://` or `https://`, without a user name",
+                "a callback URL is `http://` or `https://`, without a user name or password",
             ));
         }
-        if !crate::pattern::any_matches(&self.allow, parsed.as_str()) {
+        let allowed = self
+            .allow
+            .iter()
+            .filter_map(|p| Destination::parse(p).ok())
+            .any(|d| d.allows(&parsed));
+        if !allowed {
             return Err(CallError::new(
                 ErrorKind::Denied,
                 format!(
@@ -175,6 +254,11 @@ impl Webhooks {
     pub(crate) async fn deliver(&self, url: &str, job: &JobInfo) -> Result<(), String> {
         // Checked at submit; checked again in case the config changed.
         self.check(url).map_err(|e| e.message)?;
+        let _sending = self
+            .sending
+            .acquire()
+            .await
+            .map_err(|_| "the host is shutting down".to_owned())?;
         let body = crate::json::from_msgpack(&job.to_value()).to_string();
         let mut backoff = Duration::from_millis(500);
         let mut last = String::new();
@@ -282,6 +366,39 @@ mod tests {
         assert_eq!(
             hooks.check("not a url").unwrap_err().kind,
             ErrorKind::BadArgs
+        );
+        assert_eq!(
+            hooks
+                .check("http://:x@127.0.0.1:9000/hooks/x")
+                .unwrap_err()
+                .kind,
+            ErrorKind::BadArgs
+        );
+        // The host and port are compared apart from the path.
+        let wild = super::tests::hooks(&["https://*.example.com/*"]);
+        assert!(wild.check("https://hooks.example.com/done").is_ok());
+        assert!(wild.check("https://a.b.example.com/x?y=1").is_ok());
+        for bad in [
+            "https://evil.net/.example.com/",
+            "https://example.com/",
+            "https://evil.net/?.example.com",
+            "https://evil.net#.example.com",
+            "https://hooks.example.com:8443/done",
+            "http://hooks.example.com/done",
+            "https://hooks.example.com.evil.net/",
+        ] {
+            assert!(wild.check(bad).is_err(), "{bad} was allowed");
+        }
+        let exact = super::tests::hooks(&["http://127.0.0.1:9000"]);
+        assert!(exact.check("http://127.0.0.1:9000/anything").is_ok());
+        assert!(exact.check("http://127.0.0.1:9001/").is_err());
+        assert!(
+            CallbackSettings {
+                allow: vec!["https://*/x".into()],
+                ..CallbackSettings::default()
+            }
+            .validate()
+            .is_err()
         );
         assert_eq!(
             none.check("http://127.0.0.1:9000/hooks/done")

@@ -77,13 +77,21 @@ fn byte_range(value: &str, size: u64) -> Option<Result<(u64, u64), ()>> {
             }
             (size.saturating_sub(n), size - 1)
         }
-        (first, "") => (first.parse().ok()?, size.checked_sub(1)?),
+        (first, "") => {
+            let first: u64 = first.parse().ok()?;
+            (first, size.saturating_sub(1))
+        }
         (first, last) => {
             let (first, last): (u64, u64) = (first.parse().ok()?, last.parse().ok()?);
+            // A range that ends before it starts is invalid: ignored.
+            if last < first {
+                return None;
+            }
             (first, last.min(size.saturating_sub(1)))
         }
     };
-    if range.0 > range.1 || range.0 >= size {
+    // Starting past the end cannot be satisfied.
+    if range.0 >= size {
         return Some(Err(()));
     }
     Some(Ok(range))
@@ -101,7 +109,13 @@ pub(super) async fn download(
     if headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
+        .is_some_and(|v| {
+            // Weak comparison (RFC 9110): `W/` does not matter here.
+            v.split(',').any(|t| {
+                let t = t.trim();
+                t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag
+            })
+        })
     {
         let mut response = StatusCode::NOT_MODIFIED.into_response();
         insert(&mut response, header::ETAG, &etag);
@@ -115,12 +129,19 @@ pub(super) async fn download(
         None => (StatusCode::OK, 0, info.size.saturating_sub(1)),
         Some(Ok((first, last))) => (StatusCode::PARTIAL_CONTENT, first, last),
         Some(Err(())) => {
-            let mut response = Problem::new(
+            let mut problem = Problem::new(
                 ErrorKind::BadRequest,
                 format!("the range is outside the blob's {} bytes", info.size),
             )
-            .into_response();
-            *response.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
+            .to_json();
+            problem["status"] = serde_json::json!(416);
+            let mut response =
+                (StatusCode::RANGE_NOT_SATISFIABLE, problem.to_string()).into_response();
+            insert(
+                &mut response,
+                header::CONTENT_TYPE,
+                super::problem::PROBLEM_JSON,
+            );
             insert(
                 &mut response,
                 header::CONTENT_RANGE,
@@ -214,7 +235,8 @@ mod tests {
         assert_eq!(byte_range("bytes=-10", 100), Some(Ok((90, 99))));
         assert_eq!(byte_range("bytes=95-200", 100), Some(Ok((95, 99))));
         assert_eq!(byte_range("bytes=100-", 100), Some(Err(())));
-        assert_eq!(byte_range("bytes=5-1", 100), Some(Err(())));
+        assert_eq!(byte_range("bytes=5-1", 100), None, "invalid: ignored");
+        assert_eq!(byte_range("bytes=-0", 100), Some(Err(())));
         assert_eq!(byte_range("bytes=0-1,5-6", 100), None);
         assert_eq!(byte_range("items=0-1", 100), None);
         assert_eq!(byte_range("bytes=x-1", 100), None);

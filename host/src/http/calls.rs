@@ -7,10 +7,9 @@ use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
 use axum::Json;
-use axum::body::{Body, Bytes};
-use axum::extract::rejection::BytesRejection;
+use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use rmpv::Value;
@@ -25,22 +24,68 @@ use crate::proto::{ErrorKind, NodeKind};
 /// The header that bounds a call's time, in milliseconds.
 pub(super) const TIMEOUT_HEADER: &str = "warden-timeout-ms";
 
-/// The body as call arguments: a JSON array (in parameter order), an
-/// object (by name), `null` or nothing (no arguments).
-pub(super) fn parse_args(body: Result<Bytes, BytesRejection>) -> Result<Value, Problem> {
-    let body = body.map_err(|e| {
-        let kind = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ErrorKind::ResourceLimit
-        } else {
-            ErrorKind::BadRequest
-        };
-        Problem::new(
-            kind,
-            format!("cannot read the request body: {}", e.body_text()),
-        )
-    })?;
+/// About how many bytes JSON `text` takes once decoded (as JSON values,
+/// then MessagePack values): an upper bound on its values, counted from
+/// its separators outside strings, at 128 bytes each, plus its length.
+pub(super) fn decoded_estimate(text: &[u8]) -> usize {
+    let mut values = 1usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in text {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b',' | b':' | b'[' | b'{' => values += 1,
+            _ => {}
+        }
+    }
+    values.saturating_mul(128).saturating_add(text.len())
+}
+
+/// Reads the body (at most `max_body` bytes) as call arguments: a JSON
+/// array (in parameter order), an object (by name), `null` or nothing (no
+/// arguments). Read only once the caller was admitted, and decoded only
+/// within `max_decoded` bytes.
+pub(super) async fn read_args(state: &AppState, body: Body) -> Result<Value, Problem> {
+    let body = axum::body::to_bytes(body, state.max_body)
+        .await
+        .map_err(|e| {
+            let too_big = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            if too_big {
+                Problem::new(
+                    ErrorKind::ResourceLimit,
+                    format!(
+                        "the body is larger than this gateway's {} bytes; pass big data as a \
+                         blob (`PUT /v1/blobs`) and its reference",
+                        state.max_body
+                    ),
+                )
+            } else {
+                Problem::new(ErrorKind::BadRequest, format!("cannot read the body: {e}"))
+            }
+        })?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Nil);
+    }
+    let estimate = decoded_estimate(&body);
+    if estimate > state.max_decoded {
+        return Err(Problem::new(
+            ErrorKind::ResourceLimit,
+            format!(
+                "the arguments would take about {estimate} bytes once decoded; this gateway \
+                 allows {}",
+                state.max_decoded
+            ),
+        ));
     }
     let json: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| Problem::new(ErrorKind::BadRequest, format!("the body is not JSON: {e}")))?;
@@ -84,17 +129,21 @@ pub(super) async fn call(
     Caller(who): Caller,
     Path(node): Path<String>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Response, Problem> {
-    let args = parse_args(body)?;
     if let Some(callback) = jobs::callback_from_headers(&headers)? {
+        state.host.check(Origin::Caller(&who), &node)?;
+        let args = read_args(&state, body).await?;
         return jobs::submit_as_job(&state, &who, &node, args, Some(callback));
     }
     let deadline = deadline(&headers)?;
+    // Admitted before the body is read: a caller that may not call costs
+    // nothing more.
     let admitted = state
         .host
         .admit(Origin::Caller(&who), &node, deadline, Wait::No)
         .await?;
+    let args = read_args(&state, body).await?;
     match (admitted.kind(), wants_events(&headers)) {
         (NodeKind::Channel, _) => Err(Problem::new(
             ErrorKind::BadRequest,
@@ -164,4 +213,18 @@ fn ndjson(running: output::Running) -> Response {
         HeaderValue::from_static("application/x-ndjson"),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decoded_sizes_are_estimated_from_the_separators() {
+        assert_eq!(decoded_estimate(b"[1, 2, 3]"), 4 * 128 + 9);
+        // Separators inside strings do not count.
+        assert_eq!(decoded_estimate(br#"["a,b:c[{", "\",x"]"#), 3 * 128 + 20);
+        let many = format!("[{}0]", "0,".repeat(1000));
+        assert!(decoded_estimate(many.as_bytes()) > 1000 * 128);
+    }
 }

@@ -57,13 +57,14 @@ pub(super) async fn open(
     // Checked before the upgrade, so bad arguments are a 422, not a close.
     admitted.plugin().check_args(&node_name(&node), &args)?;
     let max = state.max_body;
+    let max_decoded = state.max_decoded;
     Ok(upgrade
         .max_message_size(max)
         .max_frame_size(max)
         .on_upgrade(move |socket| async move {
             let (inputs_tx, inputs_rx) = mpsc::channel(INPUT_BUFFER);
             let running = output::start(admitted, args, Some(inputs_rx));
-            converse(socket, running, inputs_tx, state.stopping).await;
+            converse(socket, running, inputs_tx, state.stopping, max_decoded).await;
         }))
 }
 
@@ -81,16 +82,35 @@ pub(super) async fn stopped(stopping: &mut tokio::sync::watch::Receiver<bool>) {
     let _ = stopping.wait_for(|s| *s).await;
 }
 
+/// How long the client may take to take one message.
+const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+async fn send(socket: &mut WebSocket, message: Message) -> bool {
+    matches!(
+        tokio::time::timeout(SEND_TIMEOUT, socket.send(message)).await,
+        Ok(Ok(()))
+    )
+}
+
+fn bad(message: impl Into<String>) -> crate::proto::CallError {
+    crate::proto::CallError::new(ErrorKind::BadRequest, message)
+}
+
 /// Passes the client's messages to the node and the node's output to the
 /// client until the call ends, the client goes away or the server stops.
+/// One input waits for room in the node's queue at a time; meanwhile the
+/// node's output keeps flowing, so neither side can block the other.
 async fn converse(
     mut socket: WebSocket,
     mut running: output::Running,
     inputs: mpsc::Sender<Value>,
     mut stopping: tokio::sync::watch::Receiver<bool>,
+    max_decoded: usize,
 ) {
     let mut inputs = Some(inputs);
+    let mut pending: Option<Value> = None;
     let outcome = loop {
+        let queue = inputs.clone();
         tokio::select! {
             out = running.next() => match out {
                 Some(Out::Event(event)) => {
@@ -105,41 +125,47 @@ async fn converse(
                             data
                         }
                     };
-                    if socket.send(text(message)).await.is_err() {
+                    if !send(&mut socket, text(message)).await {
                         return;
                     }
                 }
                 Some(Out::Done(result)) => break result,
                 None => return,
             },
-            message = socket.recv(), if inputs.is_some() => match message {
+            permit = async move { queue?.reserve_owned().await.ok() }, if pending.is_some() => {
+                match (permit, pending.take()) {
+                    (Some(permit), Some(value)) => {
+                        permit.send(value);
+                    }
+                    // The node takes no more input; it ends on its own.
+                    _ => inputs = None,
+                }
+            }
+            message = socket.recv(), if pending.is_none() => match message {
+                // An empty message ends the input; closing is still read.
                 Some(Ok(Message::Text(t))) if t.as_str().trim().is_empty() => inputs = None,
+                Some(Ok(Message::Text(_))) if inputs.is_none() => {}
                 Some(Ok(Message::Text(t))) => {
-                    let Some(sender) = &inputs else { continue };
+                    let estimate = super::calls::decoded_estimate(t.as_bytes());
+                    if estimate > max_decoded {
+                        break Err(crate::proto::CallError::new(
+                            ErrorKind::ResourceLimit,
+                            format!(
+                                "a message would take about {estimate} bytes once decoded; \
+                                 this gateway allows {max_decoded}"
+                            ),
+                        ));
+                    }
                     match serde_json::from_str::<serde_json::Value>(t.as_str()) {
-                        Ok(json) => {
-                            // Waits while the node's queue is full.
-                            if sender.send(crate::json::to_msgpack(&json)).await.is_err() {
-                                inputs = None;
-                            }
-                        }
-                        Err(e) => {
-                            break Err(crate::proto::CallError::new(
-                                ErrorKind::BadRequest,
-                                format!("a message is not JSON: {e}"),
-                            ));
-                        }
+                        Ok(json) => pending = Some(crate::json::to_msgpack(&json)),
+                        Err(e) => break Err(bad(format!("a message is not JSON: {e}"))),
                     }
                 }
                 Some(Ok(Message::Binary(_))) => {
-                    break Err(crate::proto::CallError::new(
-                        ErrorKind::BadRequest,
-                        "send inputs as JSON text messages",
-                    ));
+                    break Err(bad("send inputs as JSON text messages"));
                 }
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-                // Closed or gone: the input ends; the call is cancelled
-                // when it cannot be answered.
+                // Closed or gone: the call is cancelled.
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
             },
             _ = stopped(&mut stopping) => {
@@ -160,11 +186,11 @@ async fn converse(
             problem
         }
     };
-    let _ = socket.send(text(last)).await;
-    let _ = socket
-        .send(Message::Close(Some(CloseFrame {
+    if send(&mut socket, text(last)).await {
+        let close = Message::Close(Some(CloseFrame {
             code: axum::extract::ws::close_code::NORMAL,
             reason: Utf8Bytes::from_static("done"),
-        })))
-        .await;
+        }));
+        let _ = send(&mut socket, close).await;
+    }
 }

@@ -9,17 +9,17 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::auth::Caller;
-use super::calls::parse_args;
+use super::calls::read_args;
 use super::problem::Problem;
 use crate::access::Identity;
+use crate::host::Origin;
 use crate::proto::{ErrorKind, JobInfo};
 
 /// The header naming a URL to send a call's outcome to.
@@ -71,9 +71,11 @@ pub(super) async fn submit(
     Path(node): Path<String>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Response, Problem> {
-    let args = parse_args(body)?;
+    // Who may submit is checked before the body is read.
+    state.host.check(Origin::Caller(&who), &node)?;
+    let args = read_args(&state, body).await?;
     let callback = match (query.get("callback"), callback_from_headers(&headers)?) {
         (Some(_), Some(_)) => {
             return Err(Problem::new(
@@ -124,6 +126,14 @@ pub(super) async fn list(
     State(state): State<AppState>,
     Caller(who): Caller,
 ) -> Result<Response, Problem> {
+    // Every caller without a token is `anonymous`: listing would show them
+    // each other's jobs.
+    if matches!(who, Identity::Anonymous(_)) {
+        return Err(Problem::new(
+            ErrorKind::Unauthenticated,
+            "listing jobs needs a caller token (`Authorization: Bearer TOKEN`)",
+        ));
+    }
     let host = state.host.clone();
     let jobs = tokio::task::spawn_blocking(move || host.jobs_of(&who))
         .await

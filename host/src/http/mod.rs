@@ -21,6 +21,7 @@ mod channel;
 mod jobs;
 mod nodes;
 mod openapi;
+mod origin;
 mod output;
 mod problem;
 mod serve;
@@ -48,6 +49,8 @@ struct AppState {
     stopping: watch::Receiver<bool>,
     /// The largest request body outside blob uploads.
     max_body: usize,
+    /// The most memory a request's arguments may take once decoded.
+    max_decoded: usize,
 }
 
 /// The gateway's routes over `state`.
@@ -83,5 +86,9 @@ fn router(state: AppState) -> Router {
                 "no such endpoint; `/v1/openapi.json` lists them, `/docs` shows them",
             )
         })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            origin::check,
+        ))
         .with_state(state)
 }

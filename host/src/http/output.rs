@@ -17,6 +17,8 @@ use crate::proto::{CallError, CallEvent};
 const ITEM_BUFFER: usize = 16;
 /// Progress and log lines waiting for the client, at most.
 const EVENT_BUFFER: usize = 64;
+/// How long a client may take to take what is left once the call ended.
+const FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// One piece of a call's output.
 pub(super) enum Out {
@@ -67,34 +69,47 @@ pub(super) fn start(
     let task = tokio::spawn(async move {
         let running = admitted.run(args, io);
         tokio::pin!(running);
+        // One piece waits for room at a time; meanwhile the call keeps
+        // being polled, so its deadline fires even if the client stops
+        // reading.
+        let mut pending: Option<Out> = None;
         let result = loop {
             tokio::select! {
                 biased;
                 result = &mut running => break result,
-                Some(event) = events.recv() => {
-                    if tx.send(Out::Event(event)).await.is_err() {
-                        return;
-                    }
+                permit = tx.reserve(), if pending.is_some() => match (permit, pending.take()) {
+                    (Ok(permit), Some(out)) => permit.send(out),
+                    _ => return,
+                },
+                Some(event) = events.recv(), if pending.is_none() => {
+                    pending = Some(Out::Event(event));
                 }
-                Some(item) = items.recv() => {
-                    if tx.send(Out::Event(CallEvent::Item(item))).await.is_err() {
-                        return;
-                    }
+                Some(item) = items.recv(), if pending.is_none() => {
+                    pending = Some(Out::Event(CallEvent::Item(item)));
                 }
             }
         };
-        // What the node sent before its result goes out before it.
-        while let Ok(event) = events.try_recv() {
-            if tx.send(Out::Event(event)).await.is_err() {
-                return;
+        // What the node sent before its result goes out before it, as long
+        // as the client keeps taking it.
+        let rest = pending
+            .into_iter()
+            .chain(std::iter::from_fn(|| {
+                events.try_recv().ok().map(Out::Event)
+            }))
+            .chain(std::iter::from_fn(|| {
+                items
+                    .try_recv()
+                    .ok()
+                    .map(|i| Out::Event(CallEvent::Item(i)))
+            }))
+            .chain(std::iter::once(Out::Done(result)));
+        let until = tokio::time::Instant::now() + FLUSH_TIMEOUT;
+        for out in rest {
+            match tokio::time::timeout_at(until, tx.send(out)).await {
+                Ok(Ok(())) => {}
+                _ => return,
             }
         }
-        while let Ok(item) = items.try_recv() {
-            if tx.send(Out::Event(CallEvent::Item(item))).await.is_err() {
-                return;
-            }
-        }
-        let _ = tx.send(Out::Done(result)).await;
     });
     Running { rx, task }
 }

@@ -30,6 +30,9 @@ pub struct HttpConfig {
     /// The largest request body (blob uploads excepted: they are streamed
     /// to disk within the blob limits). Default: 16 MiB.
     pub max_body: usize,
+    /// The most memory a request's arguments (or a channel message) may take
+    /// once decoded, estimated before decoding. Default: 64 MiB.
+    pub max_decoded_args: usize,
     /// TLS (HTTPS), e.g. with the QUIC server's certificate; plain HTTP
     /// without.
     pub tls: Option<Arc<rustls::ServerConfig>>,
@@ -43,6 +46,7 @@ impl Default for HttpConfig {
         HttpConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             max_body: 16 << 20,
+            max_decoded_args: 64 << 20,
             tls: None,
             shutdown_grace: Duration::from_secs(10),
         }
@@ -116,8 +120,10 @@ impl HttpServer {
             host: self.host.clone(),
             stopping,
             max_body: self.config.max_body,
+            max_decoded: self.config.max_decoded_args,
         });
         let graceful = GracefulShutdown::new();
+        let mut connections = tokio::task::JoinSet::new();
         let limits = Limits {
             frame_timeout: budgets.frame_timeout,
             handshake_timeout: budgets.handshake_timeout,
@@ -147,10 +153,12 @@ impl HttpServer {
             let app = app.clone();
             let tls = self.config.tls.clone();
             let watcher = graceful.watcher();
-            tokio::spawn(async move {
+            connections.spawn(async move {
                 let _slot = slot;
                 serve_connection(tcp, tls, app, limits, watcher).await;
             });
+            // Forget the connections that ended.
+            while connections.try_join_next().is_some() {}
         }
         drop(self.listener);
         let _ = stop.send(true);
@@ -160,6 +168,8 @@ impl HttpServer {
         {
             tracing::warn!("HTTP requests still running after the grace period were cut off");
         }
+        connections.abort_all();
+        while connections.join_next().await.is_some() {}
     }
 }
 
@@ -185,6 +195,15 @@ async fn serve_connection(
     watcher: hyper_util::server::graceful::Watcher,
 ) {
     let _ = tcp.set_nodelay(true);
+    // A connection must start its first request in time: one that sends
+    // nothing would hold its connection slot for good.
+    let mut first = [0u8; 1];
+    if !matches!(
+        tokio::time::timeout(limits.frame_timeout, tcp.peek(&mut first)).await,
+        Ok(Ok(1..))
+    ) {
+        return;
+    }
     let body_timeout = limits.frame_timeout;
     let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
         // A body that stops arriving ends the request instead of holding it.
@@ -201,7 +220,10 @@ async fn serve_connection(
         .http2()
         .timer(TokioTimer::new())
         .max_concurrent_streams(MAX_STREAMS)
-        .max_header_list_size(64 << 10);
+        .max_header_list_size(64 << 10)
+        // A peer that stops answering pings is gone: its slot comes back.
+        .keep_alive_interval(Some(Duration::from_secs(20)))
+        .keep_alive_timeout(Duration::from_secs(20));
     match tls {
         None => {
             let connection = builder.serve_connection_with_upgrades(TokioIo::new(tcp), service);
@@ -214,6 +236,7 @@ async fn serve_connection(
                     Ok(Ok(stream)) => stream,
                     _ => return,
                 };
+
             let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
             let _ = watcher.watch(connection.into_owned()).await;
         }
