@@ -28,6 +28,7 @@ mod runtime;
 mod slow_peers;
 mod streams;
 mod support;
+mod traces;
 mod values;
 mod warm;
 mod wire;

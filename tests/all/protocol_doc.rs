@@ -187,6 +187,7 @@ fn the_job_record_example_is_exact() {
         callback_error: None,
         created_ms: 1_764_547_200_000,
         finished_ms: Some(1_764_547_200_012),
+        trace: None,
     };
     check_value("job-record", &job.to_value());
     assert_eq!(JobInfo::from_value(job.to_value()), Ok(job));

@@ -28,6 +28,8 @@ pub struct CallCaps {
     pub invoker: Option<Arc<dyn Invoker>>,
     /// Full names of the calls that led here, this one last.
     pub chain: Vec<String>,
+    /// This call's place in the caller's trace, if it has one.
+    pub trace: Option<crate::proto::TraceContext>,
     /// When the call (and everything it invokes) must end.
     pub deadline: Instant,
     /// Bytes the plugin may keep in its key-value store.

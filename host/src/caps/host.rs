@@ -207,6 +207,7 @@ impl invoke::Host for CallCaps {
             args: value,
             deadline: self.deadline,
             chain: self.chain.clone(),
+            trace: self.trace.clone(),
         };
         let result = invoker.invoke(call).await.map_err(callee_error)?;
         let mut out = Vec::new();

@@ -32,6 +32,8 @@ pub struct Invocation {
     /// Full names of the nodes whose calls led here, outermost first; the
     /// invoking node is last.
     pub chain: Vec<String>,
+    /// The invoking call's place in its trace: the callee's span is below.
+    pub trace: Option<crate::proto::TraceContext>,
 }
 
 /// Routes `invoke` calls to served nodes.

@@ -19,7 +19,7 @@ use super::Host;
 use crate::access::Identity;
 use crate::caps::EventSink;
 use crate::plugins::{Served, Unresolved};
-use crate::proto::{CallError, ErrorKind, NodeInfo, NodeKind};
+use crate::proto::{CallError, ErrorKind, NodeInfo, NodeKind, TraceContext};
 use crate::runtime::{CallOptions, Plugin, StreamIo};
 
 /// Who asks for a call; it decides which rules apply.
@@ -68,6 +68,8 @@ pub struct Admitted {
     name: String,
     deadline: Option<Instant>,
     chain: Vec<String>,
+    /// The caller's place in its trace, if it sent one.
+    trace: Option<TraceContext>,
     _plugin_permit: Option<OwnedSemaphorePermit>,
     _host_permit: Option<OwnedSemaphorePermit>,
 }
@@ -82,6 +84,14 @@ impl std::fmt::Debug for Admitted {
 }
 
 impl Admitted {
+    /// Joins the call to the caller's trace (`traceparent`): its span gets
+    /// the trace's id and a span id of its own below `parent`, and so do
+    /// the nodes it invokes.
+    pub fn with_trace(mut self, parent: Option<TraceContext>) -> Self {
+        self.trace = parent;
+        self
+    }
+
     /// The node being called.
     pub fn node(&self) -> &NodeInfo {
         // Admission checked that the node exists in this plugin version.
@@ -125,19 +135,36 @@ impl Admitted {
     /// The call's [`CallError`]: `bad-args`, `trap`, `timeout`,
     /// `resource-limit`, `node-error`, `cancelled`, ...
     pub async fn run(self, args: Value, io: CallIo) -> Result<Value, CallError> {
+        let plugin = &self.served.plugin;
+        let node = format!("{}/{}", plugin.name(), self.name);
+        let own = self.trace.as_ref().map(TraceContext::child);
+        let span = tracing::info_span!(
+            "call",
+            node = %node,
+            trace_id = tracing::field::Empty,
+            span_id = tracing::field::Empty,
+            parent_span_id = tracing::field::Empty,
+        );
+        if let (Some(parent), Some(own)) = (&self.trace, &own) {
+            span.record("trace_id", own.trace_id());
+            span.record("span_id", own.span_id());
+            span.record("parent_span_id", parent.span_id());
+        }
         let options = CallOptions {
             events: io.events,
             deadline: self.deadline,
             invoker: Some(self.host.inner.invoker.clone()),
             chain: self.chain,
+            trace: own,
         };
-        let plugin = &self.served.plugin;
         let started = Instant::now();
-        let result = match io.stream {
-            Some(stream) => plugin.call_stream(&self.name, args, options, stream).await,
-            None => plugin.call(&self.name, args, options).await,
+        let call = async {
+            match io.stream {
+                Some(stream) => plugin.call_stream(&self.name, args, options, stream).await,
+                None => plugin.call(&self.name, args, options).await,
+            }
         };
-        let node = format!("{}/{}", plugin.name(), self.name);
+        let result = tracing::Instrument::instrument(call, span).await;
         let outcome = result.as_ref().map(|_| ());
         self.host
             .inner
@@ -239,6 +266,7 @@ impl Host {
             name,
             deadline,
             chain,
+            trace: None,
             _plugin_permit: plugin_permit,
             _host_permit: host_permit,
         })

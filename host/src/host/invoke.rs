@@ -21,7 +21,8 @@ impl Invoker for HostInvoker {
             let origin = Origin::Node { chain: &call.chain };
             let admitted = host
                 .admit(origin, &call.node, Some(call.deadline), Wait::No)
-                .await?;
+                .await?
+                .with_trace(call.trace);
             admitted.run(call.args, CallIo::default()).await
         })
     }

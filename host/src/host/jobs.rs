@@ -45,6 +45,23 @@ impl Host {
         args: Value,
         callback: Option<String>,
     ) -> Result<JobInfo, CallError> {
+        self.submit_traced(who, node, args, callback, None)
+    }
+
+    /// [`Host::submit`] for a caller in a trace: the job's call (when it
+    /// runs) joins it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Host::submit`].
+    pub fn submit_traced(
+        &self,
+        who: &Identity,
+        node: &str,
+        args: Value,
+        callback: Option<String>,
+        trace: Option<crate::proto::TraceContext>,
+    ) -> Result<JobInfo, CallError> {
         let jobs = self.keeps_jobs()?;
         if self.is_closed() {
             return Err(super::admit::shutting_down());
@@ -74,7 +91,7 @@ impl Host {
                 ));
             }
         }
-        jobs.submit(who.name(), node, args, callback)
+        jobs.submit(who.name(), node, args, callback, trace.map(|t| t.header()))
     }
 
     /// Job `id` of `who`, waiting up to `wait` for it to finish. A finished
@@ -131,12 +148,17 @@ impl JobExecutor for HostJobs {
     fn run(&self, job: &JobInfo, started: Started) -> JobFuture<Result<Value, CallError>> {
         let host = self.host();
         let (caller, node, args) = (job.caller.clone(), job.node.clone(), job.args.clone());
+        let trace = job
+            .trace
+            .as_deref()
+            .and_then(crate::proto::TraceContext::parse);
         Box::pin(async move {
             let host = host?;
             let who = host.identity_named(&caller)?;
             let admitted = host
                 .admit(Origin::Caller(&who), &node, None, Wait::Yes)
-                .await?;
+                .await?
+                .with_trace(trace);
             started();
             admitted.run(args, CallIo::default()).await
         })
@@ -160,10 +182,15 @@ impl JobExecutor for HostJobs {
             let who = host
                 .identity_named(&job.caller)
                 .map_err(|e| e.to_string())?;
+            let trace = job
+                .trace
+                .as_deref()
+                .and_then(crate::proto::TraceContext::parse);
             let admitted = host
                 .admit(Origin::Caller(&who), callback, None, Wait::Yes)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| e.to_string())?
+                .with_trace(trace);
             let mut args = Vec::new();
             for param in &admitted.node().params {
                 let value = match param.name.as_str() {

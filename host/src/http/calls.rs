@@ -24,6 +24,14 @@ use crate::proto::{ErrorKind, NodeKind};
 /// The header that bounds a call's time, in milliseconds.
 pub(super) const TIMEOUT_HEADER: &str = "warden-timeout-ms";
 
+/// The caller's trace context (W3C `traceparent`), if it sent a valid one.
+pub(super) fn trace(headers: &HeaderMap) -> Option<crate::proto::TraceContext> {
+    headers
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .and_then(crate::proto::TraceContext::parse)
+}
+
 /// About how many bytes JSON `text` takes once decoded (as JSON values,
 /// then MessagePack values): an upper bound on its values, counted from
 /// its separators outside strings, at 128 bytes each, plus its length.
@@ -134,7 +142,7 @@ pub(super) async fn call(
     if let Some(callback) = jobs::callback_from_headers(&headers)? {
         state.host.check(Origin::Caller(&who), &node)?;
         let args = read_args(&state, body).await?;
-        return jobs::submit_as_job(&state, &who, &node, args, Some(callback));
+        return jobs::submit_as_job(&state, &who, &node, args, Some(callback), trace(&headers));
     }
     let deadline = deadline(&headers)?;
     // Admitted before the body is read: a caller that may not call costs
@@ -142,7 +150,8 @@ pub(super) async fn call(
     let admitted = state
         .host
         .admit(Origin::Caller(&who), &node, deadline, Wait::No)
-        .await?;
+        .await?
+        .with_trace(trace(&headers));
     let args = read_args(&state, body).await?;
     match (admitted.kind(), wants_events(&headers)) {
         (NodeKind::Channel, _) => Err(Problem::new(

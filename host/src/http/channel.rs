@@ -47,7 +47,8 @@ pub(super) async fn open(
     let admitted = state
         .host
         .admit(Origin::Caller(&who), &node, deadline(&headers)?, Wait::No)
-        .await?;
+        .await?
+        .with_trace(super::calls::trace(&headers));
     if admitted.kind() != NodeKind::Channel {
         return Err(Problem::new(
             ErrorKind::BadRequest,

@@ -55,8 +55,9 @@ pub(super) fn submit_as_job(
     node: &str,
     args: rmpv::Value,
     callback: Option<String>,
+    trace: Option<crate::proto::TraceContext>,
 ) -> Result<Response, Problem> {
-    let job = state.host.submit(who, node, args, callback)?;
+    let job = state.host.submit_traced(who, node, args, callback, trace)?;
     let location = format!("/v1/jobs/{}", job.id);
     let mut response = (StatusCode::ACCEPTED, Json(record(&job))).into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {
@@ -86,7 +87,8 @@ pub(super) async fn submit(
         (Some(node), None) => Some(node.clone()),
         (None, url) => url,
     };
-    submit_as_job(&state, &who, &node, args, callback)
+    let trace = super::calls::trace(&headers);
+    submit_as_job(&state, &who, &node, args, callback, trace)
 }
 
 pub(super) async fn fetch(

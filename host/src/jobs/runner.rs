@@ -222,6 +222,7 @@ impl Jobs {
         node: &str,
         args: Value,
         callback: Option<String>,
+        trace: Option<String>,
     ) -> Result<JobInfo, CallError> {
         let mut encoded = Vec::new();
         let _ = rmpv::encode::write_value(&mut encoded, &args);
@@ -252,6 +253,7 @@ impl Jobs {
             callback_error: None,
             created_ms: now_ms(),
             finished_ms: None,
+            trace,
         };
         match self.inner.store.put(&job) {
             Ok((before, after)) => self.inner.usage.rewritten(before, after),

@@ -101,7 +101,7 @@ impl JobStore {
 
 fn encode(job: &JobRecord) -> Result<Vec<u8>, String> {
     let mut bytes = Vec::new();
-    rmpv::encode::write_value(&mut bytes, &job.to_value()).map_err(|e| e.to_string())?;
+    rmpv::encode::write_value(&mut bytes, &job.to_stored()).map_err(|e| e.to_string())?;
     Ok(bytes)
 }
 

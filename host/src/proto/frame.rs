@@ -97,6 +97,21 @@ pub enum Follows {
 }
 
 impl Request {
+    /// The `traceparent` in a call's `meta`, if it holds a valid one.
+    pub fn trace(&self) -> Option<super::TraceContext> {
+        let Request::Call {
+            meta: Some(Value::Map(meta)),
+            ..
+        } = self
+        else {
+            return None;
+        };
+        meta.iter()
+            .find(|(k, _)| k.as_str() == Some("traceparent"))
+            .and_then(|(_, v)| v.as_str())
+            .and_then(super::TraceContext::parse)
+    }
+
     /// The request's `type`, e.g. `"call"`.
     pub fn type_name(&self) -> &'static str {
         match self {

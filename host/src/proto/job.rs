@@ -83,6 +83,9 @@ pub struct JobInfo {
     pub created_ms: u64,
     /// When it finished.
     pub finished_ms: Option<u64>,
+    /// The submitting request's `traceparent`, which the job's call joins.
+    /// Kept with the job by the host; not part of the record on the wire.
+    pub trace: Option<String>,
 }
 
 impl JobInfo {
@@ -103,6 +106,16 @@ impl JobInfo {
             .put("created_ms", self.created_ms)
             .opt("finished_ms", self.finished_ms)
             .build()
+    }
+
+    /// The record as the host stores it: [`JobInfo::to_value`] and its
+    /// trace.
+    pub fn to_stored(&self) -> Value {
+        let mut value = self.to_value();
+        if let (Value::Map(entries), Some(trace)) = (&mut value, &self.trace) {
+            entries.push((Value::from("trace"), Value::from(trace.as_str())));
+        }
+        value
     }
 
     /// Reads a record. An error kind this version does not know reads as
@@ -138,6 +151,7 @@ impl JobInfo {
             callback_error: map.opt_str("callback_error")?,
             created_ms: map.u64("created_ms")?,
             finished_ms: map.opt_u64("finished_ms")?,
+            trace: map.opt_str("trace")?,
         })
     }
 }

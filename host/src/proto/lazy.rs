@@ -148,7 +148,12 @@ pub fn parse_request(body: Bytes) -> Result<(Request, RawValue), ProtoError> {
                 let decoded = decode_value(&body[range], MAX_DEPTH).map_err(malformed)?;
                 small.push((Value::from(key), decoded));
             }
-            // `meta` and keys this version does not know are not read.
+            // A small `meta` is read (a caller's `traceparent` is in it);
+            // a big one, and keys this version does not know, are not.
+            Some("meta") if value.len <= MAX_FIELD_BYTES => {
+                let decoded = decode_value(&body[range], MAX_DEPTH).map_err(malformed)?;
+                small.push((Value::from("meta"), decoded));
+            }
             _ => {}
         }
     }

@@ -26,6 +26,7 @@ mod node;
 mod record;
 mod status;
 mod stream;
+mod trace;
 
 pub use codec::{DEFAULT_MAX_FRAME_BYTES, FrameDecoder, FrameError, encode_frame, frame_bytes};
 pub use decode::{DecodeError, Extent, MAX_DEPTH, decode_value, skip_value};
@@ -45,6 +46,7 @@ pub use status::{CacheStats, PluginState, PluginStatus, ServerStatus};
 pub use stream::{
     AfterFinal, Answer, Inbound, RequestReader, ResponseReader, ResponseWriter, StreamError,
 };
+pub use trace::TraceContext;
 
 /// The ALPN protocol name of this protocol version. Version 2 sends every
 /// record as a map with named keys (version 1 sent positional arrays).

@@ -34,6 +34,9 @@ pub struct CallOptions {
     /// Full names of the nodes whose `invoke` led to this call, outermost
     /// first; empty for a call from outside.
     pub chain: Vec<String>,
+    /// This call's place in the caller's trace: the nodes it invokes are
+    /// below it.
+    pub trace: Option<crate::proto::TraceContext>,
 }
 
 impl CallOptions {
@@ -317,6 +320,7 @@ fn begin(store: &mut Store<CallState>, node: &NodeEntry, options: CallOptions, d
     caps.events = options.events;
     caps.invoker = options.invoker;
     caps.chain = chain;
+    caps.trace = options.trace;
     caps.deadline = deadline;
     store.set_epoch_deadline(1);
 }

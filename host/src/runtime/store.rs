@@ -85,6 +85,7 @@ impl CallState {
                 events: None,
                 invoker: None,
                 chain: Vec::new(),
+                trace: None,
                 deadline: Instant::now() + limits.timeout,
                 kv_quota: limits.kv_quota_bytes,
                 max_blob_get: limits.memory_bytes,

@@ -54,6 +54,7 @@ pub(super) async fn call(
     node: &str,
     args: RawValue,
     deadline_ms: Option<u64>,
+    trace: Option<crate::proto::TraceContext>,
 ) -> Outcome {
     let started = Instant::now();
     let deadline = deadline_ms.map(|ms| started + Duration::from_millis(ms));
@@ -62,7 +63,7 @@ pub(super) async fn call(
         .admit(Origin::Caller(identity), node, deadline, Wait::No)
         .await
     {
-        Ok(admitted) => admitted,
+        Ok(admitted) => admitted.with_trace(trace),
         Err(e) => return Outcome::Answer(Err(e)),
     };
     // Decoded only now that the caller was admitted, and within a bound.

@@ -313,8 +313,13 @@ pub(super) async fn serve_stream(
         }
         Request::Status => Outcome::Answer(host.status(&identity).map(|s| s.to_value())),
         Request::Call {
-            node, deadline_ms, ..
-        } => super::call::call(&mut ex, &shared, &identity, &node, args, deadline_ms).await,
+            ref node,
+            deadline_ms,
+            ..
+        } => {
+            let trace = request.trace();
+            super::call::call(&mut ex, &shared, &identity, node, args, deadline_ms, trace).await
+        }
         Request::BlobPut { size } => {
             super::blobs::put(&mut ex, &shared, &identity, size, &conn).await
         }
