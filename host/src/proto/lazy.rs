@@ -240,9 +240,18 @@ mod tests {
                 node: "math/add".into(),
                 args: Value::Nil,
                 deadline_ms: Some(5),
-                meta: None,
+                meta: Some(Value::from("trace")),
             }
         );
+        // A big `meta` is passed over.
+        let big = Request::Call {
+            node: "math/add".into(),
+            args: Value::Nil,
+            deadline_ms: None,
+            meta: Some(Value::from("x".repeat(5000))),
+        };
+        let (read, _) = parse_request(body(&big.to_value())).unwrap();
+        assert!(matches!(read, Request::Call { meta: None, .. }), "{read:?}");
         assert_eq!(args.extent().values, 3);
         assert_eq!(
             args.decode(1 << 20),
