@@ -765,3 +765,48 @@ async fn arguments_that_would_decode_too_big_are_refused_before_decoding() {
     assert_eq!(call(&server, "math/add", "[1, 2]").await.2, json!(3));
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_serves_with_the_servers_certificate() {
+    use warden_host::rpc::ServerIdentity;
+    let server = examples().start().await;
+    let (identity, _) = ServerIdentity::load_or_generate(server.state_path()).unwrap();
+    let config = HttpConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        tls: Some(Arc::new(identity.http_server_config().unwrap())),
+        ..HttpConfig::default()
+    };
+    let gateway = HttpServer::bind(&config, server.host.clone())
+        .await
+        .unwrap();
+    let port = gateway.local_addr().port();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(gateway.run(async {
+        let _ = stopped.await;
+    }));
+    let pem = std::fs::read(server.state_path().join(warden_host::rpc::tls::CERT_FILE)).unwrap();
+    let trusting = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .build()
+        .unwrap();
+    for http2 in [false, true] {
+        let mut request = trusting
+            .post(format!("https://localhost:{port}/v1/call/math/add"))
+            .body("[20, 22]");
+        if http2 {
+            request = request.version(reqwest::Version::HTTP_2);
+        }
+        let answer = request.send().await.unwrap();
+        assert_eq!(answer.json::<Json>().await.unwrap(), json!(42));
+    }
+    // Plain HTTP on the TLS port gets nowhere.
+    let plain = client()
+        .post(format!("http://localhost:{port}/v1/call/math/add"))
+        .body("[1, 1]")
+        .send()
+        .await;
+    assert!(plain.is_err() || !plain.unwrap().status().is_success());
+    let _ = stop.send(());
+    let _ = task.await;
+    server.stop().await;
+}
