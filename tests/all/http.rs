@@ -326,38 +326,53 @@ async fn jobs_are_submitted_fetched_listed_and_cancelled() {
     server.stop().await;
 }
 
+/// One request a callback receiver got.
+#[derive(Debug, Clone)]
+struct Received {
+    method: String,
+    signature: String,
+    job: String,
+    body: String,
+}
+
 /// A callback receiver on 127.0.0.1: answers 503 to the first request and
-/// 200 after; what it received (headers of interest and body).
+/// 200 after; what it received.
 struct Receiver {
     url: String,
-    got: Arc<Mutex<Vec<(String, String, String)>>>,
+    got: Arc<Mutex<Vec<Received>>>,
 }
 
 async fn receiver() -> Receiver {
-    use axum::http::HeaderMap;
-    let got: Arc<Mutex<Vec<(String, String, String)>>> = Arc::default();
+    use axum::http::{HeaderMap, Method};
+    let got: Arc<Mutex<Vec<Received>>> = Arc::default();
     let seen = got.clone();
+    let handler = move |method: Method, headers: HeaderMap, body: String| {
+        let seen = seen.clone();
+        async move {
+            let header = |n: &str| {
+                headers
+                    .get(n)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let mut seen = seen.lock().unwrap();
+            seen.push(Received {
+                method: method.to_string(),
+                signature: header("warden-signature"),
+                job: header("warden-job"),
+                body,
+            });
+            if seen.len() == 1 {
+                axum::http::StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                axum::http::StatusCode::OK
+            }
+        }
+    };
     let app = axum::Router::new().route(
         "/hooks/{name}",
-        axum::routing::post(move |headers: HeaderMap, body: String| {
-            let seen = seen.clone();
-            async move {
-                let header = |n: &str| {
-                    headers
-                        .get(n)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default()
-                        .to_owned()
-                };
-                let mut seen = seen.lock().unwrap();
-                seen.push((header("warden-signature"), header("warden-job"), body));
-                if seen.len() == 1 {
-                    axum::http::StatusCode::SERVICE_UNAVAILABLE
-                } else {
-                    axum::http::StatusCode::OK
-                }
-            }
-        }),
+        axum::routing::post(handler.clone()).put(handler),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hooks/done", listener.local_addr().unwrap());
@@ -418,13 +433,43 @@ async fn a_callback_reaches_an_allowed_url_signed_after_a_retry_and_others_are_r
         crate::support::eventually(60, || got.lock().unwrap().len() >= 2).await,
         "the callback was retried after a 503"
     );
-    let (signature, job_id, body) = hooks.got.lock().unwrap()[1].clone();
-    assert_eq!(job_id, job["id"].as_str().unwrap());
-    assert!(verify(&signature, &body), "bad signature {signature}");
-    assert!(!verify(&signature, &body.replace("42", "43")));
-    let record: Json = serde_json::from_str(&body).unwrap();
+    let second = hooks.got.lock().unwrap()[1].clone();
+    assert_eq!(second.method, "POST");
+    assert_eq!(second.job, job["id"].as_str().unwrap());
+    assert!(
+        verify(&second.signature, &second.body),
+        "bad signature {second:?}"
+    );
+    assert!(!verify(&second.signature, &second.body.replace("42", "43")));
+    let record: Json = serde_json::from_str(&second.body).unwrap();
     assert_eq!(record["state"], "done");
     assert_eq!(record["result"], 42);
+    // A method and a key to wrap the record under, as asymmetric takes them.
+    let wrapped = http
+        .post(format!("{}/v1/call/math/add", base(&server)))
+        .header("Warden-Callback-URL", &hooks.url)
+        .header("Warden-Callback-Method", "put")
+        .header("Warden-Callback-Key", "outcome")
+        .body("[1, 2]")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrapped.status().as_u16(), 202);
+    assert!(crate::support::eventually(60, || got.lock().unwrap().len() >= 3).await);
+    let third = hooks.got.lock().unwrap()[2].clone();
+    assert_eq!(third.method, "PUT");
+    assert!(verify(&third.signature, &third.body));
+    let body: Json = serde_json::from_str(&third.body).unwrap();
+    assert_eq!(body["outcome"]["result"], 3);
+    let bad_method = http
+        .post(format!("{}/v1/call/math/add", base(&server)))
+        .header("Warden-Callback-URL", &hooks.url)
+        .header("Warden-Callback-Method", "DELETE")
+        .body("[1, 2]")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_method.status().as_u16(), 400);
     // Elsewhere: refused at submit, and nothing is sent.
     for url in [
         "http://127.0.0.1:9/hooks/done",
@@ -441,7 +486,7 @@ async fn a_callback_reaches_an_allowed_url_signed_after_a_retry_and_others_are_r
         let problem: Json = refused.json().await.unwrap();
         assert_eq!(problem["kind"], "denied");
     }
-    assert_eq!(hooks.got.lock().unwrap().len(), 2);
+    assert_eq!(hooks.got.lock().unwrap().len(), 3);
     server.stop().await;
 }
 
@@ -808,5 +853,60 @@ async fn https_serves_with_the_servers_certificate() {
     assert!(plain.is_err() || !plain.unwrap().status().is_success());
     let _ = stop.send(());
     let _ = task.await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_and_live_events_show_plugins_as_they_change() {
+    let server = examples().start().await;
+    let http = client();
+    let status: Json = http
+        .get(format!("{}/v1/status", base(&server)))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let math = status["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "math")
+        .unwrap()
+        .clone();
+    assert_eq!(math["state"], "ready");
+    let mut events = http
+        .get(format!("{}/v1/events", base(&server)))
+        .send()
+        .await
+        .unwrap();
+    let mut seen = String::new();
+    // The status comes at once; a plugin dropped in brings it again.
+    let mut dropped = false;
+    let found = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Ok(Some(chunk)) = events.chunk().await {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+            let statuses = sse_events(&seen);
+            if !dropped && !statuses.is_empty() {
+                std::fs::copy(example("math"), server.plugin_dir().join("extra.wasm")).unwrap();
+                dropped = true;
+            }
+            let has_extra = statuses.iter().any(|(name, data)| {
+                name == "status"
+                    && data["plugins"].as_array().is_some_and(|p| {
+                        p.iter()
+                            .any(|p| p["name"] == "extra" && p["state"] == "ready")
+                    })
+            });
+            if has_extra {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert!(matches!(found, Ok(true)), "no live update: {seen}");
+    drop(events);
     server.stop().await;
 }

@@ -188,6 +188,8 @@ fn the_job_record_example_is_exact() {
         created_ms: 1_764_547_200_000,
         finished_ms: Some(1_764_547_200_012),
         trace: None,
+        callback_method: None,
+        callback_key: None,
     };
     check_value("job-record", &job.to_value());
     assert_eq!(JobInfo::from_value(job.to_value()), Ok(job));

@@ -11,6 +11,7 @@ use rmpv::Value;
 use super::admit::{CallIo, Origin, Wait};
 use super::{Host, HostInner};
 use crate::access::Identity;
+use crate::jobs::JobOptions;
 use crate::jobs::{JobExecutor, JobFuture, Jobs, Started};
 use crate::proto::{CallError, ErrorKind, JobInfo};
 
@@ -45,32 +46,39 @@ impl Host {
         args: Value,
         callback: Option<String>,
     ) -> Result<JobInfo, CallError> {
-        self.submit_traced(who, node, args, callback, None)
+        let options = JobOptions {
+            callback,
+            ..JobOptions::default()
+        };
+        self.submit_with(who, node, args, options)
     }
 
-    /// [`Host::submit`] for a caller in a trace: the job's call (when it
-    /// runs) joins it.
+    /// [`Host::submit`] with every option: a URL callback's method and
+    /// wrapping key, and the submitter's trace.
     ///
     /// # Errors
     ///
-    /// As [`Host::submit`].
-    pub fn submit_traced(
+    /// As [`Host::submit`]; `bad-request` for a method other than `POST` or
+    /// `PUT`, or a method or key without a URL callback.
+    pub fn submit_with(
         &self,
         who: &Identity,
         node: &str,
         args: Value,
-        callback: Option<String>,
-        trace: Option<crate::proto::TraceContext>,
+        options: JobOptions,
     ) -> Result<JobInfo, CallError> {
+        let callback = &options.callback;
         let jobs = self.keeps_jobs()?;
         if self.is_closed() {
             return Err(super::admit::shutting_down());
         }
         let (served, name) = self.check(Origin::Caller(who), node)?;
         served.plugin.check_args(&name, &args)?;
-        if let Some(url) = callback.as_deref().filter(|c| super::webhooks::is_url(c)) {
+        let url = callback.as_deref().filter(|c| super::webhooks::is_url(c));
+        super::webhooks::check_delivery(url.is_some(), &options)?;
+        if let Some(url) = url {
             self.inner.webhooks.check(url)?;
-        } else if let Some(callback) = &callback {
+        } else if let Some(callback) = callback {
             let (served, name) = self.check(Origin::Caller(who), callback)?;
             let params = served
                 .plugin
@@ -91,7 +99,7 @@ impl Host {
                 ));
             }
         }
-        jobs.submit(who.name(), node, args, callback, trace.map(|t| t.header()))
+        jobs.submit(who.name(), node, args, options)
     }
 
     /// Job `id` of `who`, waiting up to `wait` for it to finish. A finished

@@ -132,6 +132,28 @@ impl<'a> Destination<'a> {
     }
 }
 
+/// Checks a URL callback's method and key (neither without a URL).
+pub(super) fn check_delivery(
+    url: bool,
+    options: &crate::jobs::JobOptions,
+) -> Result<(), CallError> {
+    let bad = |m: &str| Err(CallError::new(ErrorKind::BadRequest, m));
+    if !url && (options.callback_method.is_some() || options.callback_key.is_some()) {
+        return bad("a callback method or key goes with a callback URL");
+    }
+    if let Some(method) = &options.callback_method
+        && !matches!(method.as_str(), "POST" | "PUT")
+    {
+        return bad("a callback's method is `POST` or `PUT`");
+    }
+    if let Some(key) = &options.callback_key
+        && (key.is_empty() || key.len() > 256)
+    {
+        return bad("a callback's key has 1 to 256 characters");
+    }
+    Ok(())
+}
+
 /// Whether `callback` names a URL rather than a node.
 pub(crate) fn is_url(callback: &str) -> bool {
     callback.contains("://")
@@ -259,16 +281,25 @@ impl Webhooks {
             .acquire()
             .await
             .map_err(|_| "the host is shutting down".to_owned())?;
-        let body = crate::json::from_msgpack(&job.to_value()).to_string();
+        let record = crate::json::from_msgpack(&job.to_value());
+        let body = match &job.callback_key {
+            Some(key) => serde_json::json!({ key.as_str(): record }),
+            None => record,
+        }
+        .to_string();
+        let put = job.callback_method.as_deref() == Some("PUT");
         let mut backoff = Duration::from_millis(500);
         let mut last = String::new();
         for attempt in 1..=self.attempts {
             let unix = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs());
-            let sent = self
-                .client
-                .post(url)
+            let request = if put {
+                self.client.put(url)
+            } else {
+                self.client.post(url)
+            };
+            let sent = request
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .header("Warden-Signature", self.signature(unix, body.as_bytes()))
                 .header("Warden-Job", job.id.as_str())

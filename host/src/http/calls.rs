@@ -139,10 +139,11 @@ pub(super) async fn call(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
-    if let Some(callback) = jobs::callback_from_headers(&headers)? {
+    if jobs::asks_for_callback(&headers) {
+        let options = jobs::options(&headers, None)?;
         state.host.check(Origin::Caller(&who), &node)?;
         let args = read_args(&state, body).await?;
-        return jobs::submit_as_job(&state, &who, &node, args, Some(callback), trace(&headers));
+        return jobs::submit_as_job(&state, &who, &node, args, options);
     }
     let deadline = deadline(&headers)?;
     // Admitted before the body is read: a caller that may not call costs

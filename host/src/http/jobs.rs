@@ -20,6 +20,7 @@ use super::calls::read_args;
 use super::problem::Problem;
 use crate::access::Identity;
 use crate::host::Origin;
+use crate::jobs::JobOptions;
 use crate::proto::{ErrorKind, JobInfo};
 
 /// The header naming a URL to send a call's outcome to.
@@ -32,20 +33,45 @@ fn record(job: &JobInfo) -> serde_json::Value {
     crate::json::from_msgpack(&job.to_value())
 }
 
-/// The callback URL a request's headers ask for, if any.
-pub(super) fn callback_from_headers(headers: &HeaderMap) -> Result<Option<String>, Problem> {
-    match headers.get(CALLBACK_HEADER) {
+fn header(headers: &HeaderMap, name: &str) -> Result<Option<String>, Problem> {
+    match headers.get(name) {
         None => Ok(None),
         Some(value) => value
             .to_str()
             .map(|v| Some(v.trim().to_owned()))
-            .map_err(|_| {
-                Problem::new(
-                    ErrorKind::BadRequest,
-                    "`Warden-Callback-URL` must be a URL in plain ASCII",
-                )
-            }),
+            .map_err(|_| Problem::new(ErrorKind::BadRequest, format!("`{name}` must be ASCII"))),
     }
+}
+
+/// Whether a call's headers turn it into a job answered at a URL.
+pub(super) fn asks_for_callback(headers: &HeaderMap) -> bool {
+    headers.contains_key(CALLBACK_HEADER)
+}
+
+/// The job options a request asks for: the callback (`?callback=` or
+/// `Warden-Callback-URL`, with `Warden-Callback-Method` and
+/// `Warden-Callback-Key`) and the caller's trace.
+pub(super) fn options(
+    headers: &HeaderMap,
+    query_callback: Option<&String>,
+) -> Result<JobOptions, Problem> {
+    let url = header(headers, CALLBACK_HEADER)?;
+    let callback = match (query_callback, url) {
+        (Some(_), Some(_)) => {
+            return Err(Problem::new(
+                ErrorKind::BadRequest,
+                "give the callback once: `?callback=` or `Warden-Callback-URL`",
+            ));
+        }
+        (Some(node), None) => Some(node.clone()),
+        (None, url) => url,
+    };
+    Ok(JobOptions {
+        callback,
+        callback_method: header(headers, "warden-callback-method")?.map(|m| m.to_ascii_uppercase()),
+        callback_key: header(headers, "warden-callback-key")?,
+        trace: super::calls::trace(headers),
+    })
 }
 
 /// Submits a job and answers `202 Accepted` with its record.
@@ -54,10 +80,9 @@ pub(super) fn submit_as_job(
     who: &Identity,
     node: &str,
     args: rmpv::Value,
-    callback: Option<String>,
-    trace: Option<crate::proto::TraceContext>,
+    options: JobOptions,
 ) -> Result<Response, Problem> {
-    let job = state.host.submit_traced(who, node, args, callback, trace)?;
+    let job = state.host.submit_with(who, node, args, options)?;
     let location = format!("/v1/jobs/{}", job.id);
     let mut response = (StatusCode::ACCEPTED, Json(record(&job))).into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {
@@ -74,21 +99,11 @@ pub(super) async fn submit(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
+    let options = options(&headers, query.get("callback"))?;
     // Who may submit is checked before the body is read.
     state.host.check(Origin::Caller(&who), &node)?;
     let args = read_args(&state, body).await?;
-    let callback = match (query.get("callback"), callback_from_headers(&headers)?) {
-        (Some(_), Some(_)) => {
-            return Err(Problem::new(
-                ErrorKind::BadRequest,
-                "give the callback once: `?callback=` or `Warden-Callback-URL`",
-            ));
-        }
-        (Some(node), None) => Some(node.clone()),
-        (None, url) => url,
-    };
-    let trace = super::calls::trace(&headers);
-    submit_as_job(&state, &who, &node, args, callback, trace)
+    submit_as_job(&state, &who, &node, args, options)
 }
 
 pub(super) async fn fetch(

@@ -14,5 +14,5 @@ mod runner;
 mod store;
 mod usage;
 
-pub use runner::{JOB_ARGS_MAX, JobExecutor, JobFuture, Jobs, Started};
+pub use runner::{JOB_ARGS_MAX, JobExecutor, JobFuture, JobOptions, Jobs, Started};
 pub use usage::JobQuotas;

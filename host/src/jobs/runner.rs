@@ -39,6 +39,19 @@ pub trait JobExecutor: Send + Sync + 'static {
     }
 }
 
+/// How a job is submitted, beyond its node and arguments.
+#[derive(Debug, Clone, Default)]
+pub struct JobOptions {
+    /// A node to call with the outcome, or an allow-listed URL to send it to.
+    pub callback: Option<String>,
+    /// For a URL callback: `POST` (when absent) or `PUT`.
+    pub callback_method: Option<String>,
+    /// For a URL callback: send `{KEY: record}` instead of the record.
+    pub callback_key: Option<String>,
+    /// The submitter's trace; the job's call joins it.
+    pub trace: Option<crate::proto::TraceContext>,
+}
+
 /// The largest arguments a job may have (they are stored until it ends):
 /// 1 MiB. Send bigger data as a blob reference.
 pub const JOB_ARGS_MAX: usize = 1 << 20;
@@ -221,9 +234,14 @@ impl Jobs {
         caller: &str,
         node: &str,
         args: Value,
-        callback: Option<String>,
-        trace: Option<String>,
+        options: JobOptions,
     ) -> Result<JobInfo, CallError> {
+        let JobOptions {
+            callback,
+            callback_method,
+            callback_key,
+            trace,
+        } = options;
         let mut encoded = Vec::new();
         let _ = rmpv::encode::write_value(&mut encoded, &args);
         if encoded.len() > JOB_ARGS_MAX {
@@ -253,7 +271,9 @@ impl Jobs {
             callback_error: None,
             created_ms: now_ms(),
             finished_ms: None,
-            trace,
+            trace: trace.map(|t| t.header()),
+            callback_method,
+            callback_key,
         };
         match self.inner.store.put(&job) {
             Ok((before, after)) => self.inner.usage.rewritten(before, after),

@@ -86,6 +86,12 @@ pub struct JobInfo {
     /// The submitting request's `traceparent`, which the job's call joins.
     /// Kept with the job by the host; not part of the record on the wire.
     pub trace: Option<String>,
+    /// For a URL callback: the method (`POST` when absent, or `PUT`).
+    /// Kept with the job; not on the wire.
+    pub callback_method: Option<String>,
+    /// For a URL callback: send `{KEY: record}` instead of the record. Kept
+    /// with the job; not on the wire.
+    pub callback_key: Option<String>,
 }
 
 impl JobInfo {
@@ -108,12 +114,20 @@ impl JobInfo {
             .build()
     }
 
-    /// The record as the host stores it: [`JobInfo::to_value`] and its
-    /// trace.
+    /// The record as the host stores it: [`JobInfo::to_value`], its trace
+    /// and how its callback is sent.
     pub fn to_stored(&self) -> Value {
         let mut value = self.to_value();
-        if let (Value::Map(entries), Some(trace)) = (&mut value, &self.trace) {
-            entries.push((Value::from("trace"), Value::from(trace.as_str())));
+        if let Value::Map(entries) = &mut value {
+            for (key, field) in [
+                ("trace", &self.trace),
+                ("callback_method", &self.callback_method),
+                ("callback_key", &self.callback_key),
+            ] {
+                if let Some(text) = field {
+                    entries.push((Value::from(key), Value::from(text.as_str())));
+                }
+            }
         }
         value
     }
@@ -152,6 +166,8 @@ impl JobInfo {
             created_ms: map.u64("created_ms")?,
             finished_ms: map.opt_u64("finished_ms")?,
             trace: map.opt_str("trace")?,
+            callback_method: map.opt_str("callback_method")?,
+            callback_key: map.opt_str("callback_key")?,
         })
     }
 }
