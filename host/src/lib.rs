@@ -73,6 +73,8 @@ mod state_dir;
 mod text;
 #[cfg(feature = "server")]
 pub mod units;
+#[cfg(feature = "server")]
+mod urls;
 
 #[cfg(feature = "server")]
 pub use host::{Host, HostBuilder, HostConfig};

@@ -19,6 +19,7 @@ mod hostile;
 mod http;
 mod jobs;
 mod openapi;
+mod outbound;
 mod plugin_dir;
 mod properties;
 mod protocol_doc;

@@ -103,3 +103,40 @@ pub(crate) fn python_greeter() -> PathBuf {
     }
     out
 }
+
+/// `tests/plugins-js/NAME` built with componentize-js (default flags, so it
+/// imports `wasi:http`), unless the output is newer than its sources.
+pub(crate) fn js_plugin(name: &str) -> PathBuf {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let _built = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let root = repo_root().join("tests/plugins-js");
+    let src = root.join(name);
+    let out = wasm_target_dir().join("js").join(format!("{name}.wasm"));
+    let script = format!("{name}.js");
+    let newest_source = [script.as_str(), "wit/world.wit"]
+        .iter()
+        .filter_map(|f| {
+            std::fs::metadata(src.join(f))
+                .and_then(|m| m.modified())
+                .ok()
+        })
+        .max();
+    let built = std::fs::metadata(&out).and_then(|m| m.modified()).ok();
+    if built.is_none() || built < newest_source {
+        let tool = root.join("node_modules/.bin/componentize-js");
+        assert!(
+            tool.exists(),
+            "componentize-js is missing: run `npm ci --prefix tests/plugins-js` (.ci/run does)"
+        );
+        std::fs::create_dir_all(out.parent().expect("a parent")).expect("mkdir");
+        let status = Command::new(&tool)
+            .current_dir(&src)
+            .args(["--wit", "wit", "-o"])
+            .arg(&out)
+            .arg(&script)
+            .status()
+            .expect("componentize-js runs (node is installed)");
+        assert!(status.success(), "componentize-js failed for {name}");
+    }
+    out
+}

@@ -28,6 +28,10 @@ pub struct Grants {
     /// Host directories the guest may open.
     #[serde(default)]
     pub dirs: Vec<DirGrant>,
+    /// Where the plugin may send HTTP requests (`wasi:http`): URL patterns
+    /// like `"https://api.example.com/*"`; nothing by default.
+    #[serde(default)]
+    pub http: Vec<String>,
 }
 
 /// How much of the blob store a plugin may use.

@@ -19,6 +19,7 @@ mod grants;
 mod host;
 mod invoke;
 mod kv;
+mod outbound;
 
 use std::path::Path;
 
@@ -29,6 +30,8 @@ pub use context::{CallCaps, CapsView, EventSink};
 pub use grants::{BlobsGrant, Capabilities, DirGrant, GrantError, Grants, INTERFACES, check};
 pub use invoke::{Invocation, InvokeFuture, Invoker, MAX_INVOKE_DEPTH};
 pub use kv::{KvStore, MAX_KEY_BYTES, MAX_LISTED_KEYS, MAX_VALUE_BYTES};
+pub use outbound::MAX_RESPONSE_BYTES;
+pub(crate) use outbound::OutboundHttp;
 
 /// Bindings generated from `wit/`, the single source of truth.
 #[allow(missing_docs, unreachable_pub, clippy::all)]

@@ -42,7 +42,8 @@ pub struct CallbackSettings {
 impl CallbackSettings {
     pub(super) fn validate(&self) -> Result<(), String> {
         for pattern in &self.allow {
-            Destination::parse(pattern).map_err(|why| format!("`callbacks.allow`: {why}"))?;
+            crate::urls::UrlPattern::parse(pattern)
+                .map_err(|why| format!("`callbacks.allow`: {why}"))?;
         }
         if self.secret.as_deref().is_some_and(|s| s.len() < 16) {
             return Err("`callbacks.secret` must have at least 16 characters".into());
@@ -57,78 +58,6 @@ impl CallbackSettings {
             Duration::from_secs(300),
             crate::text::duration_text,
         )
-    }
-}
-
-/// One `[callbacks] allow` entry: a scheme, a host (exact, or `*.` and a
-/// domain for its subdomains), a port (the scheme's by default) and a path
-/// pattern (`*` matches anything; `/*` when absent). The host and port are
-/// compared apart from the path, so no path can reach another host.
-#[derive(Debug)]
-struct Destination<'a> {
-    scheme: &'a str,
-    host: &'a str,
-    port: Option<u16>,
-    path: &'a str,
-}
-
-impl<'a> Destination<'a> {
-    fn parse(pattern: &'a str) -> Result<Destination<'a>, String> {
-        let bad = |why: &str| format!("`{pattern}`: {why}");
-        let (scheme, rest) = pattern
-            .split_once("://")
-            .ok_or_else(|| bad("write `https://host[:port]/path`"))?;
-        if !matches!(scheme, "http" | "https") {
-            return Err(bad("the scheme must be `http` or `https`"));
-        }
-        let (authority, path) = match rest.find('/') {
-            Some(i) => rest.split_at(i),
-            None => (rest, "/*"),
-        };
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((host, port)) if !port.is_empty() && !host.ends_with(':') => {
-                let port = port
-                    .parse::<u16>()
-                    .map_err(|_| bad("the port must be a number"))?;
-                (host, Some(port))
-            }
-            _ => (authority, None),
-        };
-        let name = host.strip_prefix("*.").unwrap_or(host);
-        if name.is_empty() || name.contains('*') || name.contains('@') {
-            return Err(bad(
-                "the host must be a name or an address, or `*.` and a domain for its subdomains",
-            ));
-        }
-        Ok(Destination {
-            scheme,
-            host,
-            port,
-            path,
-        })
-    }
-
-    fn allows(&self, url: &reqwest::Url) -> bool {
-        let Some(host) = url.host_str() else {
-            return false;
-        };
-        let host_ok = match self.host.strip_prefix("*.") {
-            Some(domain) => {
-                host.len() > domain.len() + 1
-                    && host
-                        .to_ascii_lowercase()
-                        .ends_with(&format!(".{}", domain.to_ascii_lowercase()))
-            }
-            None => host.eq_ignore_ascii_case(self.host),
-        };
-        let port = self.port.or(match self.scheme {
-            "https" => Some(443),
-            _ => Some(80),
-        });
-        url.scheme() == self.scheme
-            && host_ok
-            && url.port_or_known_default() == port
-            && crate::pattern::pattern_matches(self.path, url.path())
     }
 }
 
@@ -240,7 +169,7 @@ impl Webhooks {
         let allowed = self
             .allow
             .iter()
-            .filter_map(|p| Destination::parse(p).ok())
+            .filter_map(|p| crate::urls::UrlPattern::parse(p).ok())
             .any(|d| d.allows(&parsed));
         if !allowed {
             return Err(CallError::new(
@@ -425,7 +354,7 @@ mod tests {
         assert!(exact.check("http://127.0.0.1:9001/").is_err());
         assert!(
             CallbackSettings {
-                allow: vec!["https://*/x".into()],
+                allow: vec!["https://a*b.example.com/x".into()],
                 ..CallbackSettings::default()
             }
             .validate()

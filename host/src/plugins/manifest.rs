@@ -211,6 +211,14 @@ impl Manifest {
                 dir.host = base.join(&dir.host);
             }
         }
+        for pattern in &manifest.grants.http {
+            crate::urls::UrlPattern::parse(pattern).map_err(|why| {
+                error(format!(
+                    "`grants.http`: {why}; write destinations like `https://api.example.com/*` \
+                     or `http://127.0.0.1:9000`"
+                ))
+            })?;
+        }
         for pattern in &manifest.grants.invoke {
             if !pattern.contains('/') && pattern != "*" {
                 return Err(error(format!(

@@ -322,6 +322,12 @@ fn begin(store: &mut Store<CallState>, node: &NodeEntry, options: CallOptions, d
     caps.chain = chain;
     caps.trace = options.trace;
     caps.deadline = deadline;
+    let node_name = caps.node.clone();
+    let events = caps.events.clone();
+    let outbound = &mut store.data_mut().outbound;
+    outbound.node = node_name;
+    outbound.events = events;
+    outbound.deadline = deadline;
     store.set_epoch_deadline(1);
 }
 

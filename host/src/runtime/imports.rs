@@ -3,12 +3,14 @@
 //! `warden check` can mark it) without reading wasmtime's error text.
 //!
 //! The linker has WASI 0.2 (`wasmtime_wasi::p2`: the interfaces below, any
-//! 0.2.x version, which wasmtime matches by semver) and `warden:node` (which
+//! 0.2.x version, which wasmtime matches by semver), `wasi:http` (outgoing
+//! requests only as the plugin's `http` grant allows) and `warden:node` (which
 //! interfaces a plugin may import is its grants' business, checked by
 //! [`crate::caps::check`]).
 
 /// WASI 0.2 packages and the interfaces of each that are linked.
-const WASI: [(&str, &[&str]); 6] = [
+const WASI: [(&str, &[&str]); 7] = [
+    ("wasi:http", &["types", "outgoing-handler"]),
     ("wasi:io", &["error", "poll", "streams"]),
     ("wasi:clocks", &["monotonic-clock", "wall-clock"]),
     ("wasi:random", &["random", "insecure", "insecure-seed"]),
@@ -44,7 +46,7 @@ const WASI: [(&str, &[&str]); 6] = [
 
 /// What this host provides, for messages.
 pub(crate) const PROVIDED: &str =
-    "WASI 0.2 (wasi:cli, clocks, filesystem, io, random, sockets) and `warden:node`";
+    "WASI 0.2 (wasi:cli, clocks, filesystem, http, io, random, sockets) and `warden:node`";
 
 /// Whether the linker has the interface imported as `name` (e.g.
 /// `wasi:io/streams@0.2.6`).
@@ -74,7 +76,9 @@ mod tests {
         assert!(is_provided("wasi:io/streams@0.2.6"));
         assert!(is_provided("wasi:cli/terminal-stdout@0.2.0"));
         assert!(is_provided("warden:node/kv@0.1.0"));
-        assert!(!is_provided("wasi:http/types@0.2.10"));
+        assert!(is_provided("wasi:http/types@0.2.10"));
+        assert!(is_provided("wasi:http/outgoing-handler@0.2.0"));
+        assert!(!is_provided("wasi:http/incoming-handler@0.2.0"));
         assert!(!is_provided("wasi:io/streams@0.3.0"));
         assert!(!is_provided("wasi:io/streams"));
         assert!(!is_provided("wasi:clocks/timezone@0.2.6"));

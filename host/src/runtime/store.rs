@@ -11,7 +11,7 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 
 use super::config::Limits;
 use super::output::Capture;
-use crate::caps::{CallCaps, Capabilities, CapsView};
+use crate::caps::{CallCaps, Capabilities, CapsView, OutboundHttp};
 
 /// Store data of one instance.
 pub(crate) struct CallState {
@@ -23,6 +23,10 @@ pub(crate) struct CallState {
     pub(crate) stderr: Capture,
     /// What the call may reach through `warden:node`.
     pub(crate) caps: CallCaps,
+    /// `wasi:http`: its context, and the hooks that check and send each
+    /// outgoing request.
+    http: wasmtime_wasi_http::WasiHttpCtx,
+    pub(crate) outbound: OutboundHttp,
 }
 
 impl CallState {
@@ -65,7 +69,17 @@ impl CallState {
         let wasi = wasi.build();
         let mut table = ResourceTable::new();
         table.set_max_capacity(limits.resources);
+        let deadline = Instant::now() + limits.timeout;
+        let outbound = OutboundHttp {
+            grant: Arc::new(caps.grants.http.clone()),
+            plugin: plugin.clone(),
+            node: Arc::from(""),
+            events: None,
+            deadline,
+        };
         Ok(CallState {
+            http: wasmtime_wasi_http::WasiHttpCtx::new(),
+            outbound,
             wasi,
             table,
             limiter: CallLimiter {
@@ -86,7 +100,7 @@ impl CallState {
                 invoker: None,
                 chain: Vec::new(),
                 trace: None,
-                deadline: Instant::now() + limits.timeout,
+                deadline,
                 kv_quota: limits.kv_quota_bytes,
                 max_blob_get: limits.memory_bytes,
             },
@@ -99,6 +113,16 @@ impl WasiView for CallState {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl wasmtime_wasi_http::WasiHttpView for CallState {
+    fn http(&mut self) -> wasmtime_wasi_http::WasiHttpCtxView<'_> {
+        wasmtime_wasi_http::WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.outbound,
         }
     }
 }
@@ -184,13 +208,16 @@ impl ResourceLimiter for CallLimiter {
     }
 }
 
-/// The linker every plugin is instantiated with: WASI p2 and the
-/// `warden:node` interfaces (which ones a plugin may import is checked at
-/// load against its grants).
+/// The linker every plugin is instantiated with: WASI p2, `wasi:http`
+/// (outgoing requests checked against the plugin's `http` grant, none by
+/// default) and the `warden:node` interfaces (which ones a plugin may import
+/// is checked at load against its grants).
 pub(crate) fn linker(engine: &Engine) -> anyhow::Result<Linker<CallState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)
         .map_err(|e| anyhow::anyhow!("failed to link WASI: {e:#}"))?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+        .map_err(|e| anyhow::anyhow!("failed to link wasi:http: {e:#}"))?;
     crate::caps::add_to_linker(&mut linker)?;
     Ok(linker)
 }
