@@ -5,20 +5,33 @@
 //! network (`PLUGIN/function` or `PLUGIN/interface/function`), with arguments and
 //! results converted from the function's WIT types.
 //!
-//! This crate gives a plugin author two things:
+//! This crate gives a plugin author three things:
 //!
+//! - [`plugin`]: an attribute that turns the `pub fn`s of a module into the
+//!   plugin's nodes. It writes the WIT from their signatures and doc
+//!   comments, so a plugin is plain Rust: no WIT file, no bindings to
+//!   implement.
 //! - The host capabilities of the `warden:node` WIT package as ordinary Rust
-//!   functions: [`log::info`], [`progress::report`], [`kv::get`], … You do not
-//!   mention `warden:node` in your own WIT: the interfaces you call are imported
-//!   by the component automatically, and only those.
-//! - [`define_plugin!`], which generates the Rust bindings of *your* WIT world
-//!   (your exported functions) without your crate depending on `wit-bindgen`.
+//!   functions: [`log::info`], [`progress::report`], [`kv::get`], … The
+//!   component imports the interfaces you call, and only those.
+//! - [`define_plugin!`], for a plugin that writes its own WIT: it generates
+//!   the Rust bindings of *your* WIT world without your crate depending on
+//!   `wit-bindgen`.
+//!
+//! Both embed the plugin's WIT, docs included, in a `warden:wit` custom
+//! section, from which the host shows docs and type names in its catalog
+//! (`warden check`, `warden describe`, `/docs`).
 //!
 //! # Goals and non-goals
 //!
-//! The SDK is a thin layer: it hides the binding generator, not the component
-//! model. Your WIT file stays the contract callers see. It does not (yet) turn
-//! plain Rust functions into WIT; write the WIT by hand.
+//! The SDK turns plain Rust functions into a plugin and hides the binding
+//! generator, not the component model: what callers see is WIT, and
+//! `warden check` shows it. Types that have no WIT equivalent (maps,
+//! references, generics, `u128`, trait objects) are compile errors saying
+//! what to use instead, never silent conversions. Component-model async,
+//! resources other than streams and channels, and recursive types are not
+//! supported; a plugin that needs WIT the attribute cannot express writes
+//! its WIT by hand and uses [`define_plugin!`].
 //!
 //! # Example
 //!
@@ -36,6 +49,81 @@
 //! warden-guest = { path = "../../guest-sdk" }
 //! ```
 //!
+//! `src/lib.rs`:
+//!
+//! ```no_run
+//! /// Arithmetic nodes.
+//! #[warden_guest::plugin]
+//! mod math {
+//!     /// Adds two integers.
+//!     pub fn add(a: i64, b: i64) -> i64 {
+//!         warden_guest::log::debug(&format!("adding {a} and {b}"));
+//!         a.wrapping_add(b)
+//!     }
+//!
+//!     /// Divides `a` by `b`; dividing by zero is an error.
+//!     pub fn divide(a: f64, b: f64) -> Result<f64, String> {
+//!         if b == 0.0 {
+//!             return Err(format!("cannot divide {a} by zero"));
+//!         }
+//!         Ok(a / b)
+//!     }
+//!
+//!     /// Counts to `n`, reporting progress.
+//!     pub fn count(n: u32) -> u32 {
+//!         for i in 0..n {
+//!             warden_guest::progress::report(i as f32 / n as f32, &format!("at {i}"));
+//!         }
+//!         n
+//!     }
+//! }
+//! # fn main() {}
+//! ```
+//!
+//! Build with `cargo build --release --target wasm32-wasip2` and check the
+//! result with `warden check target/wasm32-wasip2/release/math.wasm`, which
+//! lists the nodes `math/add`, `math/divide` and `math/count` with their
+//! docs (`warden check --wit` prints the WIT). The attribute generated this
+//! WIT:
+//!
+//! ```wit
+//! package warden-plugin:math;
+//!
+//! /// Arithmetic nodes.
+//! world math {
+//!     /// Adds two integers.
+//!     export add: func(a: s64, b: s64) -> s64;
+//!     /// Divides `a` by `b`; dividing by zero is an error.
+//!     export divide: func(a: f64, b: f64) -> result<f64, string>;
+//!     /// Counts to `n`, reporting progress.
+//!     export count: func(n: u32) -> u32;
+//! }
+//! ```
+//!
+//! # Types
+//!
+//! | Rust | WIT |
+//! |---|---|
+//! | `bool`, `char`, `String` (`&str` for parameters of plain nodes) | `bool`, `char`, `string` |
+//! | `i8` .. `i64`, `u8` .. `u64`, `f32`, `f64` | `s8` .. `s64`, `u8` .. `u64`, `f32`, `f64` |
+//! | `Vec<T>` (`Vec<u8>`: bytes), `Option<T>`, `(A, B)` | `list<T>`, `option<T>`, `tuple<A, B>` |
+//! | `Result<T, E>` | `result<T, E>`; a node's `Err(e)` is a `node-error` with `e` as details |
+//! | `()` or no result | no result |
+//! | `#[derive(Type)] struct` with named fields | `record` |
+//! | `#[derive(Type)] #[warden(flags)] struct` of `bool`s | `flags` |
+//! | `#[derive(Type)] enum` of unit cases | `enum` |
+//! | `#[derive(Type)] enum` whose cases carry a value | `variant` |
+//! | result `impl Iterator<Item = T>` | a stream node |
+//! | result [`Channel<I, O>`] | a channel node |
+//!
+//! Plain functions are exported by the world (node `PLUGIN/add`). Stream
+//! and channel functions return resources, which only interfaces have, so
+//! they go into an exported interface named after the module: in
+//! `mod counter { pub fn count(n: u64) -> impl Iterator<Item = u64> }`
+//! the node is `PLUGIN/counter/count`. [`plugin`] has the details.
+//!
+//! # Writing the WIT by hand
+//!
 //! `wit/math.wit`:
 //!
 //! ```wit
@@ -44,8 +132,6 @@
 //! world math {
 //!     /// Adds two numbers.
 //!     export add: func(a: s32, b: s32) -> s32;
-//!     /// Counts to `n`, reporting progress.
-//!     export count: func(n: u32) -> u32;
 //! }
 //! ```
 //!
@@ -58,23 +144,20 @@
 //!
 //! impl Guest for Math {
 //!     fn add(a: i32, b: i32) -> i32 {
-//!         warden_guest::log::debug(&format!("adding {a} and {b}"));
 //!         a.wrapping_add(b)
-//!     }
-//!
-//!     fn count(n: u32) -> u32 {
-//!         for i in 0..n {
-//!             warden_guest::progress::report(i as f32 / n as f32, &format!("at {i}"));
-//!         }
-//!         n
 //!     }
 //! }
 //!
 //! export!(Math);
 //! ```
 //!
-//! Build with `cargo build --release --target wasm32-wasip2` and check the
-//! result with `warden check target/wasm32-wasip2/release/math.wasm`.
+//! # Layout
+//!
+//! The macros live in the `warden-guest-macros` crate (`guest-sdk/macros`)
+//! and are re-exported here: [`plugin`], [`Type`], [`define_plugin!`].
+//! [`Channel`] is what a channel node returns. The capability modules
+//! ([`log`], [`progress`], [`kv`], [`blobs`], [`invoke`]) wrap bindings
+//! generated from the repository's `wit/node.wit`.
 //!
 //! # Capabilities
 //!
@@ -84,8 +167,8 @@
 
 #![warn(missing_docs)]
 
-/// Re-exported for the code that [`define_plugin!`] generates. Not part of the
-/// public API.
+/// Re-exported for the code that [`plugin`] and [`define_plugin!`]
+/// generate. Not part of the public API.
 #[doc(hidden)]
 pub use wit_bindgen as __wit_bindgen;
 
@@ -103,33 +186,10 @@ mod bindings {
 
 use bindings::warden::node as imports;
 
-/// Generates the bindings of your plugin's WIT world.
-///
-/// Takes the same options as `wit_bindgen::generate!` (most often just
-/// `world` and `path`, relative to your crate's `Cargo.toml`). It produces a
-/// `Guest` trait (plus one trait per exported interface) for you to implement
-/// and an `export!` macro to name the type that implements them.
-///
-/// # Examples
-///
-/// ```ignore
-/// warden_guest::define_plugin!({ world: "math", path: "wit" });
-///
-/// struct Math;
-/// impl Guest for Math {
-///     fn add(a: i32, b: i32) -> i32 { a + b }
-/// }
-/// export!(Math);
-/// ```
-#[macro_export]
-macro_rules! define_plugin {
-    ({ $($options:tt)* }) => {
-        $crate::__wit_bindgen::generate!({
-            runtime_path: "::warden_guest::__wit_bindgen::rt",
-            $($options)*
-        });
-    };
-}
+pub use warden_guest_macros::{Type, define_plugin, plugin};
+
+mod channel;
+pub use channel::Channel;
 
 /// Log lines, tagged by the host with the plugin, node and call.
 ///

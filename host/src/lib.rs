@@ -82,4 +82,5 @@ pub use proto::{CallError, CallEvent, ErrorKind, LogLevel, NodeInfo, NodeKind, U
 #[cfg(feature = "server")]
 pub use runtime::{
     CallOptions, Limits, LoadError, NodeDesc, Plugin, Runtime, RuntimeConfig, StreamIo,
+    WIT_SECTION, WitSource,
 };

@@ -10,6 +10,7 @@
 mod harness;
 
 mod access;
+mod authoring;
 mod browser;
 mod caps;
 mod cli;
@@ -18,14 +19,17 @@ mod hardening;
 mod hostile;
 mod http;
 mod jobs;
+mod macro_plugins;
 mod openapi;
 mod outbound;
 mod plugin_dir;
 mod properties;
 mod protocol_doc;
 mod python;
+mod python_tool;
 mod rpc;
 mod runtime;
+mod scaffold;
 mod slow_peers;
 mod streams;
 mod support;

@@ -120,7 +120,10 @@ async fn records_are_maps_with_named_keys_and_enums_are_strings() {
     assert_eq!(get(add, "plugin"), &Value::from("math"));
     assert_eq!(get(add, "kind"), &Value::from("call"));
     assert_eq!(get(add, "result"), &Value::from("s64"));
-    assert_eq!(get(add, "docs"), &Value::Nil);
+    assert_eq!(
+        get(add, "docs"),
+        &Value::from("Adds two integers (wrapping on overflow).")
+    );
     let a = &get(add, "params").as_array().unwrap()[0];
     assert_eq!(keys(a), ["name", "type", "schema"]);
     assert_eq!(get(a, "type"), &Value::from("s64"));

@@ -104,6 +104,50 @@ pub(crate) fn python_greeter() -> PathBuf {
     out
 }
 
+/// `tests/plugins-py/NAME/app.py` built with `guest-py/warden_py.py` (which
+/// runs componentize-py) into `target/wasm-plugins/python-tool/NAME.wasm`,
+/// unless the output is newer than the plugin and the tool.
+pub(crate) fn python_tool_plugin(name: &str) -> PathBuf {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let _built = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let root = repo_root();
+    let app = root.join("tests/plugins-py").join(name).join("app.py");
+    let out = wasm_target_dir()
+        .join("python-tool")
+        .join(format!("{name}.wasm"));
+    let tool = root.join("guest-py");
+    let sources = [
+        app.clone(),
+        tool.join("warden_py.py"),
+        tool.join("warden_guest/__init__.py"),
+        tool.join("warden_guest/_glue.py"),
+        tool.join("warden_guest/msgpack.py"),
+        root.join("wit/node.wit"),
+    ];
+    let newest_source = sources
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok())
+        .max();
+    let built = std::fs::metadata(&out).and_then(|m| m.modified()).ok();
+    if built.is_none() || built < newest_source {
+        let output = Command::new("python3")
+            .arg(tool.join("warden_py.py"))
+            .arg("build")
+            .arg(&app)
+            .arg("-o")
+            .arg(&out)
+            .output()
+            .expect("python3 runs");
+        assert!(
+            output.status.success(),
+            "warden_py.py build {} failed (is componentize-py installed? `pip install componentize-py`):\n{}",
+            app.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    out
+}
+
 /// `tests/plugins-js/NAME` built with componentize-js (default flags, so it
 /// imports `wasi:http`), unless the output is newer than its sources.
 pub(crate) fn js_plugin(name: &str) -> PathBuf {

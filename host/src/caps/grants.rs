@@ -89,6 +89,16 @@ impl Capabilities {
             _ => true,
         }
     }
+
+    /// Whether the grants let the import `path` (e.g. `warden:node/kv`,
+    /// `wasi:http/outgoing-handler`, without the version) do anything.
+    pub fn grants_import(&self, path: &str) -> bool {
+        if path == "wasi:http/outgoing-handler" {
+            return !self.grants.http.is_empty();
+        }
+        path.strip_prefix("warden:node/")
+            .is_none_or(|iface| self.allows(iface))
+    }
 }
 
 /// The `warden:node` interfaces a component may import, with the manifest

@@ -4,9 +4,13 @@
 //! `error[KIND]: message`, exiting non-zero, so scripts can tell kinds apart.
 
 mod blob;
+mod build;
 mod check;
 mod client;
+mod dev;
+mod guest_py;
 mod jobs;
+mod new;
 mod openapi;
 mod run;
 mod serve;
@@ -26,6 +30,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Create a plugin project (Rust, Python or JavaScript) that builds as generated.
+    New(new::NewArgs),
+    /// Build a plugin project into a component, check it, and optionally install it.
+    Build(build::BuildArgs),
+    /// Build and serve a plugin project, rebuilding it on every change.
+    Dev(dev::DevArgs),
     /// Show the nodes (signatures, docs) and imports of a component.
     Check(check::CheckArgs),
     /// Call one node of a component locally and print the result as JSON.
@@ -66,6 +76,11 @@ impl Failure {
             message: message.into(),
         }
     }
+
+    /// What went wrong, without the kind.
+    pub(crate) fn message(&self) -> &str {
+        &self.message
+    }
 }
 
 impl From<crate::CallError> for Failure {
@@ -94,6 +109,9 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
     let result = match cli.command {
+        Command::New(args) => new::run(args),
+        Command::Build(args) => build::run(args),
+        Command::Dev(args) => dev::run(args),
         Command::Check(args) => check::run(args),
         Command::Run(args) => run::run(args),
         Command::Serve(args) => serve::run(args),

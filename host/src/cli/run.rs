@@ -75,7 +75,7 @@ pub(crate) fn run(args: RunArgs) -> Result<(), Failure> {
         cache.get_or_compile(runtime.engine(), &hash, || runtime.compile(&name, &bytes))?;
     tracing::debug!(?outcome, file = %args.file.display(), "compiled cache");
     let caps = Capabilities::new(grants, stores, Some(toml));
-    let plugin = runtime.load_granted(&name, component, limits, caps)?;
+    let plugin = runtime.load_described(&name, &bytes, component, limits, caps)?;
     let options = CallOptions::with_events(|event| {
         if let CallEvent::Progress { fraction, message } = event {
             let mut err = std::io::stderr().lock();

@@ -17,6 +17,13 @@ pub(crate) struct ServeArgs {
     /// with `NAME.toml` as its manifest. It is watched: files dropped in,
     /// replaced or removed take effect while the server runs.
     dir: PathBuf,
+    #[command(flatten)]
+    options: ServeOptions,
+}
+
+/// How to serve a plugin directory (`warden serve` and `warden dev`).
+#[derive(Debug, clap::Args)]
+pub(crate) struct ServeOptions {
     /// The host config file (default limits, callers, connection guards).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -77,6 +84,11 @@ impl From<ServerError> for Failure {
 }
 
 pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
+    serve(&args.dir, args.options)
+}
+
+/// Serves the plugins in `dir` until Ctrl-C or SIGTERM.
+pub(crate) fn serve(dir: &std::path::Path, args: ServeOptions) -> Result<(), Failure> {
     if !(args.grace.is_finite() && args.grace >= 0.0) {
         return Err(Failure::new(
             "usage",
@@ -142,7 +154,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
         let host = Host::builder()
             .config(config)
             .state_dir(&args.state_dir)
-            .plugin_dir(&args.dir)
+            .plugin_dir(dir)
             .max_concurrent_calls(args.max_calls)
             .build()?;
         let server = Server::bind(&server_config, &identity, host.clone())?;
@@ -165,7 +177,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
             "warden: loading {} plugin(s) from {} [{}]: each is served as soon as it is ready; \
              `warden nodes` shows their states, and the directory is watched",
             loading.len(),
-            args.dir.display(),
+            dir.display(),
             loading.join(", ")
         );
         eprintln!("warden: access: {access_line}");

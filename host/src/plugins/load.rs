@@ -64,7 +64,7 @@ impl Loader {
         let caps = Capabilities::new(manifest.grants, self.stores.clone(), Some(toml));
         let plugin = self
             .runtime
-            .load_granted(name, component, limits, caps)
+            .load_described(name, &bytes, component, limits, caps)
             .map_err(|e| fail(wasm, e.to_string()))?;
         let mut served = Served::new(plugin).with_max_calls(limits_config.max_concurrent_calls);
         served.version = manifest

@@ -138,7 +138,14 @@ impl Runtime {
     ) -> Result<Plugin, LoadError> {
         self.check_limits(name, &limits)?;
         let component = self.compile(name, bytes)?;
-        self.load_component(name, component, limits)
+        Plugin::new(
+            self.clone(),
+            name,
+            component,
+            Some(bytes),
+            limits,
+            Capabilities::default(),
+        )
     }
 
     /// Validates and compiles a component without instantiating anything.
@@ -184,7 +191,33 @@ impl Runtime {
         caps: Capabilities,
     ) -> Result<Plugin, LoadError> {
         self.check_limits(name, &limits)?;
-        Plugin::new(self.clone(), name, component, limits, caps)
+        Plugin::new(self.clone(), name, component, None, limits, caps)
+    }
+
+    /// As [`Runtime::load_granted`], with the bytes the component was
+    /// compiled from, which give the catalog the component's docs and type
+    /// names.
+    ///
+    /// # Errors
+    ///
+    /// As [`Runtime::load_granted`].
+    pub fn load_described(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        component: Component,
+        limits: Limits,
+        caps: Capabilities,
+    ) -> Result<Plugin, LoadError> {
+        self.check_limits(name, &limits)?;
+        Plugin::new(self.clone(), name, component, Some(bytes), limits, caps)
+    }
+
+    /// Every import of `component`, marked with whether this host provides
+    /// it, the grant it needs and what would fix it: what `warden check`
+    /// lists even for a component that cannot be loaded.
+    pub fn imports(&self, component: &Component) -> Vec<super::ImportDesc> {
+        super::reflect::imports(&self.inner.engine, component)
     }
 
     /// The engine, for compiled-artifact caches.

@@ -12,7 +12,8 @@
 //! - Values cross the boundary as MessagePack ([`rmpv::Value`]) using the
 //!   mapping in `DESIGN.md` (`convert`); `schema` derives JSON Schemas from
 //!   the same rules and `reflect` the node descriptions, which are the wire's
-//!   [`NodeInfo`](crate::proto::NodeInfo)s.
+//!   [`NodeInfo`](crate::proto::NodeInfo)s, with docs and type names from
+//!   the component's WIT (`wit_docs`).
 
 mod args;
 mod call;
@@ -29,6 +30,7 @@ mod schema;
 mod store;
 mod streaming;
 mod warm;
+mod wit_docs;
 mod wit_type;
 
 pub use call::CallOptions;
@@ -38,3 +40,4 @@ pub use error::LoadError;
 pub use plugin::Plugin;
 pub use reflect::{ImportDesc, NodeDesc};
 pub use streaming::StreamIo;
+pub use wit_docs::{SECTION as WIT_SECTION, WitSource, section_for_dir};

@@ -13,6 +13,7 @@ use super::error::LoadError;
 use super::reflect::{self, ImportDesc, NodeDesc, NodeEntry};
 use super::store::{CallState, new_store};
 use super::warm::Pool;
+use super::wit_docs::{self, WitSource, WitWorld};
 use crate::caps::{Capabilities, GrantError};
 
 /// One loaded component: its nodes and a pre-linked instance template.
@@ -45,6 +46,8 @@ pub(super) struct PluginInner {
     pub(super) caps: Arc<Capabilities>,
     /// Instances made ahead of calls.
     pub(super) warm: Pool,
+    /// The component's WIT, when it could be read.
+    wit: Option<WitWorld>,
 }
 
 impl Plugin {
@@ -52,6 +55,7 @@ impl Plugin {
         runtime: Runtime,
         name: &str,
         component: Component,
+        bytes: Option<&[u8]>,
         limits: Limits,
         caps: Capabilities,
     ) -> Result<Plugin, LoadError> {
@@ -74,7 +78,10 @@ impl Plugin {
                 plugin: name.to_owned(),
                 reason: format!("{e:#}"),
             })?;
-        let nodes = reflect::nodes(engine, &component, name);
+        let started = std::time::Instant::now();
+        let wit = bytes.and_then(wit_docs::read);
+        tracing::debug!(plugin = name, elapsed = ?started.elapsed(), found = wit.is_some(), "read the component's WIT");
+        let nodes = reflect::nodes(engine, &component, name, wit.as_ref());
         let by_name = nodes
             .iter()
             .enumerate()
@@ -91,6 +98,7 @@ impl Plugin {
                 limits,
                 caps: Arc::new(caps),
                 warm: Pool::default(),
+                wit,
             }),
         })
     }
@@ -124,6 +132,20 @@ impl Plugin {
     /// What the component imports.
     pub fn imports(&self) -> &[ImportDesc] {
         &self.inner.imports
+    }
+
+    /// The component's world as WIT text (what callers see), and where it
+    /// came from: the `warden:wit` section the SDKs embed (with docs) or the
+    /// component's own types. `None` when the plugin was loaded without its
+    /// bytes or they hold no readable world.
+    pub fn wit(&self) -> Option<(WitSource, String)> {
+        let wit = self.inner.wit.as_ref()?;
+        Some((wit.source(), wit.text()))
+    }
+
+    /// Why the component's embedded WIT was ignored, when it was.
+    pub fn wit_warning(&self) -> Option<&str> {
+        self.inner.wit.as_ref()?.warning.as_deref()
     }
 
     /// Instances made ahead of calls and waiting for one (see

@@ -5,6 +5,7 @@ use wasmtime::Engine;
 use wasmtime::component::types::{ComponentFunc, ComponentItem, Type};
 use wasmtime::component::{Component, ComponentExportIndex};
 
+use super::wit_docs::WitWorld;
 use super::{schema, streaming, wit_type};
 use crate::proto::{NodeInfo, NodeKind, ParamInfo};
 
@@ -58,6 +59,13 @@ pub struct ImportDesc {
     /// Whether this host provides it (a `warden:node` interface may still
     /// need a grant).
     pub provided: bool,
+    /// The manifest line that makes it work, for imports that need a grant
+    /// (`kv = true`, `http = [...]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grant: Option<&'static str>,
+    /// For an import this host does not provide: what would fix it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
 }
 
 /// A node plus what the runtime needs to call it.
@@ -133,8 +141,14 @@ impl NodeEntry {
 }
 
 /// Every exported function of `component` (plugin `plugin`), top level and
-/// one interface deep, sorted by name.
-pub(crate) fn nodes(engine: &Engine, component: &Component, plugin: &str) -> Vec<NodeEntry> {
+/// one interface deep, sorted by name, with docs and type names from `wit`.
+/// Resource methods and toolchain-internal exports are not nodes.
+pub(crate) fn nodes(
+    engine: &Engine,
+    component: &Component,
+    plugin: &str,
+    wit: Option<&WitWorld>,
+) -> Vec<NodeEntry> {
     let ty = component.component_type();
     let mut out = Vec::new();
     for (name, ext) in ty.exports(engine) {
@@ -158,7 +172,13 @@ pub(crate) fn nodes(engine: &Engine, component: &Component, plugin: &str) -> Vec
                         _ => None,
                     })
                     .collect();
+                if is_toolchain_internal(name, &funcs) {
+                    continue;
+                }
                 for (fname, func, export) in &funcs {
+                    if is_resource_function(fname) {
+                        continue;
+                    }
                     let mut node = entry(plugin, format!("{prefix}/{fname}"), func, *export);
                     if let Some(Type::Own(resource)) = node.result.clone() {
                         streaming::attach(&mut node, &resource, &funcs);
@@ -169,8 +189,92 @@ pub(crate) fn nodes(engine: &Engine, component: &Component, plugin: &str) -> Vec
             _ => {}
         }
     }
+    if let Some(wit) = wit {
+        for node in &mut out {
+            annotate(node, wit);
+        }
+    }
     out.sort_by(|a, b| a.desc.info.node.cmp(&b.desc.info.node));
     out
+}
+
+/// `[method]r.f`, `[constructor]r`, `[static]r.f`: called through a node
+/// that returns the resource, never on their own.
+fn is_resource_function(name: &str) -> bool {
+    name.starts_with('[')
+}
+
+/// Exports a toolchain adds for itself: componentize-py's interface
+/// `exports` with `init(app-name, symbols, stub-wasi)`, run once when the
+/// component is built.
+fn is_toolchain_internal(
+    export: &str,
+    funcs: &[(&str, ComponentFunc, ComponentExportIndex)],
+) -> bool {
+    match funcs {
+        [(name, func, _)] if export == "exports" && *name == "init" => func
+            .params()
+            .map(|(p, _)| p)
+            .eq(["app-name", "symbols", "stub-wasi"]),
+        _ => false,
+    }
+}
+
+/// Docs, named types and schema titles from the component's WIT.
+fn annotate(node: &mut NodeEntry, wit: &WitWorld) {
+    let names: Vec<String> = node.params.iter().map(|(n, _)| n.clone()).collect();
+    let Some(fw) = wit.describe(node.desc.name(), &names) else {
+        return;
+    };
+    let info = &mut node.desc.info;
+    info.docs = fw.docs();
+    for (i, param) in info.params.iter_mut().enumerate() {
+        if let Some(ty) = fw.param(i) {
+            param.ty = ty.render();
+            ty.annotate(&mut param.schema);
+            if let Some(s) = info
+                .params_schema
+                .pointer_mut(&format!("/properties/{}", param.name))
+            {
+                ty.annotate(s);
+            }
+        }
+    }
+    match info.kind {
+        NodeKind::Call => {
+            let result = fw.result();
+            info.result = result.map(|t| t.render());
+            if let Some(ok) = fw.result_ok() {
+                ok.annotate(&mut info.result_schema);
+            } else if let Some(t) = result
+                && !matches!(node.result, Some(Type::Result(_)))
+            {
+                t.annotate(&mut info.result_schema);
+            }
+        }
+        NodeKind::Stream => {
+            if let Some(item) = fw.stream_item() {
+                info.result = Some(format!("stream<{}>", item.render()));
+                info.item = Some(item.render());
+                if let Some(s) = info.item_schema.as_mut() {
+                    item.annotate(s);
+                }
+            }
+        }
+        NodeKind::Channel => {
+            if let Some((input, item)) = fw.channel_types() {
+                info.result = Some(format!("channel<{}, {}>", input.render(), item.render()));
+                info.item = Some(item.render());
+                info.input = Some(input.render());
+                if let Some(s) = info.item_schema.as_mut() {
+                    item.annotate(s);
+                }
+                if let Some(s) = info.input_schema.as_mut() {
+                    input.annotate(s);
+                }
+            }
+        }
+    }
 }
 
 /// Every import of `component`.
@@ -178,18 +282,24 @@ pub(crate) fn imports(engine: &Engine, component: &Component) -> Vec<ImportDesc>
     component
         .component_type()
         .imports(engine)
-        .map(|(name, ext)| ImportDesc {
-            name: name.to_owned(),
+        .map(|(name, ext)| {
             // An interface of types only (records, enums, ...) asks nothing
             // of the host.
-            provided: super::imports::is_provided(name)
+            let provided = super::imports::is_provided(name)
                 || match &ext.ty {
                     ComponentItem::ComponentInstance(instance) => instance
                         .exports(engine)
                         .all(|(_, e)| matches!(e.ty, ComponentItem::Type(_))),
                     ComponentItem::Type(_) => true,
                     _ => false,
-                },
+                };
+            (name, ext, provided)
+        })
+        .map(|(name, ext, provided)| ImportDesc {
+            name: name.to_owned(),
+            provided,
+            grant: super::imports::grant_line(name),
+            fix: (!provided).then(|| super::imports::fix_hint(name)),
             kind: match ext.ty {
                 ComponentItem::ComponentInstance(_) => "interface",
                 ComponentItem::ComponentFunc(_) | ComponentItem::CoreFunc(_) => "function",

@@ -1,24 +1,29 @@
-//! The `math` example plugin: `add`, `divide` and a progress-reporting `slow-sum`.
+//! The `math` example plugin: `add`, `divide` and a progress-reporting
+//! `slow-sum`, written as plain functions (`#[warden_guest::plugin]` makes
+//! the WIT from their signatures and docs).
 
-warden_guest::define_plugin!({ world: "math", path: "wit" });
+/// Arithmetic nodes: the smallest useful Warden plugin.
+#[warden_guest::plugin]
+mod math {
+    use std::time::Duration;
 
-use std::time::Duration;
-
-struct Math;
-
-impl Guest for Math {
-    fn add(a: i64, b: i64) -> i64 {
+    /// Adds two integers (wrapping on overflow).
+    pub fn add(a: i64, b: i64) -> i64 {
         a.wrapping_add(b)
     }
 
-    fn divide(a: f64, b: f64) -> Result<f64, String> {
+    /// Divides `a` by `b`; dividing by zero is an error the caller receives
+    /// as a `node-error` with the message as details.
+    pub fn divide(a: f64, b: f64) -> Result<f64, String> {
         if b == 0.0 {
             return Err(format!("cannot divide {a} by zero"));
         }
         Ok(a / b)
     }
 
-    fn slow_sum(n: u32, delay_ms: u32) -> u64 {
+    /// Sums 1..=n slowly, reporting progress after each step and sleeping
+    /// `delay-ms` milliseconds between steps.
+    pub fn slow_sum(n: u32, delay_ms: u32) -> u64 {
         warden_guest::log::info(&format!("summing 1..={n}"));
         let mut sum = 0u64;
         for i in 1..=n {
@@ -31,5 +36,3 @@ impl Guest for Math {
         sum
     }
 }
-
-export!(Math);
