@@ -3,20 +3,9 @@
 //! types), no resource methods or toolchain exports among the nodes, and
 //! `warden check` listing every import, marked, even when loading fails.
 
-use std::process::{Command, Output};
-
 use warden_host::{Limits, WIT_SECTION, WitSource};
 
-use crate::support::{example, load, python_greeter, runtime, test_plugin};
-
-fn warden(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_warden"))
-        .args(args)
-        .env_remove("RUST_LOG")
-        .env_remove("WARDEN_LOG")
-        .output()
-        .expect("warden runs")
-}
+use crate::support::{example, load, python_greeter, runtime, test_plugin, warden};
 
 fn leb128(mut n: usize, out: &mut Vec<u8>) {
     loop {

@@ -2,16 +2,7 @@
 
 use std::process::{Command, Output};
 
-use crate::support::{example, test_plugin};
-
-fn warden(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_warden"))
-        .args(args)
-        .env_remove("RUST_LOG")
-        .env_remove("WARDEN_LOG")
-        .output()
-        .expect("warden runs")
-}
+use crate::support::{example, test_plugin, warden};
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

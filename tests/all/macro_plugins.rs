@@ -10,7 +10,7 @@ use warden_host::rpc::{CallOpts, Client, ClientError, Event};
 use warden_host::{ErrorKind, NodeKind};
 
 use crate::harness::server::{Setup, TestServer};
-use crate::support::{example, mp, test_plugin};
+use crate::support::{example, map, mp, point, strings, test_plugin};
 
 /// `macro-zoo` as plugin `zoo`, `math` as `math`.
 async fn serve() -> TestServer {
@@ -35,24 +35,6 @@ async fn call_err(client: &Client, node: &str, args: &str) -> warden_host::CallE
         Err(ClientError::Call(e)) => e,
         other => panic!("zoo/{node}({args}): expected a call error, got {other:?}"),
     }
-}
-
-/// A map with string keys, in order (as records arrive).
-fn map(entries: &[(&str, Value)]) -> Value {
-    Value::Map(
-        entries
-            .iter()
-            .map(|(k, v)| (Value::from(*k), v.clone()))
-            .collect(),
-    )
-}
-
-fn point(x: f64, y: f64) -> Value {
-    map(&[("x", Value::F64(x)), ("y", Value::F64(y))])
-}
-
-fn strings(items: &[&str]) -> Value {
-    Value::Array(items.iter().map(|s| Value::from(*s)).collect())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

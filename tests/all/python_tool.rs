@@ -12,24 +12,7 @@ use warden_host::{ErrorKind, LogLevel, NodeKind};
 
 use crate::harness::plugins::python_tool_plugin;
 use crate::harness::server::Setup;
-use crate::support::{example, mp, root};
-
-fn map(entries: &[(&str, Value)]) -> Value {
-    Value::Map(
-        entries
-            .iter()
-            .map(|(k, v)| (Value::from(*k), v.clone()))
-            .collect(),
-    )
-}
-
-fn point(x: f64, y: f64) -> Value {
-    map(&[("x", Value::F64(x)), ("y", Value::F64(y))])
-}
-
-fn strings(items: &[&str]) -> Value {
-    Value::Array(items.iter().map(|s| Value::from(*s)).collect())
-}
+use crate::support::{example, map, mp, point, root, strings};
 
 /// The error of a call that must fail, with its kind.
 async fn failure(client: &Client, node: &str, args: Value) -> (ErrorKind, String) {

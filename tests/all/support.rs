@@ -24,6 +24,37 @@ pub(crate) fn load(name: &str, path: &Path, limits: Limits) -> Plugin {
         .unwrap_or_else(|e| panic!("loading {}: {e}", path.display()))
 }
 
+/// Runs the `warden` binary with `args` (no log settings from the
+/// environment) and waits for it.
+pub(crate) fn warden(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env_remove("WARDEN_LOG")
+        .output()
+        .expect("warden runs")
+}
+
+/// A map with string keys, in order (as records arrive).
+pub(crate) fn map(entries: &[(&str, rmpv::Value)]) -> rmpv::Value {
+    rmpv::Value::Map(
+        entries
+            .iter()
+            .map(|(k, v)| (rmpv::Value::from(*k), v.clone()))
+            .collect(),
+    )
+}
+
+/// A record `{x, y}` of two `f64`s.
+pub(crate) fn point(x: f64, y: f64) -> rmpv::Value {
+    map(&[("x", rmpv::Value::F64(x)), ("y", rmpv::Value::F64(y))])
+}
+
+/// An array of strings.
+pub(crate) fn strings(items: &[&str]) -> rmpv::Value {
+    rmpv::Value::Array(items.iter().map(|s| rmpv::Value::from(*s)).collect())
+}
+
 /// Parses JSON text into msgpack the way the CLI does.
 pub(crate) fn mp(json: &str) -> rmpv::Value {
     warden_host::json::to_msgpack(&serde_json::from_str(json).expect("valid JSON in test"))

@@ -65,6 +65,14 @@ fn built(workspace: &str) -> PathBuf {
     dir
 }
 
+/// Whether `out` is missing or older than the newest of `sources`.
+fn stale(out: &Path, sources: impl IntoIterator<Item = PathBuf>) -> bool {
+    let modified = |f: &Path| std::fs::metadata(f).and_then(|m| m.modified()).ok();
+    let newest_source = sources.into_iter().filter_map(|f| modified(&f)).max();
+    let built = modified(out);
+    built.is_none() || built < newest_source
+}
+
 /// The path of example plugin `name` (`math`, `text`, ...), built if needed.
 pub(crate) fn example(name: &str) -> PathBuf {
     built("examples/plugins").join(format!("{name}.wasm"))
@@ -82,16 +90,7 @@ pub(crate) fn python_greeter() -> PathBuf {
     let _built = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let src = repo_root().join("tests/plugins/python");
     let out = wasm_target_dir().join("python").join("greeter.wasm");
-    let newest_source = ["app.py", "wit/greeter.wit"]
-        .iter()
-        .filter_map(|f| {
-            std::fs::metadata(src.join(f))
-                .and_then(|m| m.modified())
-                .ok()
-        })
-        .max();
-    let built = std::fs::metadata(&out).and_then(|m| m.modified()).ok();
-    if built.is_none() || built < newest_source {
+    if stale(&out, ["app.py", "wit/greeter.wit"].map(|f| src.join(f))) {
         std::fs::create_dir_all(out.parent().expect("a parent")).expect("mkdir");
         let status = Command::new("componentize-py")
             .current_dir(&src)
@@ -124,12 +123,7 @@ pub(crate) fn python_tool_plugin(name: &str) -> PathBuf {
         tool.join("warden_guest/msgpack.py"),
         root.join("wit/node.wit"),
     ];
-    let newest_source = sources
-        .iter()
-        .filter_map(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok())
-        .max();
-    let built = std::fs::metadata(&out).and_then(|m| m.modified()).ok();
-    if built.is_none() || built < newest_source {
+    if stale(&out, sources) {
         let output = Command::new("python3")
             .arg(tool.join("warden_py.py"))
             .arg("build")
@@ -157,16 +151,10 @@ pub(crate) fn js_plugin(name: &str) -> PathBuf {
     let src = root.join(name);
     let out = wasm_target_dir().join("js").join(format!("{name}.wasm"));
     let script = format!("{name}.js");
-    let newest_source = [script.as_str(), "wit/world.wit"]
-        .iter()
-        .filter_map(|f| {
-            std::fs::metadata(src.join(f))
-                .and_then(|m| m.modified())
-                .ok()
-        })
-        .max();
-    let built = std::fs::metadata(&out).and_then(|m| m.modified()).ok();
-    if built.is_none() || built < newest_source {
+    if stale(
+        &out,
+        [script.as_str(), "wit/world.wit"].map(|f| src.join(f)),
+    ) {
         let tool = root.join("node_modules/.bin/componentize-js");
         assert!(
             tool.exists(),

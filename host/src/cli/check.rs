@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use super::Failure;
 use crate::caps::{BlobsGrant, Capabilities, Grants};
-use crate::plugins::Manifest;
 use crate::runtime::{ImportDesc, WitSource};
 use crate::{Limits, Plugin};
 
@@ -46,17 +45,8 @@ pub(crate) fn run(args: CheckArgs) -> Result<(), Failure> {
         .manifest
         .clone()
         .unwrap_or_else(|| args.file.with_extension("toml"));
-    let manifest = if args.manifest.is_some() || toml.is_file() {
-        Some(Manifest::load(&toml).map_err(|e| Failure::new("config", e.to_string()))?)
-    } else {
-        None
-    };
-    let bytes = std::fs::read(&args.file).map_err(|e| {
-        Failure::new(
-            "load",
-            format!("cannot read `{}`: {e}", args.file.display()),
-        )
-    })?;
+    let manifest = super::manifest_of(&toml, args.manifest.is_some())?;
+    let bytes = super::read_component(&args.file)?;
     let component = runtime.compile(&name, &bytes)?;
     let imports = runtime.imports(&component);
     // Without a manifest, the component is checked as if granted what it

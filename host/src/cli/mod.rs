@@ -164,6 +164,26 @@ pub(crate) fn runtime() -> Result<crate::Runtime, Failure> {
         .map_err(|e| Failure::new("internal", format!("cannot create the wasm engine: {e:#}")))
 }
 
+/// The manifest in `toml`: `None` when there is no such file and it was
+/// not asked for by name (`required`).
+pub(crate) fn manifest_of(
+    toml: &std::path::Path,
+    required: bool,
+) -> Result<Option<crate::plugins::Manifest>, Failure> {
+    if !required && !toml.is_file() {
+        return Ok(None);
+    }
+    crate::plugins::Manifest::load(toml)
+        .map(Some)
+        .map_err(|e| Failure::new("config", e.to_string()))
+}
+
+/// The bytes of the component file `file`.
+pub(crate) fn read_component(file: &std::path::Path) -> Result<Vec<u8>, Failure> {
+    std::fs::read(file)
+        .map_err(|e| Failure::new("load", format!("cannot read `{}`: {e}", file.display())))
+}
+
 /// The plugin name of a component file: its file stem.
 pub(crate) fn plugin_name(path: &std::path::Path) -> String {
     path.file_stem()

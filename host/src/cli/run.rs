@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::Failure;
 use crate::caps::{Capabilities, Stores};
-use crate::plugins::{CompiledCache, Manifest};
+use crate::plugins::CompiledCache;
 use crate::{CallEvent, CallOptions, Limits};
 
 /// Arguments of `warden run`.
@@ -37,11 +37,7 @@ pub(crate) struct RunArgs {
 pub(crate) fn run(args: RunArgs) -> Result<(), Failure> {
     let call_args = super::client::parse_args(&args.args)?;
     let toml = args.file.with_extension("toml");
-    let manifest = if toml.is_file() {
-        Manifest::load(&toml).map_err(|e| Failure::new("config", e.to_string()))?
-    } else {
-        Manifest::default()
-    };
+    let manifest = super::manifest_of(&toml, false)?.unwrap_or_default();
     let mut limits = manifest.limits.apply(&Limits::default());
     if let Some(secs) = args.timeout {
         if !(secs.is_finite() && secs > 0.0) {
@@ -63,12 +59,7 @@ pub(crate) fn run(args: RunArgs) -> Result<(), Failure> {
     } else {
         None
     };
-    let bytes = std::fs::read(&args.file).map_err(|e| {
-        Failure::new(
-            "load",
-            format!("cannot read `{}`: {e}", args.file.display()),
-        )
-    })?;
+    let bytes = super::read_component(&args.file)?;
     let cache = CompiledCache::new(args.state_dir.join("cache"), runtime.engine());
     let hash = crate::digest::sha256_hex(&bytes);
     let (component, outcome) =
