@@ -11,6 +11,7 @@ mod harness;
 
 mod access;
 mod authoring;
+mod bench_cli;
 mod browser;
 mod caps;
 mod cli;

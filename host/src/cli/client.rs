@@ -52,6 +52,11 @@ impl ConnectArgs {
         Ok(Trust::Fingerprint(fp))
     }
 
+    /// The caller token, if one was given.
+    pub(crate) fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
     pub(crate) async fn connect(&self) -> Result<Client, Failure> {
         let opts = ConnectOpts {
             token: self.token.clone(),

@@ -3,6 +3,7 @@
 //! Every command prints results on stdout and failures on stderr as
 //! `error[KIND]: message`, exiting non-zero, so scripts can tell kinds apart.
 
+mod bench;
 mod blob;
 mod build;
 mod check;
@@ -54,6 +55,8 @@ enum Command {
     Job(jobs::JobArgs),
     /// Cancel a job.
     Cancel(jobs::CancelArgs),
+    /// Load-test a served node: calls/s, latency percentiles, errors.
+    Bench(bench::BenchArgs),
     /// Upload or download a blob.
     Blob(blob::BlobArgs),
     /// Make a caller token and print the host config lines for it.
@@ -118,6 +121,7 @@ pub fn main() -> ExitCode {
         Command::Call(args) => client::call(args),
         Command::Nodes(args) => client::nodes(args),
         Command::Describe(args) => client::describe(args),
+        Command::Bench(args) => bench::run(args),
         Command::Blob(args) => blob::run(args),
         Command::Submit(args) => jobs::submit(args),
         Command::Job(args) => jobs::job(args),
