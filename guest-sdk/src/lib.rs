@@ -120,7 +120,11 @@
 //! and channel functions return resources, which only interfaces have, so
 //! they go into an exported interface named after the module: in
 //! `mod counter { pub fn count(n: u64) -> impl Iterator<Item = u64> }`
-//! the node is `PLUGIN/counter/count`. [`plugin`] has the details.
+//! the node is `PLUGIN/counter/count`. A `pub mod` of the module is an
+//! interface of its own: `pub fn upper` in `pub mod strings` is node
+//! `PLUGIN/strings/upper`, stream and channel functions included
+//! (`examples/plugins/text` is written that way). [`plugin`] has the
+//! details.
 //!
 //! # Writing the WIT by hand
 //!

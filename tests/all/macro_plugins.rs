@@ -2,7 +2,8 @@
 //! (`tests/plugins/macro-zoo`, `examples/plugins/math`), called over a real
 //! host and QUIC: every type the attribute supports with real values,
 //! records as maps and variants as the value mapping says, a stream, a
-//! channel, errors, and the docs the attribute embeds.
+//! channel, errors, a `pub mod` as an interface, and the docs the attribute
+//! embeds.
 
 use futures::StreamExt;
 use rmpv::Value;
@@ -358,6 +359,8 @@ async fn the_catalog_has_every_pub_fn_with_its_signature_and_no_helper() {
         "zoo/checked-div",
         "zoo/colors-between",
         "zoo/first-word",
+        "zoo/geometry/corners",
+        "zoo/geometry/length",
         "zoo/greet",
         "zoo/grow",
         "zoo/nested",
@@ -366,6 +369,7 @@ async fn the_catalog_has_every_pub_fn_with_its_signature_and_no_helper() {
         "zoo/parse-int",
         "zoo/primitives",
         "zoo/reverse-bytes",
+        "zoo/segment",
         "zoo/shapes",
         "zoo/sum-all",
         "zoo/swap",
@@ -441,6 +445,63 @@ async fn the_catalog_shows_the_doc_comments() {
     assert_eq!(
         docs("zoo/zoo/count").await.as_deref(),
         Some("Streams 1, 2, … `n` (a stream node).")
+    );
+    assert_eq!(
+        docs("zoo/geometry/length").await.as_deref(),
+        Some("The length of `segment`.")
+    );
+    client.close().await;
+    served.stop().await;
+}
+
+/// A `pub mod` is an interface: its plain and stream functions are nodes
+/// `zoo/geometry/...`, and a type it declares crosses both ways, there and
+/// in the plugin module's nodes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pub_mods_are_interfaces_of_nodes() {
+    let served = serve().await;
+    let client = served.client().await;
+
+    let segment = call(
+        &client,
+        "segment",
+        r#"[{"x": 1, "y": 1}, {"x": 4, "y": 5}]"#,
+    )
+    .await;
+    assert_eq!(
+        segment,
+        map(&[("from", point(1.0, 1.0)), ("to", point(4.0, 5.0))])
+    );
+    let length = call(
+        &client,
+        "geometry/length",
+        r#"[{"from": {"x": 1, "y": 1}, "to": {"x": 4, "y": 5}}]"#,
+    )
+    .await;
+    assert_eq!(length, Value::F64(5.0));
+    let info = client.describe("zoo/geometry/length").await.unwrap();
+    assert_eq!(info.params[0].ty, "segment");
+
+    let info = client.describe("zoo/geometry/corners").await.unwrap();
+    assert_eq!(info.kind, NodeKind::Stream);
+    let corners: Vec<Value> = client
+        .stream(
+            "zoo/geometry/corners",
+            mp(r#"[{"rect": [{"x": 0, "y": 0}, {"x": 2, "y": 3}]}]"#),
+        )
+        .await
+        .unwrap()
+        .map(|item| item.unwrap())
+        .collect()
+        .await;
+    assert_eq!(
+        corners,
+        vec![
+            point(0.0, 0.0),
+            point(2.0, 0.0),
+            point(2.0, 3.0),
+            point(0.0, 3.0)
+        ]
     );
     client.close().await;
     served.stop().await;

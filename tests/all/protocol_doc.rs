@@ -135,7 +135,8 @@ fn upper() -> NodeInfo {
             schema: string.clone(),
         }],
         result: Some("string".into()),
-        // From the WIT the plugin embeds (`define_plugin!`'s `warden:wit` section).
+        // From the WIT the plugin embeds (`#[warden_guest::plugin]`'s
+        // `warden:wit` section).
         docs: Some("Upper-cases `s`.".into()),
         params_schema: serde_json::json!({
             "type": "object",

@@ -7,7 +7,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use syn::ItemMod;
 
-use crate::model::{Def, DefKind, Func, Payload, Plugin, Ret, Ty};
+use crate::model::{Def, DefKind, Func, Interface, Payload, Plugin, Ret, Ty};
 use crate::names::{ident, rust_case_name, rust_flag_name, rust_ident, rust_type_name};
 use crate::section;
 use crate::wit::{self, Layout, NAMESPACE};
@@ -56,42 +56,35 @@ impl Gen<'_> {
     fn bindings(&self, source: &str) -> TokenStream {
         let world = self.layout.world_id();
         let mut items = Vec::new();
-        let at_world: Vec<&Func> = self
-            .plugin
-            .funcs
-            .iter()
-            .filter(|f| !f.ret.in_interface())
-            .collect();
-        if !at_world.is_empty() {
-            let methods = at_world.iter().map(|f| self.method(f));
+        if !self.plugin.funcs.is_empty() {
+            let methods = self.plugin.funcs.iter().map(|f| self.method(None, f));
             items.push(quote! {
                 impl Guest for __WardenPlugin {
                     #(#methods)*
                 }
             });
         }
-        if let Some(interface) = &self.layout.interface {
-            let module = self.export_module(interface);
-            let in_interface: Vec<&Func> = self
-                .plugin
+        for iface in &self.plugin.interfaces {
+            let module = self.export_module(&iface.name);
+            let streams: Vec<&Func> = iface
                 .funcs
                 .iter()
                 .filter(|f| f.ret.in_interface())
                 .collect();
-            let assoc = in_interface.iter().map(|f| {
+            let assoc = streams.iter().map(|f| {
                 let name = ident(&rust_type_name(&wit::resource_name(f)));
-                let rep = rep_name(f);
+                let rep = rep_name(iface, f);
                 quote!(type #name = #rep;)
             });
-            let methods = in_interface.iter().map(|f| self.method(f));
+            let methods = iface.funcs.iter().map(|f| self.method(Some(iface), f));
             items.push(quote! {
                 impl #module::Guest for __WardenPlugin {
                     #(#assoc)*
                     #(#methods)*
                 }
             });
-            for f in in_interface {
-                items.push(self.resource(&module, f));
+            for f in streams {
+                items.push(self.resource(iface, f));
             }
         }
         for i in self.plugin.reachable() {
@@ -122,11 +115,12 @@ impl Gen<'_> {
         quote!(self::exports::#ns::#pkg::#iface)
     }
 
-    /// One trait method: converts the arguments, calls the user's function,
-    /// converts the result.
-    fn method(&self, f: &Func) -> TokenStream {
+    /// One trait method (of the world's `Guest`, or of interface `iface`'s):
+    /// converts the arguments, calls the user's function, converts the
+    /// result.
+    fn method(&self, iface: Option<&Interface>, f: &Func) -> TokenStream {
         let name = ident(&rust_ident(&f.name));
-        let user = &f.ident;
+        let user = user_path(f.module.as_ref(), &f.ident);
         let names: Vec<_> = (0..f.params.len())
             .map(|i| format_ident!("__p{i}"))
             .collect();
@@ -138,14 +132,14 @@ impl Gen<'_> {
             let value = self.lift(&p.ty, quote!(#n));
             if p.by_ref { quote!(&#value) } else { value }
         });
-        let call = quote!(super::#user(#(#args),*));
-        match &f.ret {
-            Ret::Nothing => quote! {
+        let call = quote!(#user(#(#args),*));
+        match (&f.ret, iface) {
+            (Ret::Nothing, _) => quote! {
                 fn #name(#(#decls),*) {
                     #call
                 }
             },
-            Ret::Value(t) => {
+            (Ret::Value(t), _) => {
                 let out = self.bound(t);
                 let convert = self.lower(t, quote!(__r));
                 quote! {
@@ -155,8 +149,8 @@ impl Gen<'_> {
                     }
                 }
             }
-            Ret::Stream { item, error } => {
-                let (module, handle, rep) = self.resource_names(f);
+            (Ret::Stream { item, error }, Some(iface)) => {
+                let (module, handle, rep) = self.resource_names(iface, f);
                 let mut user_item = self.user(item);
                 if let Some(error) = error {
                     let user_error = self.user(error);
@@ -170,29 +164,33 @@ impl Gen<'_> {
                     }
                 }
             }
-            Ret::Channel { .. } => {
-                let (module, handle, rep) = self.resource_names(f);
+            (Ret::Channel { .. }, Some(iface)) => {
+                let (module, handle, rep) = self.resource_names(iface, f);
                 quote! {
                     fn #name(#(#decls),*) -> #module::#handle {
                         #module::#handle::new(#rep(::core::cell::RefCell::new(#call)))
                     }
                 }
             }
+            // Invariant: the model puts stream and channel functions into
+            // interfaces.
+            (Ret::Stream { .. } | Ret::Channel { .. }, None) => TokenStream::new(),
         }
     }
 
     /// The export module, the handle type and the representation type of
-    /// `f`'s resource.
-    fn resource_names(&self, f: &Func) -> (TokenStream, syn::Ident, syn::Ident) {
-        let module = self.export_module(self.layout.interface.as_deref().unwrap_or_default());
+    /// the resource of `f` (in `iface`).
+    fn resource_names(&self, iface: &Interface, f: &Func) -> (TokenStream, syn::Ident, syn::Ident) {
+        let module = self.export_module(&iface.name);
         let handle = ident(&rust_type_name(&wit::resource_name(f)));
-        (module, handle, rep_name(f))
+        (module, handle, rep_name(iface, f))
     }
 
     /// The representation of a stream or channel resource and its `Guest*`
     /// trait implementation.
-    fn resource(&self, module: &TokenStream, f: &Func) -> TokenStream {
-        let rep = rep_name(f);
+    fn resource(&self, iface: &Interface, f: &Func) -> TokenStream {
+        let module = self.export_module(&iface.name);
+        let rep = rep_name(iface, f);
         let guest = format_ident!("Guest{}", rust_type_name(&wit::resource_name(f)));
         match &f.ret {
             Ret::Stream { item, error: None } => {
@@ -273,7 +271,7 @@ impl Gen<'_> {
         let def = &self.plugin.defs[i];
         let to = to_fn(i);
         let from = from_fn(i);
-        let user = &def.ident;
+        let user = user_path(def.module.as_ref(), &def.ident);
         let bound = self.bound_def(def);
         let (to_body, from_body) = match &def.kind {
             DefKind::Record(fields) => {
@@ -291,7 +289,7 @@ impl Gen<'_> {
                 });
                 (
                     quote!(#bound { #(#to_fields),* }),
-                    quote!(super::#user { #(#from_fields),* }),
+                    quote!(#user { #(#from_fields),* }),
                 )
             }
             DefKind::Flags(fields) => {
@@ -311,7 +309,7 @@ impl Gen<'_> {
                         #(#sets)*
                         __f
                     }),
-                    quote!(super::#user { #(#gets),* }),
+                    quote!(#user { #(#gets),* }),
                 )
             }
             DefKind::Enum(cases) | DefKind::Variant(cases) => {
@@ -322,14 +320,14 @@ impl Gen<'_> {
                     let b = ident(&rust_case_name(&c.name));
                     match &c.payload {
                         Payload::None => {
-                            to_arms.push(quote!(super::#user::#u => #bound::#b));
-                            from_arms.push(quote!(#bound::#b => super::#user::#u));
+                            to_arms.push(quote!(#user::#u => #bound::#b));
+                            from_arms.push(quote!(#bound::#b => #user::#u));
                         }
                         Payload::One(t) => {
                             let to_v = self.lower(t, quote!(__x));
                             let from_v = self.lift(t, quote!(__x));
-                            to_arms.push(quote!(super::#user::#u(__x) => #bound::#b(#to_v)));
-                            from_arms.push(quote!(#bound::#b(__x) => super::#user::#u(#from_v)));
+                            to_arms.push(quote!(#user::#u(__x) => #bound::#b(#to_v)));
+                            from_arms.push(quote!(#bound::#b(__x) => #user::#u(#from_v)));
                         }
                         Payload::Many(ts) => {
                             let vars: Vec<_> =
@@ -339,10 +337,10 @@ impl Gen<'_> {
                             let from_vs =
                                 ts.iter().zip(&vars).map(|(t, v)| self.lift(t, quote!(#v)));
                             to_arms.push(quote!(
-                                super::#user::#u(#(#vars),*) => #bound::#b((#(#to_vs,)*))
+                                #user::#u(#(#vars),*) => #bound::#b((#(#to_vs,)*))
                             ));
                             from_arms.push(quote!(
-                                #bound::#b((#(#vars,)*)) => super::#user::#u(#(#from_vs),*)
+                                #bound::#b((#(#vars,)*)) => #user::#u(#(#from_vs),*)
                             ));
                         }
                     }
@@ -354,10 +352,10 @@ impl Gen<'_> {
             }
         };
         quote! {
-            fn #to(__v: super::#user) -> #bound {
+            fn #to(__v: #user) -> #bound {
                 #to_body
             }
-            fn #from(__v: #bound) -> super::#user {
+            fn #from(__v: #bound) -> #user {
                 #from_body
             }
         }
@@ -380,8 +378,8 @@ impl Gen<'_> {
     /// The Rust type the user's code uses for `t`.
     fn user(&self, t: &Ty) -> TokenStream {
         self.rust_ty(t, &|i| {
-            let name = &self.plugin.defs[i].ident;
-            quote!(super::#name)
+            let def = &self.plugin.defs[i];
+            user_path(def.module.as_ref(), &def.ident)
         })
     }
 
@@ -490,7 +488,21 @@ fn from_fn(i: usize) -> syn::Ident {
     format_ident!("__from_wit_{i}")
 }
 
-/// The type behind `f`'s stream or channel resource.
-fn rep_name(f: &Func) -> syn::Ident {
-    format_ident!("__Resource_{}", f.name.replace('-', "_"))
+/// The type behind the stream or channel resource of `f` in `iface`
+/// (`__` between the names: a kebab-case name has no `--`).
+fn rep_name(iface: &Interface, f: &Func) -> syn::Ident {
+    format_ident!(
+        "__Resource_{}__{}",
+        iface.name.replace('-', "_"),
+        f.name.replace('-', "_")
+    )
+}
+
+/// The path from the generated module to the user's item `name`, declared
+/// in the plugin module or in its `pub mod` `module`.
+fn user_path(module: Option<&syn::Ident>, name: &syn::Ident) -> TokenStream {
+    match module {
+        Some(m) => quote!(super::#m::#name),
+        None => quote!(super::#name),
+    }
 }

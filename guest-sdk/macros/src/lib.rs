@@ -15,10 +15,11 @@
 //!
 //! # Layout
 //!
-//! `model` reads a `#[plugin]` module into functions and types, `wit`
-//! writes their WIT, `expand` generates the glue code, `section` the custom
-//! section, `define` implements `define_plugin!`, `names` maps names
-//! between Rust and WIT the way wit-bindgen does.
+//! `model` reads a `#[plugin]` module into functions, interfaces (its
+//! `pub mod`s) and types, `wit` writes their WIT, `expand` generates the
+//! glue code, `section` the custom section, `define` implements
+//! `define_plugin!`, `names` maps names between Rust and WIT the way
+//! wit-bindgen does.
 
 #![warn(missing_docs)]
 
@@ -57,14 +58,19 @@ use proc_macro::TokenStream;
 /// - Every `pub fn` of the module is a node; its name in kebab-case is the
 ///   node's (`slow_sum` → `slow-sum`), and so are its parameters'
 ///   (`delay_ms` → `delay-ms`). Other items (private functions, constants,
-///   `use`s, nested modules) stay private helpers.
-/// - The module's doc comment documents the world, each function's doc
+///   `use`s, private modules) stay private helpers.
+/// - Every `pub mod` with `pub fn`s is an exported **interface** of that
+///   name, whose functions are nodes `PLUGIN/INTERFACE/f` (see
+///   [below](#interfaces-pub-mod)). A `pub mod` without `pub fn`s only
+///   holds types (and helpers).
+/// - The module's doc comment documents the world, a `pub mod`'s (`///`
+///   before it, `//!` inside it) its interface, and each function's doc
 ///   comment its node. WIT has no docs on parameters: a `///` comment on a
 ///   parameter is appended to the function's docs as a list item.
 /// - The package is `warden-plugin:NAME` and the world `NAME`, after the
-///   module (`NAME-plugin` when the module has stream or channel nodes,
-///   whose interface is named `NAME`). Derived types live in an interface
-///   named `types`.
+///   module (`NAME-plugin` when an interface is named `NAME`, as the one of
+///   the module's stream and channel nodes is). Derived types, whichever
+///   module declares them, live in an interface named `types`.
 ///
 /// | Rust | WIT |
 /// |---|---|
@@ -88,8 +94,8 @@ use proc_macro::TokenStream;
 /// A node whose result is `Result<T, E>` returns `T`; its `Err(e)` reaches
 /// the caller as a `node-error` with `e` as details. Derived types may name
 /// each other (not themselves: WIT types are not recursive) and must be
-/// declared inside the module. Type aliases declared in the module are
-/// followed.
+/// declared inside the module or one of its `pub mod`s. Type aliases
+/// declared there are followed.
 ///
 /// Anything else is a compile error naming the type, why it cannot cross
 /// the plugin boundary, and what to use instead: references (but `&str`
@@ -129,11 +135,91 @@ use proc_macro::TokenStream;
 /// # fn main() {}
 /// ```
 ///
+/// # Interfaces: `pub mod`
+///
+/// A `pub mod` of the plugin module groups nodes under a name: it is an
+/// exported WIT interface, documented by the module's docs, holding its
+/// `pub fn`s (plain, stream and channel alike: no second interface for
+/// those). Its other items stay helpers. Derived types may be declared in
+/// any of the modules and used in all of them (`use super::Stats;`,
+/// `strings::Span`): they all live in the interface `types`.
+///
+/// ```no_run
+/// /// Text utilities.
+/// #[warden_guest::plugin]
+/// mod text {
+///     /// Counts describing a piece of text.
+///     #[derive(warden_guest::Type)]
+///     pub struct Stats {
+///         pub words: u32,
+///     }
+///
+///     /// String functions (nodes `PLUGIN/strings/...`).
+///     pub mod strings {
+///         /// Upper-cases `s`: node `PLUGIN/strings/upper`.
+///         pub fn upper(s: &str) -> String {
+///             s.to_uppercase()
+///         }
+///
+///         /// The words of `s`, one at a time: node `PLUGIN/strings/words`.
+///         pub fn words(s: String) -> impl Iterator<Item = String> {
+///             s.split_whitespace().map(str::to_owned).collect::<Vec<_>>().into_iter()
+///         }
+///     }
+///
+///     /// Counts the words of `s`: node `PLUGIN/stats`.
+///     pub fn stats(s: &str) -> Stats {
+///         Stats { words: s.split_whitespace().count() as u32 }
+///     }
+/// }
+/// # fn main() {}
+/// ```
+///
+/// makes
+///
+/// ```wit
+/// package warden-plugin:text;
+///
+/// interface types {
+///     /// Counts describing a piece of text.
+///     record stats { words: u32 }
+/// }
+///
+/// /// String functions (nodes `PLUGIN/strings/...`).
+/// interface strings {
+///     /// Upper-cases `s`: node `PLUGIN/strings/upper`.
+///     upper: func(s: string) -> string;
+///     resource words-stream { next: func() -> option<string>; }
+///     /// The words of `s`, one at a time: node `PLUGIN/strings/words`.
+///     words: func(s: string) -> words-stream;
+/// }
+///
+/// /// Text utilities.
+/// world text {
+///     use types.{stats};
+///     export strings;
+///     /// Counts the words of `s`: node `PLUGIN/stats`.
+///     export stats: func(s: string) -> stats;
+/// }
+/// ```
+///
+/// Types and fields declared in a `pub mod` must not be private (`pub` or
+/// `pub(super)`): the generated code beside the `pub mod`s converts them.
+/// One level is enough: a `pub mod` inside a `pub mod` is an error, a
+/// private one a helper. An interface's name must be free: not `types`,
+/// not the name of a function the world exports (`pub fn strings` beside
+/// `pub mod strings`), not the name of the interface of the module's own
+/// stream and channel nodes. And inside an interface, unlike in the world,
+/// a function cannot share its name with a type it uses (`pub fn stats`
+/// returning `Stats`) or with a stream's resource (`count` makes
+/// `count-stream`).
+///
 /// # Errors
 ///
-/// Besides the unsupported types above: a module without `pub fn`s, a
-/// module declared as `mod NAME;`, names whose kebab-case form is not a WIT
-/// name (`step_2`), and two names with the same kebab-case form.
+/// Besides the unsupported types and the clashes above: a module without
+/// `pub fn`s (in it or in its `pub mod`s), a module declared as `mod NAME;`
+/// (or a `pub mod NAME;`), names whose kebab-case form is not a WIT name
+/// (`step_2`), and two names with the same kebab-case form.
 #[proc_macro_attribute]
 pub fn plugin(args: TokenStream, item: TokenStream) -> TokenStream {
     let args = proc_macro2::TokenStream::from(args);
@@ -227,7 +313,7 @@ pub fn derive_type(item: TokenStream) -> TokenStream {
         input.ident.span(),
         format!(
             "#[derive(warden_guest::Type)] only works inside a #[warden_guest::plugin] module: \
-             declare `{}` in the plugin's module",
+             declare `{}` in the plugin's module or in one of its `pub mod`s",
             input.ident
         ),
     )

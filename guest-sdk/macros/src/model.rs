@@ -136,15 +136,31 @@ pub(crate) struct Plugin {
     pub(crate) name: String,
     /// The module's docs: the world's.
     pub(crate) docs: String,
-    /// The exported functions, in order.
+    /// The module's plain functions, in order: the world's exports.
     pub(crate) funcs: Vec<Func>,
-    /// The derived types, in order.
+    /// The exported interfaces: the module's stream and channel functions
+    /// (when it has any), then one per `pub mod` with `pub fn`s, in order.
+    pub(crate) interfaces: Vec<Interface>,
+    /// The derived types of the module and its `pub mod`s, in order.
     pub(crate) defs: Vec<Def>,
+}
+
+/// An exported interface: its functions are nodes `PLUGIN/INTERFACE/f`.
+pub(crate) struct Interface {
+    /// The `pub mod` it stands for; `None` for the interface of the plugin
+    /// module's own stream and channel functions.
+    pub(crate) module: Option<Ident>,
+    /// Its WIT name.
+    pub(crate) name: String,
+    pub(crate) docs: String,
+    pub(crate) funcs: Vec<Func>,
 }
 
 /// One `pub fn`: a node.
 pub(crate) struct Func {
     pub(crate) ident: Ident,
+    /// The `pub mod` declaring it; `None` for the plugin module.
+    pub(crate) module: Option<Ident>,
     pub(crate) name: String,
     pub(crate) docs: String,
     pub(crate) params: Vec<Param>,
@@ -213,6 +229,8 @@ impl Func {
 /// A type with `#[derive(warden_guest::Type)]`.
 pub(crate) struct Def {
     pub(crate) ident: Ident,
+    /// The `pub mod` declaring it; `None` for the plugin module.
+    pub(crate) module: Option<Ident>,
     pub(crate) name: String,
     pub(crate) docs: String,
     pub(crate) kind: DefKind,
@@ -344,20 +362,46 @@ impl Errors {
     }
 }
 
-/// Types in scope in the module.
-struct Scope<'a> {
-    module: String,
+/// The modules whose items the attribute reads: the plugin's own and its
+/// `pub mod`s, each with the types declared in it.
+struct Modules<'a> {
+    /// The plugin module's name, for messages.
+    plugin: String,
+    /// The plugin module (index 0), then each `pub mod`.
+    mods: Vec<ModScope<'a>>,
+    /// Every derived type by Rust name, with its index: a node may name a
+    /// type of another module it has imported with `use`.
+    derived: HashMap<String, usize>,
+}
+
+/// The types declared in one module.
+struct ModScope<'a> {
+    /// The `pub mod`; `None` for the plugin module.
+    ident: Option<Ident>,
     /// Derived types by name, with their index.
     derived: HashMap<String, usize>,
-    /// Other structs and enums of the module.
-    plain: HashMap<String, ()>,
+    /// Other structs, enums and unions of the module.
+    plain: BTreeSet<String>,
     /// `type X = ..;` aliases of the module.
     aliases: HashMap<String, &'a Type>,
 }
 
+/// Types in scope in one module of the plugin.
+#[derive(Clone, Copy)]
+struct Scope<'a> {
+    modules: &'a Modules<'a>,
+    /// The module's index in [`Modules::mods`].
+    at: usize,
+}
+
 /// Prepares the module for the compiler once the attribute has read it:
-/// marks the derived types and removes the docs on parameters.
+/// marks the derived types and removes the docs on parameters, in the module
+/// and in its `pub mod`s.
 pub(crate) fn clean(module: &mut ItemMod) {
+    clean_items(module, true);
+}
+
+fn clean_items(module: &mut ItemMod, outer: bool) {
     let Some((_, items)) = &mut module.content else {
         return;
     };
@@ -373,17 +417,21 @@ pub(crate) fn clean(module: &mut ItemMod) {
                     }
                 }
             }
+            Item::Mod(m) if outer && matches!(m.vis, Visibility::Public(_)) => {
+                clean_items(m, false);
+            }
             _ => {}
         }
     }
 }
 
-/// Reads `module`: its docs, `pub fn`s and derived types.
+/// Reads `module`: its docs, `pub fn`s, `pub mod`s and derived types.
 ///
 /// # Errors
 ///
 /// Every function or type that cannot cross the plugin boundary, each
-/// pointing at the offending code.
+/// pointing at the offending code; modules nested too deep; names that
+/// clash.
 pub(crate) fn read(module: &ItemMod) -> syn::Result<Plugin> {
     let mut errors = Errors::default();
     let name = wit_name(&module.ident)?;
@@ -396,78 +444,170 @@ pub(crate) fn read(module: &ItemMod) -> syn::Result<Plugin> {
         ));
     };
 
-    // The types first: functions refer to them.
-    let mut derived = HashMap::new();
-    let mut plain = HashMap::new();
-    let mut aliases = HashMap::new();
-    for item in items.iter() {
-        match item {
-            Item::Struct(ItemStruct { attrs, ident, .. })
-            | Item::Enum(ItemEnum { attrs, ident, .. }) => {
-                if derives_type(attrs) {
-                    let index = derived.len();
-                    derived.insert(ident.to_string(), index);
-                } else {
-                    plain.insert(ident.to_string(), ());
-                }
-            }
-            Item::Union(u) => {
-                if derives_type(&u.attrs) {
-                    errors.push(Error::new(
-                        u.ident.span(),
-                        "a union cannot cross the plugin boundary: WIT has no untagged unions; \
-                         use an enum (a WIT variant)",
-                    ));
-                }
-                plain.insert(u.ident.to_string(), ());
-            }
-            Item::Type(t) if t.generics.params.is_empty() => {
-                aliases.insert(t.ident.to_string(), &*t.ty);
-            }
-            _ => {}
+    // The plugin module, then each `pub mod` (an interface): one level deep.
+    let mut sources: Vec<(Option<&ItemMod>, &[Item])> = vec![(None, items)];
+    for item in items {
+        let Item::Mod(m) = item else { continue };
+        if !matches!(m.vis, Visibility::Public(_)) {
+            continue;
         }
+        let Some((_, inner)) = &m.content else {
+            errors.push(Error::new(
+                m.ident.span(),
+                format!(
+                    "`pub mod {}` is an interface of the plugin, and #[warden_guest::plugin] \
+                     needs its items here: write `pub mod {} {{ .. }}` inline, not \
+                     `pub mod {};` (or make it a private `mod` to keep it a helper)",
+                    m.ident, m.ident, m.ident
+                ),
+            ));
+            continue;
+        };
+        for deeper in inner {
+            if let Item::Mod(d) = deeper
+                && matches!(d.vis, Visibility::Public(_))
+            {
+                errors.push(Error::new(
+                    d.ident.span(),
+                    format!(
+                        "`pub mod {}` is nested too deep: the `pub mod`s of a plugin module are \
+                         its interfaces, and an interface cannot hold another (WIT interfaces \
+                         do not nest); move `{}` up beside `{}`, or make it a private `mod` to \
+                         keep it a helper",
+                        d.ident, d.ident, m.ident
+                    ),
+                ));
+            }
+        }
+        sources.push((Some(m), inner));
     }
-    let scope = Scope {
-        module: module.ident.to_string(),
-        derived,
-        plain,
-        aliases,
+
+    // The types first: functions refer to them.
+    let mut modules = Modules {
+        plugin: module.ident.to_string(),
+        mods: Vec::new(),
+        derived: HashMap::new(),
     };
+    let mut count = 0;
+    for (m, items) in &sources {
+        let mut scope = ModScope {
+            ident: m.map(|m| m.ident.clone()),
+            derived: HashMap::new(),
+            plain: BTreeSet::new(),
+            aliases: HashMap::new(),
+        };
+        for item in items.iter() {
+            match item {
+                Item::Struct(ItemStruct { attrs, ident, .. })
+                | Item::Enum(ItemEnum { attrs, ident, .. }) => {
+                    if derives_type(attrs) {
+                        scope.derived.insert(ident.to_string(), count);
+                        modules.derived.entry(ident.to_string()).or_insert(count);
+                        count += 1;
+                    } else {
+                        scope.plain.insert(ident.to_string());
+                    }
+                }
+                Item::Union(u) => {
+                    if derives_type(&u.attrs) {
+                        errors.push(Error::new(
+                            u.ident.span(),
+                            "a union cannot cross the plugin boundary: WIT has no untagged \
+                             unions; use an enum (a WIT variant)",
+                        ));
+                    }
+                    scope.plain.insert(u.ident.to_string());
+                }
+                Item::Type(t) if t.generics.params.is_empty() => {
+                    scope.aliases.insert(t.ident.to_string(), &*t.ty);
+                }
+                _ => {}
+            }
+        }
+        modules.mods.push(scope);
+    }
 
     let mut defs = Vec::new();
-    for item in items.iter() {
-        match item {
-            Item::Struct(s) if derives_type(&s.attrs) => {
-                if let Some(def) = errors.ok(scope.record(s)) {
-                    defs.push(def);
+    for (at, (_, items)) in sources.iter().enumerate() {
+        let scope = Scope {
+            modules: &modules,
+            at,
+        };
+        for item in items.iter() {
+            match item {
+                Item::Struct(s) if derives_type(&s.attrs) => {
+                    if let Some(def) = errors.ok(scope.record(s)) {
+                        defs.push(def);
+                    }
                 }
-            }
-            Item::Enum(e) if derives_type(&e.attrs) => {
-                if let Some(def) = errors.ok(scope.variant(e)) {
-                    defs.push(def);
+                Item::Enum(e) if derives_type(&e.attrs) => {
+                    if let Some(def) = errors.ok(scope.variant(e)) {
+                        defs.push(def);
+                    }
                 }
+                _ => {}
             }
-            _ => {}
         }
     }
 
     let mut funcs = Vec::new();
-    for item in items {
-        if let Item::Fn(f) = item
-            && matches!(f.vis, Visibility::Public(_))
-            && let Some(func) = errors.ok(scope.func(f))
-        {
-            funcs.push(func);
+    let mut streams = Vec::new();
+    let mut interfaces = Vec::new();
+    for (at, (m, items)) in sources.iter().enumerate() {
+        let scope = Scope {
+            modules: &modules,
+            at,
+        };
+        let mut in_module = Vec::new();
+        for item in items.iter() {
+            if let Item::Fn(f) = item
+                && matches!(f.vis, Visibility::Public(_))
+                && let Some(func) = errors.ok(scope.func(f))
+            {
+                in_module.push(func);
+            }
+        }
+        match m {
+            None => {
+                let (s, plain): (Vec<_>, Vec<_>) =
+                    in_module.into_iter().partition(|f| f.ret.in_interface());
+                funcs = plain;
+                streams = s;
+            }
+            // A `pub mod` without `pub fn`s holds types or helpers: no
+            // interface.
+            Some(_) if in_module.is_empty() => {}
+            Some(m) => {
+                if let Some(iface_name) = errors.ok(wit_name(&m.ident)) {
+                    interfaces.push(Interface {
+                        module: Some(m.ident.clone()),
+                        name: iface_name,
+                        docs: docs(&m.attrs),
+                        funcs: in_module,
+                    });
+                }
+            }
         }
     }
     errors.finish()?;
 
-    if funcs.is_empty() {
+    if !streams.is_empty() {
+        interfaces.insert(
+            0,
+            Interface {
+                module: None,
+                name: name.clone(),
+                docs: format!("The stream and channel nodes of `{name}`."),
+                funcs: streams,
+            },
+        );
+    }
+    if funcs.is_empty() && interfaces.is_empty() {
         return Err(Error::new(
             module.ident.span(),
             format!(
-                "`mod {}` exports nothing: a plugin's nodes are the `pub fn`s of its module \
-                 (other items stay private helpers)",
+                "`mod {}` exports nothing: a plugin's nodes are the `pub fn`s of its module and \
+                 of its `pub mod`s (other items stay private helpers)",
                 module.ident
             ),
         ));
@@ -477,17 +617,47 @@ pub(crate) fn read(module: &ItemMod) -> syn::Result<Plugin> {
         name,
         docs: plugin_docs,
         funcs,
+        interfaces,
         defs,
     };
     plugin.check_names()?;
+    plugin.check_interfaces()?;
     plugin.check_acyclic()?;
     Ok(plugin)
 }
 
 impl Scope<'_> {
+    /// The `pub mod` this scope is; `None` for the plugin module.
+    fn module(&self) -> Option<&Ident> {
+        self.modules.mods[self.at].ident.as_ref()
+    }
+
+    /// The same types seen from module `at`.
+    fn at(&self, at: usize) -> Self {
+        Scope { at, ..*self }
+    }
+
+    /// The generated code lives beside the `pub mod`s, in the plugin
+    /// module: it reaches a type (or field) declared in a `pub mod` only
+    /// when that is not private.
+    fn visible(&self, vis: &Visibility, at: &Ident, what: &str) -> syn::Result<()> {
+        match (self.module(), vis) {
+            (Some(m), Visibility::Inherited) => Err(Error::new(
+                at.span(),
+                format!(
+                    "{what} is declared in `pub mod {m}`, and the code #[warden_guest::plugin] \
+                     generates in `mod {}` converts it: make it `pub` (or `pub(super)`)",
+                    self.modules.plugin
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     fn record(&self, s: &ItemStruct) -> syn::Result<Def> {
         no_generics(&s.generics, &s.ident, "type")?;
         let flags = is_flags(&s.attrs)?;
+        self.visible(&s.vis, &s.ident, &format!("`{}`", s.ident))?;
         let Fields::Named(named) = &s.fields else {
             return Err(Error::new(
                 s.ident.span(),
@@ -520,6 +690,13 @@ impl Scope<'_> {
             let Some(ident) = field.ident.clone() else {
                 continue;
             };
+            if let Err(e) = self.visible(
+                &field.vis,
+                &ident,
+                &format!("the field `{}.{ident}`", s.ident),
+            ) {
+                errors.push(e);
+            }
             let ty = if flags {
                 if !is_bool(&field.ty) {
                     errors.push(Error::new_spanned(
@@ -554,6 +731,7 @@ impl Scope<'_> {
             name: wit_name(&s.ident)?,
             docs: docs(&s.attrs),
             ident: s.ident.clone(),
+            module: self.module().cloned(),
             kind: if flags {
                 DefKind::Flags(fields)
             } else {
@@ -564,6 +742,7 @@ impl Scope<'_> {
 
     fn variant(&self, e: &ItemEnum) -> syn::Result<Def> {
         no_generics(&e.generics, &e.ident, "type")?;
+        self.visible(&e.vis, &e.ident, &format!("`{}`", e.ident))?;
         if is_flags(&e.attrs)? {
             return Err(Error::new(
                 e.ident.span(),
@@ -630,6 +809,7 @@ impl Scope<'_> {
             name: wit_name(&e.ident)?,
             docs: docs(&e.attrs),
             ident: e.ident.clone(),
+            module: self.module().cloned(),
             kind: if unit_only {
                 DefKind::Enum(cases)
             } else {
@@ -746,6 +926,7 @@ impl Scope<'_> {
         Ok(Func {
             name: wit_name(&f.sig.ident)?,
             ident: f.sig.ident.clone(),
+            module: self.module().cloned(),
             docs: doc_text,
             params,
             ret: ret.unwrap_or(Ret::Nothing),
@@ -939,8 +1120,30 @@ impl Scope<'_> {
 
     fn path(&self, ty: &Type, path: &Path, depth: usize) -> syn::Result<Ty> {
         let mut segments: Vec<_> = path.segments.iter().collect();
+        // `self::T`, `super::T` (in a `pub mod`) and `MODULE::T` (a `pub mod`
+        // of the plugin module) name types the attribute has read.
+        let mut scope = *self;
+        let mut qualified = false;
         if segments.len() > 1 && segments[0].ident == "self" {
             segments.remove(0);
+        }
+        if segments.len() > 1 && segments[0].ident == "super" && scope.at != 0 {
+            segments.remove(0);
+            scope = scope.at(0);
+            qualified = true;
+        }
+        if segments.len() > 1
+            && scope.at == 0
+            && path.leading_colon.is_none()
+            && let Some(at) = self
+                .modules
+                .mods
+                .iter()
+                .position(|m| m.ident.as_ref().is_some_and(|m| segments[0].ident == *m))
+        {
+            segments.remove(0);
+            scope = scope.at(at);
+            qualified = true;
         }
         let Some(last) = segments.last() else {
             return Err(cannot(ty, "it is not a type", SUPPORTED));
@@ -983,10 +1186,10 @@ impl Scope<'_> {
                 ty,
                 format!(
                     "`{}` cannot cross the plugin boundary: it is declared outside `mod {}`; the \
-                     types a node takes and returns are declared inside the module with \
-                     `#[derive(warden_guest::Type)]`",
+                     types a node takes and returns are declared inside the module (or one of \
+                     its `pub mod`s) with `#[derive(warden_guest::Type)]`",
                     show(ty),
-                    self.module
+                    self.modules.plugin
                 ),
             ));
         }
@@ -1076,32 +1279,31 @@ impl Scope<'_> {
             _ => {}
         }
         if segments.len() == 1 {
-            if let Some(&index) = self.derived.get(&name) {
+            let local = &self.modules.mods[scope.at];
+            if let Some(&index) = local.derived.get(&name) {
                 arity(0)?;
                 return Ok(Ty::Named(index));
             }
-            if self.plain.contains_key(&name) {
-                return Err(Error::new_spanned(
-                    ty,
-                    format!(
-                        "`{name}` cannot cross the plugin boundary: it does not derive \
-                         `warden_guest::Type`; add #[derive(warden_guest::Type)] to `{name}` to \
-                         make it a WIT record, enum or variant"
-                    ),
-                ));
+            if local.plain.contains(&name) {
+                return Err(not_derived(ty, &name));
             }
-            if let Some(alias) = self.aliases.get(&name) {
-                if depth > 16 {
-                    return Err(cannot(ty, "its type alias does not end", "name the type"));
+            if let Some(alias) = local.aliases.get(&name) {
+                return scope.alias(ty, &name, alias, depth);
+            }
+            if !qualified {
+                // Imported with `use` from another module of the plugin.
+                if let Some(&index) = self.modules.derived.get(&name) {
+                    arity(0)?;
+                    return Ok(Ty::Named(index));
                 }
-                return self.ty_at(alias, depth + 1).map_err(|e| {
-                    let mut e = e;
-                    e.combine(Error::new_spanned(
-                        ty,
-                        format!("`{name}` is an alias of a type that cannot cross"),
-                    ));
-                    e
-                });
+                for (at, m) in self.modules.mods.iter().enumerate() {
+                    if let Some(alias) = m.aliases.get(&name) {
+                        return self.at(at).alias(ty, &name, alias, depth);
+                    }
+                }
+                if self.modules.mods.iter().any(|m| m.plain.contains(&name)) {
+                    return Err(not_derived(ty, &name));
+                }
             }
         }
         Err(Error::new_spanned(
@@ -1110,21 +1312,74 @@ impl Scope<'_> {
                 "`{}` cannot cross the plugin boundary: it is neither a WIT type nor declared in \
                  `mod {}` with #[derive(warden_guest::Type)]; {SUPPORTED}",
                 show(ty),
-                self.module
+                self.modules.plugin
             ),
         ))
     }
+
+    /// The type behind alias `name` (`type NAME = alias;` in this scope's
+    /// module).
+    fn alias(&self, ty: &Type, name: &str, alias: &Type, depth: usize) -> syn::Result<Ty> {
+        if depth > 16 {
+            return Err(cannot(ty, "its type alias does not end", "name the type"));
+        }
+        self.ty_at(alias, depth + 1).map_err(|mut e| {
+            e.combine(Error::new_spanned(
+                ty,
+                format!("`{name}` is an alias of a type that cannot cross"),
+            ));
+            e
+        })
+    }
+}
+
+/// "`NAME` does not derive `Type`".
+fn not_derived(ty: &Type, name: &str) -> Error {
+    Error::new_spanned(
+        ty,
+        format!(
+            "`{name}` cannot cross the plugin boundary: it does not derive `warden_guest::Type`; \
+             add #[derive(warden_guest::Type)] to `{name}` to make it a WIT record, enum or \
+             variant"
+        ),
+    )
 }
 
 impl Plugin {
-    /// No two functions, types, fields or cases share a WIT name.
+    /// Every node function: the world's, then each interface's.
+    pub(crate) fn all_funcs(&self) -> impl Iterator<Item = &Func> {
+        self.funcs
+            .iter()
+            .chain(self.interfaces.iter().flat_map(|i| &i.funcs))
+    }
+
+    /// No two functions of a module, types, fields or cases share a WIT
+    /// name.
     fn check_names(&self) -> syn::Result<()> {
         let mut errors = Errors::default();
+        // The plugin module's plain and stream functions are Rust items of
+        // one module, so report their clashes together.
+        let streams = self.interfaces.iter().filter(|i| i.module.is_none());
         unique(
             &mut errors,
             "functions",
-            self.funcs.iter().map(|f| (&f.name, &f.ident)),
+            self.funcs
+                .iter()
+                .chain(streams.flat_map(|i| &i.funcs))
+                .map(|f| (&f.name, &f.ident)),
         );
+        for iface in self.interfaces.iter().filter(|i| i.module.is_some()) {
+            unique(
+                &mut errors,
+                "functions",
+                iface.funcs.iter().map(|f| (&f.name, &f.ident)),
+            );
+        }
+        let modules = self
+            .interfaces
+            .iter()
+            .filter_map(|i| Some((&i.name, i.module.as_ref()?)));
+        unique(&mut errors, "modules", modules);
         unique(
             &mut errors,
             "types",
@@ -1140,7 +1395,10 @@ impl Plugin {
                 }
             }
         }
-        for f in self.funcs.iter().filter(|f| f.ret.in_interface()) {
+        for iface in &self.interfaces {
+            iface.check_names(self, &mut errors);
+        }
+        for f in self.all_funcs().filter(|f| f.ret.in_interface()) {
             let resource = crate::wit::resource_name(f);
             if let Some(d) = self.defs.iter().find(|d| d.name == resource) {
                 errors.push(Error::new(
@@ -1152,6 +1410,73 @@ impl Plugin {
                     ),
                 ));
             }
+        }
+        errors.finish()
+    }
+
+    /// No interface is named like another, like the interface of the
+    /// derived types, like the world or like a function the world exports:
+    /// interfaces and worlds share the package's names, and the world's
+    /// exports share the world's.
+    fn check_interfaces(&self) -> syn::Result<()> {
+        let layout = crate::wit::Layout::of(self);
+        let mut errors = Errors::default();
+        let mut seen: HashMap<&str, &Interface> = HashMap::new();
+        for iface in &self.interfaces {
+            let name = &iface.name;
+            // What the interface is, and where to point.
+            let (what, span) = match &iface.module {
+                Some(m) => (format!("`pub mod {m}` is the interface `{name}`"), m.span()),
+                None => (
+                    format!(
+                        "the stream and channel nodes of `mod {}` ({}) go into an interface \
+                         named after the module, `{name}`",
+                        self.ident,
+                        list(&iface.funcs)
+                    ),
+                    iface
+                        .funcs
+                        .first()
+                        .map_or(self.ident.span(), |f| f.ident.span()),
+                ),
+            };
+            // `types` stays free for the derived types even before there are
+            // any (the plugin module `types` moves them to `plugin-types`).
+            let types =
+                layout.types.as_ref() == Some(name) || (iface.module.is_some() && name == "types");
+            let clash = if types {
+                Some(format!(
+                    "{what}, but the name `{name}` is kept for the interface of the plugin's \
+                     derived types (`#[derive(warden_guest::Type)]`); rename the module"
+                ))
+            } else if let Some(other) = seen.get(name.as_str()) {
+                // Two `pub mod`s with the same kebab-case name are reported
+                // by `check_names`.
+                other.module.is_none().then(|| {
+                    format!(
+                        "{what}, but that is the interface of the stream and channel nodes of \
+                         `mod {}` ({}); rename the module, or move those functions into it",
+                        self.ident,
+                        list(&other.funcs)
+                    )
+                })
+            } else if *name == layout.world {
+                Some(format!(
+                    "{what}, but `{name}` is the name of the plugin's world; rename the module"
+                ))
+            } else {
+                self.funcs.iter().find(|f| f.name == *name).map(|f| {
+                    format!(
+                        "{what}, and the world also exports `fn {}` as `{name}`: functions and \
+                         interfaces share the world's exports; rename one",
+                        f.ident
+                    )
+                })
+            };
+            if let Some(message) = clash {
+                errors.push(Error::new(span, message));
+            }
+            seen.entry(name).or_insert(iface);
         }
         errors.finish()
     }
@@ -1206,7 +1531,7 @@ impl Plugin {
     /// The derived types reachable from the functions, in declaration order.
     pub(crate) fn reachable(&self) -> Vec<usize> {
         let mut seen = BTreeSet::new();
-        let mut todo: Vec<usize> = self.funcs.iter().flat_map(Func::named).collect();
+        let mut todo: Vec<usize> = self.all_funcs().flat_map(Func::named).collect();
         while let Some(i) = todo.pop() {
             if seen.insert(i) {
                 todo.extend(self.defs[i].named());
@@ -1214,6 +1539,58 @@ impl Plugin {
         }
         seen.into_iter().collect()
     }
+}
+
+impl Interface {
+    /// In a WIT interface (unlike a world) functions share their names with
+    /// the types the interface uses and the resources it declares.
+    fn check_names(&self, plugin: &Plugin, errors: &mut Errors) {
+        let used: BTreeSet<usize> = self.funcs.iter().flat_map(Func::named).collect();
+        for f in &self.funcs {
+            let what = match &f.module {
+                Some(m) => format!("`{}` in `pub mod {m}`", f.ident),
+                None => format!("the stream or channel node `{}`", f.ident),
+            };
+            if let Some(d) = used
+                .iter()
+                .map(|&i| &plugin.defs[i])
+                .find(|d| d.name == f.name)
+            {
+                errors.push(Error::new(
+                    f.ident.span(),
+                    format!(
+                        "{what} is the function `{}` of the interface `{}`, which also uses the \
+                         type `{}` (`{}`): in a WIT interface functions and types share names; \
+                         rename one",
+                        f.name, self.name, d.name, d.ident
+                    ),
+                ));
+            }
+            let resource = self
+                .funcs
+                .iter()
+                .find(|g| g.ret.in_interface() && crate::wit::resource_name(g) == f.name);
+            if let Some(g) = resource {
+                errors.push(Error::new(
+                    f.ident.span(),
+                    format!(
+                        "{what} is the function `{}` of the interface `{}`, the name of the \
+                         resource of node `{}`; rename it",
+                        f.name, self.name, g.ident
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+/// `` `a`, `b` `` for the Rust names of `funcs`.
+fn list(funcs: &[Func]) -> String {
+    funcs
+        .iter()
+        .map(|f| format!("`{}`", f.ident))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// An error for each name in `names` that an earlier one already has.

@@ -13,9 +13,15 @@
 //!     count: func(n: u64) -> count-stream;
 //! }
 //!
+//! interface geometry {       // one per `pub mod` with `pub fn`s
+//!     use types.{point};
+//!     norm: func(p: point) -> f64;
+//! }
+//!
 //! world zoo-plugin {         // `zoo` when there is no interface `zoo`
 //!     use types.{point};
 //!     export zoo;
+//!     export geometry;
 //!     export add: func(a: s64, b: s64) -> s64;
 //! }
 //! ```
@@ -23,24 +29,22 @@
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
-use crate::model::{Def, DefKind, Func, Payload, Plugin, Ret, Ty};
+use crate::model::{Def, DefKind, Func, Interface, Payload, Plugin, Ret, Ty};
 use crate::names::wit_ident;
 
 /// The WIT namespace of the packages the attribute makes.
 pub(crate) const NAMESPACE: &str = "warden-plugin";
 
-/// The names of the package, world and interfaces of a plugin.
+/// The names of the package, world and types interface of a plugin.
 pub(crate) struct Layout {
     /// `warden-plugin:NAME`.
     pub(crate) package: String,
     /// The package's name part (`NAME`).
     pub(crate) package_name: String,
-    /// The world: the module's name, or `NAME-plugin` when the interface of
-    /// stream and channel nodes already has the module's name (worlds and
-    /// interfaces share a package's namespace).
+    /// The world: the module's name, or `NAME-plugin` when an interface
+    /// (most often the one of the stream and channel nodes) already has the
+    /// module's name (worlds and interfaces share a package's namespace).
     pub(crate) world: String,
-    /// The interface of the stream and channel nodes, when there are any.
-    pub(crate) interface: Option<String>,
     /// The interface of the derived types, when there are any.
     pub(crate) types: Option<String>,
 }
@@ -48,11 +52,6 @@ pub(crate) struct Layout {
 impl Layout {
     /// The layout of `plugin`.
     pub(crate) fn of(plugin: &Plugin) -> Layout {
-        let interface = plugin
-            .funcs
-            .iter()
-            .any(|f| f.ret.in_interface())
-            .then(|| plugin.name.clone());
         let types = (!plugin.defs.is_empty()).then(|| {
             if plugin.name == "types" {
                 "plugin-types".to_owned()
@@ -60,7 +59,7 @@ impl Layout {
                 "types".to_owned()
             }
         });
-        let world = if interface.is_some() {
+        let world = if plugin.interfaces.iter().any(|i| i.name == plugin.name) {
             format!("{}-plugin", plugin.name)
         } else {
             plugin.name.clone()
@@ -69,7 +68,6 @@ impl Layout {
             package: format!("{NAMESPACE}:{}", plugin.name),
             package_name: plugin.name.clone(),
             world,
-            interface,
             types,
         }
     }
@@ -112,67 +110,70 @@ pub(crate) fn render(plugin: &Plugin) -> String {
         out.push_str("}\n");
     }
 
-    let in_interface: Vec<&Func> = plugin
-        .funcs
-        .iter()
-        .filter(|f| f.ret.in_interface())
-        .collect();
-    if let Some(interface) = &layout.interface {
+    for iface in &plugin.interfaces {
         out.push('\n');
-        docs(
-            &mut out,
-            "",
-            &format!("The stream and channel nodes of `{}`.", plugin.name),
-        );
-        let _ = writeln!(out, "interface {} {{", wit_ident(interface));
-        uses(&mut out, plugin, &layout, &in_interface);
-        for (i, f) in in_interface.iter().enumerate() {
-            if i > 0 {
-                out.push('\n');
-            }
-            render_resource(&mut out, plugin, f);
-            docs(&mut out, "    ", &f.docs);
-            let _ = writeln!(
-                out,
-                "    {}: func({}) -> {};",
-                wit_ident(&f.name),
-                params(plugin, f),
-                wit_ident(&resource_name(f))
-            );
-        }
-        out.push_str("}\n");
+        render_interface(&mut out, plugin, &layout, iface);
     }
 
     out.push('\n');
     docs(&mut out, "", &plugin.docs);
     let _ = writeln!(out, "world {} {{", wit_ident(&layout.world));
-    let at_world: Vec<&Func> = plugin
-        .funcs
-        .iter()
-        .filter(|f| !f.ret.in_interface())
-        .collect();
+    let at_world: Vec<&Func> = plugin.funcs.iter().collect();
     uses(&mut out, plugin, &layout, &at_world);
-    if let Some(interface) = &layout.interface {
-        let _ = writeln!(out, "    export {};", wit_ident(interface));
+    for iface in &plugin.interfaces {
+        let _ = writeln!(out, "    export {};", wit_ident(&iface.name));
     }
     for (i, f) in at_world.iter().enumerate() {
-        if i > 0 || layout.interface.is_some() {
+        if i > 0 || !plugin.interfaces.is_empty() {
             out.push('\n');
         }
         docs(&mut out, "    ", &f.docs);
-        let result = match &f.ret {
-            Ret::Value(t) => format!(" -> {}", ty(plugin, t)),
-            _ => String::new(),
-        };
         let _ = writeln!(
             out,
-            "    export {}: func({}){result};",
+            "    export {}: func({}){};",
             wit_ident(&f.name),
-            params(plugin, f)
+            params(plugin, f),
+            result(plugin, f)
         );
     }
     out.push_str("}\n");
     out
+}
+
+/// One exported interface: its functions, and the resources of its stream
+/// and channel functions.
+fn render_interface(out: &mut String, plugin: &Plugin, layout: &Layout, iface: &Interface) {
+    docs(out, "", &iface.docs);
+    let _ = writeln!(out, "interface {} {{", wit_ident(&iface.name));
+    let funcs: Vec<&Func> = iface.funcs.iter().collect();
+    uses(out, plugin, layout, &funcs);
+    for (i, f) in funcs.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        render_resource(out, plugin, f);
+        docs(out, "    ", &f.docs);
+        let _ = writeln!(
+            out,
+            "    {}: func({}){};",
+            wit_ident(&f.name),
+            params(plugin, f),
+            result(plugin, f)
+        );
+    }
+    out.push_str("}\n");
+}
+
+/// ` -> T` for a function's result: its value, or its stream or channel
+/// resource.
+fn result(plugin: &Plugin, f: &Func) -> String {
+    match &f.ret {
+        Ret::Nothing => String::new(),
+        Ret::Value(t) => format!(" -> {}", ty(plugin, t)),
+        Ret::Stream { .. } | Ret::Channel { .. } => {
+            format!(" -> {}", wit_ident(&resource_name(f)))
+        }
+    }
 }
 
 /// `use types.{a, b};` for the derived types `funcs` name.
@@ -734,5 +735,286 @@ world counter-plugin {
             mod m { pub fn f(a: usize) {} pub fn g(b: u128) {} }
         });
         assert!(e.contains("`usize`") && e.contains("`u128`"), "{e}");
+    }
+
+    #[test]
+    fn pub_mods_become_interfaces_with_their_docs() {
+        let wit = wit_of(syn::parse_quote! {
+            /// Text utilities.
+            mod text {
+                /// Counts.
+                #[derive(warden_guest::Type)]
+                pub struct Stats { pub words: u32 }
+
+                /// String functions (nodes `text/strings/...`).
+                pub mod strings {
+                    //! Written inside.
+                    use super::*;
+
+                    /// A piece of a string.
+                    #[derive(warden_guest::Type)]
+                    pub struct Span { pub start: u32, pub(super) end: u32 }
+
+                    /// Upper-cases `s`.
+                    pub fn upper(s: &str) -> String { s.to_uppercase() }
+
+                    /// Where the words are.
+                    pub fn spans(s: String) -> impl Iterator<Item = Span> { todo!() }
+
+                    /// Counts `s`.
+                    pub fn count(s: String) -> Stats { todo!() }
+
+                    fn helper() {}
+
+                    mod private_helpers {}
+                }
+
+                /// Only types: no interface.
+                pub mod model {
+                    #[derive(warden_guest::Type)]
+                    pub enum Case { Upper, Lower }
+                }
+
+                mod helpers {
+                    pub fn not_a_node() {}
+                }
+
+                /// The first span of `s`.
+                pub fn first(s: String) -> Option<strings::Span> { todo!() }
+
+                /// The case of `s`.
+                pub fn case_of(s: String, stats: self::Stats) -> model::Case { todo!() }
+            }
+        });
+        assert_eq!(
+            wit,
+            "package warden-plugin:text;
+
+/// The types of the plugin's nodes (the module's `#[derive(warden_guest::Type)]` types).
+interface types {
+    /// Counts.
+    record stats {
+        words: u32,
+    }
+
+    /// A piece of a string.
+    record span {
+        start: u32,
+        end: u32,
+    }
+
+    enum case {
+        upper,
+        lower,
+    }
+}
+
+/// String functions (nodes `text/strings/...`).
+/// Written inside.
+interface strings {
+    use types.{stats, span};
+
+    /// Upper-cases `s`.
+    upper: func(s: string) -> string;
+
+    /// The items of `spans`, pulled one at a time with `next`.
+    resource spans-stream {
+        /// The next item, or `none` at the end.
+        next: func() -> option<span>;
+    }
+
+    /// Where the words are.
+    spans: func(s: string) -> spans-stream;
+
+    /// Counts `s`.
+    count: func(s: string) -> stats;
+}
+
+/// Text utilities.
+world text {
+    use types.{stats, span, case};
+
+    export strings;
+
+    /// The first span of `s`.
+    export first: func(s: string) -> option<span>;
+
+    /// The case of `s`.
+    export case-of: func(s: string, stats: stats) -> case;
+}
+"
+        );
+    }
+
+    #[test]
+    fn a_pub_mod_beside_streams_shares_the_world() {
+        // Stream nodes of the plugin module and of a `pub mod`, and a
+        // `pub mod` named after the plugin module: the world moves aside.
+        let wit = wit_of(syn::parse_quote! {
+            mod counter {
+                pub fn count(n: u64) -> impl Iterator<Item = u64> { 0..n }
+                pub mod ticks {
+                    pub fn count(n: u64) -> impl Iterator<Item = u64> { 0..n }
+                    pub fn echo() -> warden_guest::Channel<String, String> { todo!() }
+                }
+            }
+        });
+        assert!(wit.contains("interface counter {"), "{wit}");
+        assert!(wit.contains("interface ticks {"), "{wit}");
+        assert!(
+            wit.contains("world counter-plugin {\n    export counter;\n    export ticks;\n}"),
+            "{wit}"
+        );
+        let wit = wit_of(syn::parse_quote! {
+            mod text {
+                pub fn stats(s: String) -> u32 { 0 }
+                pub mod text {
+                    pub fn upper(s: String) -> String { s }
+                }
+            }
+        });
+        assert!(wit.contains("world text-plugin {"), "{wit}");
+    }
+
+    #[test]
+    fn pub_mods_that_cannot_be_interfaces_are_refused_saying_why() {
+        let e = error_of(syn::parse_quote! {
+            mod text {
+                pub mod strings {
+                    pub mod deeper { pub fn f() {} }
+                    pub fn g() {}
+                }
+            }
+        });
+        assert!(
+            e.starts_with("`pub mod deeper` is nested too deep")
+                && e.contains("move `deeper` up beside `strings`"),
+            "{e}"
+        );
+        let e = error_of(syn::parse_quote! {
+            mod text { pub mod strings; pub fn f() {} }
+        });
+        assert!(e.contains("write `pub mod strings { .. }` inline"), "{e}");
+        let e = error_of(syn::parse_quote! {
+            mod text {
+                pub mod strings {
+                    #[derive(Type)]
+                    struct Span { pub start: u32 }
+                    #[derive(Type)]
+                    pub struct Range { start: u32 }
+                    pub fn f(s: Span, r: Range) {}
+                }
+            }
+        });
+        assert!(
+            e.contains("`Span` is declared in `pub mod strings`")
+                && e.contains("the field `Range.start` is declared in `pub mod strings`")
+                && e.contains("make it `pub`"),
+            "{e}"
+        );
+        let e = error_of(syn::parse_quote! {
+            mod text { pub mod strings { fn private() {} } }
+        });
+        assert!(
+            e.contains("`mod text` exports nothing") && e.contains("of its `pub mod`s"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn interface_names_that_clash_are_refused_saying_with_what() {
+        let e = error_of(syn::parse_quote! {
+            mod text { pub mod types { pub fn f() {} } }
+        });
+        assert_eq!(
+            e,
+            "`pub mod types` is the interface `types`, but the name `types` is kept for the \
+             interface of the plugin's derived types (`#[derive(warden_guest::Type)]`); rename \
+             the module"
+        );
+        let e = error_of(syn::parse_quote! {
+            mod text {
+                pub fn strings() {}
+                pub mod strings { pub fn upper(s: String) -> String { s } }
+            }
+        });
+        assert_eq!(
+            e,
+            "`pub mod strings` is the interface `strings`, and the world also exports \
+             `fn strings` as `strings`: functions and interfaces share the world's exports; \
+             rename one"
+        );
+        let e = error_of(syn::parse_quote! {
+            mod counter {
+                pub fn count(n: u64) -> impl Iterator<Item = u64> { 0..n }
+                pub mod counter { pub fn f() {} }
+            }
+        });
+        assert_eq!(
+            e,
+            "`pub mod counter` is the interface `counter`, but that is the interface of the \
+             stream and channel nodes of `mod counter` (`count`); rename the module, or move \
+             those functions into it"
+        );
+        let e = error_of(syn::parse_quote! {
+            mod count {
+                pub fn count() -> u32 { 0 }
+                pub fn ticks(n: u64) -> impl Iterator<Item = u64> { 0..n }
+            }
+        });
+        assert!(
+            e.starts_with(
+                "the stream and channel nodes of `mod count` (`ticks`) go into an interface \
+                 named after the module, `count`, and the world also exports `fn count`"
+            ),
+            "{e}"
+        );
+        let e = error_of(syn::parse_quote! {
+            mod text {
+                pub mod a_b { pub fn f() {} }
+                pub mod aB { pub fn g() {} }
+            }
+        });
+        assert!(
+            e.contains("modules `a_b` and `aB` have the same WIT name"),
+            "{e}"
+        );
+        let e = error_of(syn::parse_quote! {
+            mod text {
+                #[derive(Type)]
+                pub struct Span { pub start: u32 }
+                pub mod strings {
+                    #[derive(Type)]
+                    pub struct Span { pub end: u32 }
+                    pub fn f(s: Span) {}
+                }
+            }
+        });
+        assert!(
+            e.contains("types `Span` and `Span` have the same WIT name `span`"),
+            "{e}"
+        );
+        // Worlds keep functions and types apart, interfaces do not.
+        let e = error_of(syn::parse_quote! {
+            mod text {
+                #[derive(Type)]
+                pub struct Stats { pub words: u32 }
+                pub fn stats(s: String) -> Stats { todo!() }
+                pub mod strings {
+                    use super::Stats;
+                    pub fn stats(s: String) -> Stats { todo!() }
+                    pub fn tokens(s: String) -> impl Iterator<Item = String> { todo!() }
+                    pub fn tokens_stream() {}
+                }
+            }
+        });
+        assert_eq!(
+            e,
+            "`stats` in `pub mod strings` is the function `stats` of the interface `strings`, \
+             which also uses the type `stats` (`Stats`): in a WIT interface functions and \
+             types share names; rename one\n\
+             `tokens_stream` in `pub mod strings` is the function `tokens-stream` of the \
+             interface `strings`, the name of the resource of node `tokens`; rename it"
+        );
     }
 }

@@ -1,32 +1,72 @@
-//! The `text` example plugin: string and list functions, a record in and out,
-//! a variant and an enum.
+//! The `text` example plugin: string and list functions in an interface
+//! (`pub mod strings`: nodes `text/strings/...`), a record in and out, a
+//! variant and an enum, written as plain functions (`#[warden_guest::plugin]`
+//! makes the WIT from their signatures and docs).
 
-warden_guest::define_plugin!({ world: "text", path: "wit" });
+/// Text utilities: the second example plugin.
+#[warden_guest::plugin]
+mod text {
+    use warden_guest::Type;
 
-use exports::example::text::strings;
-
-struct Text;
-
-impl strings::Guest for Text {
-    fn upper(s: String) -> String {
-        s.to_uppercase()
+    /// Counts describing a piece of text.
+    #[derive(Type)]
+    pub struct Stats {
+        pub chars: u32,
+        pub words: u32,
+        pub lines: u32,
+        pub longest_word: Option<String>,
     }
 
-    fn reverse(s: String) -> String {
-        s.chars().rev().collect()
+    /// Letter case.
+    #[derive(Type, Clone, Copy)]
+    pub enum LetterCase {
+        Upper,
+        Lower,
+        Title,
     }
 
-    fn words(s: String) -> Vec<String> {
-        s.split_whitespace().map(str::to_owned).collect()
+    /// How `apply` rewrites text.
+    #[derive(Type)]
+    pub struct Style {
+        pub letter_case: LetterCase,
+        pub prefix: Option<String>,
+        pub repeat: u8,
     }
 
-    fn join(parts: Vec<String>, sep: String) -> String {
-        parts.join(&sep)
+    /// One token of `tokenize`.
+    #[derive(Type)]
+    pub enum Token {
+        Word(String),
+        Number(i64),
+        Punct(char),
+        Space,
     }
-}
 
-impl Guest for Text {
-    fn stats(s: String) -> Stats {
+    /// String and list functions (nodes `text/strings/...`).
+    pub mod strings {
+        /// Upper-cases `s`.
+        pub fn upper(s: &str) -> String {
+            s.to_uppercase()
+        }
+
+        /// Reverses `s` by Unicode scalar values.
+        pub fn reverse(s: &str) -> String {
+            s.chars().rev().collect()
+        }
+
+        /// Splits `s` on whitespace.
+        pub fn words(s: &str) -> Vec<String> {
+            s.split_whitespace().map(str::to_owned).collect()
+        }
+
+        /// Joins `parts` with `sep` between them.
+        pub fn join(parts: Vec<String>, sep: &str) -> String {
+            parts.join(sep)
+        }
+    }
+
+    /// Counts characters, words and lines (a record out).
+    pub fn stats(s: &str) -> Stats {
         let longest = s.split_whitespace().max_by_key(|w| w.chars().count());
         Stats {
             chars: s.chars().count() as u32,
@@ -36,11 +76,12 @@ impl Guest for Text {
         }
     }
 
-    fn apply(s: String, style: Style) -> String {
+    /// Rewrites `s` in `style` (a record in).
+    pub fn apply(s: &str, style: Style) -> String {
         let cased = match style.letter_case {
             LetterCase::Upper => s.to_uppercase(),
             LetterCase::Lower => s.to_lowercase(),
-            LetterCase::Title => title(&s),
+            LetterCase::Title => title(s),
         };
         let body = cased.repeat(usize::from(style.repeat.max(1)));
         match style.prefix {
@@ -49,7 +90,8 @@ impl Guest for Text {
         }
     }
 
-    fn tokenize(s: String) -> Vec<Token> {
+    /// Splits `s` into words, numbers, punctuation and spaces (a variant).
+    pub fn tokenize(s: &str) -> Vec<Token> {
         let mut tokens = Vec::new();
         let mut chars = s.chars().peekable();
         while let Some(&c) = chars.peek() {
@@ -83,7 +125,8 @@ impl Guest for Text {
         tokens
     }
 
-    fn case_of(s: String) -> Option<LetterCase> {
+    /// Says which case `s` is in, if it is all one (an enum).
+    pub fn case_of(s: &str) -> Option<LetterCase> {
         let letters: Vec<char> = s.chars().filter(|c| c.is_alphabetic()).collect();
         if letters.is_empty() {
             None
@@ -91,26 +134,24 @@ impl Guest for Text {
             Some(LetterCase::Upper)
         } else if letters.iter().all(|c| c.is_lowercase()) {
             Some(LetterCase::Lower)
-        } else if s == title(&s) {
+        } else if s == title(s) {
             Some(LetterCase::Title)
         } else {
             None
         }
     }
-}
 
-fn title(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut start = true;
-    for c in s.chars() {
-        if start {
-            out.extend(c.to_uppercase());
-        } else {
-            out.extend(c.to_lowercase());
+    fn title(s: &str) -> String {
+        let mut out = String::with_capacity(s.len());
+        let mut start = true;
+        for c in s.chars() {
+            if start {
+                out.extend(c.to_uppercase());
+            } else {
+                out.extend(c.to_lowercase());
+            }
+            start = c.is_whitespace();
         }
-        start = c.is_whitespace();
+        out
     }
-    out
 }
-
-export!(Text);

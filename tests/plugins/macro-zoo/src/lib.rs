@@ -261,6 +261,41 @@ mod zoo {
         })
     }
 
+    /// Geometry on the types above (a `pub mod`: nodes `zoo/geometry/...`).
+    pub mod geometry {
+        use super::{Point, Shape};
+        use warden_guest::Type;
+
+        /// A line between two points: a type declared in a `pub mod`.
+        #[derive(Type, Debug, Clone, Copy, PartialEq)]
+        pub struct Segment {
+            /// Where it starts.
+            pub from: Point,
+            /// Where it ends.
+            pub to: Point,
+        }
+
+        /// The length of `segment`.
+        pub fn length(segment: Segment) -> f64 {
+            (segment.to.x - segment.from.x).hypot(segment.to.y - segment.from.y)
+        }
+
+        /// The corners of `shape`, one at a time (a stream node in a `pub mod`).
+        pub fn corners(shape: Shape) -> impl Iterator<Item = Point> {
+            match shape {
+                Shape::Rect(a, b) => vec![a, Point { x: b.x, y: a.y }, b, Point { x: a.x, y: b.y }],
+                Shape::Dot(p) => vec![p],
+                Shape::Circle(_) | Shape::Empty => Vec::new(),
+            }
+            .into_iter()
+        }
+    }
+
+    /// The segment from `a` to `b` (a type of `pub mod geometry`).
+    pub fn segment(a: Point, b: Point) -> geometry::Segment {
+        geometry::Segment { from: a, to: b }
+    }
+
     /// Answers each point with its mirror images (a channel of records).
     pub fn mirror() -> Channel<Point, Point> {
         Channel::new(|p: Point| vec![Point { x: -p.x, y: p.y }, Point { x: p.x, y: -p.y }])
