@@ -18,6 +18,11 @@ plugins=target/demo-plugins
 mkdir -p "$plugins"
 cp target/wasm-plugins/wasm32-wasip2/release/{math,text,notes,pipeline,streams}.wasm "$plugins/"
 cp examples/plugins/notes/notes.toml examples/plugins/pipeline/pipeline.toml "$plugins/"
+# The Python and JavaScript examples join them below when their toolchains
+# are here; a copy left by an earlier run goes, so only what was built is served.
+py_example=examples/plugins-python/wordfreq
+js_example=examples/plugins-js/units
+rm -f "$plugins"/wordfreq.wasm "$plugins"/wordfreq.toml "$plugins"/units.wasm "$plugins"/units.toml
 state=target/demo-state
 port=${WARDEN_DEMO_PORT:-7443}
 addr=127.0.0.1:$port
@@ -27,6 +32,44 @@ show() { echo; echo "\$ warden $*"; "$warden" "$@"; }
 
 show check "$plugins/math.wasm"
 show run "$plugins/math.wasm" add '{"a":1,"b":2}'
+
+# Plugins in Python and JavaScript, each only when its toolchain is here:
+# `warden build` builds the project with it, checks the component (its nodes
+# and docs are printed below; the imports are left out) and drops it, with
+# its manifest, into the plugin directory. A missing toolchain or a failed
+# build is reported and skipped; the rest of the demo goes on without it.
+served_py=0
+served_js=0
+build_into() {
+    echo; echo "\$ warden build $1 --into $plugins"
+    # (stderr too, to keep the order; the indented lines after `imports:` go)
+    if "$warden" build "$1" --into "$plugins" 2>&1 |
+        awk '/^imports:/ { skip = 1; next } skip && /^  / { next } { skip = 0; print; fflush() }'; then
+        return 0
+    fi
+    echo "(warden build $1 failed, see above; the demo goes on without it)"
+    return 1
+}
+echo
+echo "==> building the Python and JavaScript example plugins"
+if command -v "${WARDEN_PYTHON:-python3}" >/dev/null 2>&1 && componentize-py --version >/dev/null 2>&1; then
+    build_into "$py_example" && served_py=1
+else
+    echo "(skipping the Python example $py_example: it needs Python 3 and componentize-py: pip install componentize-py)"
+fi
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+    if [ ! -x "$js_example/node_modules/.bin/componentize-js" ]; then
+        # Once: componentize-js, at the version package-lock.json pins.
+        echo; echo "\$ (cd $js_example && npm ci)"
+        (cd "$js_example" && npm ci --no-audit --no-fund --loglevel=error) ||
+            echo "(npm ci failed, see above; the demo goes on without the JavaScript example)"
+    fi
+    if [ -x "$js_example/node_modules/.bin/componentize-js" ]; then
+        build_into "$js_example" && served_js=1
+    fi
+else
+    echo "(skipping the JavaScript example $js_example: it needs Node.js and npm: https://nodejs.org, or apt-get install nodejs npm)"
+fi
 
 echo
 echo "==> serving $plugins on $addr (QUIC) and $http (HTTP)"
@@ -81,6 +124,32 @@ echo "dashboard: $http/   API docs: $http/docs   OpenAPI: $http/v1/openapi.json 
 echo
 echo "==> the example Rust client (examples/client/main.rs)"
 WARDEN_STATE_DIR=$state target/debug/examples/client "$addr"
+
+# The Python and JavaScript examples, if they were built above. A failure
+# here is reported, not fatal: they are extras on top of the quick start.
+extra() { client "$@" || echo "(exit status $?; the demo goes on)"; }
+if [ "$served_py" = 1 ]; then
+    echo
+    echo "==> the Python example ($py_example/app.py)"
+    extra call wordfreq/summarize "the cat sat on the mat with the hat"
+    extra call wordfreq/top '["the cat sat on the mat with the hat", 2, "longest"]'
+    # A generator is a stream node: one JSON value per line.
+    extra call wordfreq/app/words "Nodes calling nodes"
+    # The tally lives in the plugin's key-value store (wordfreq.toml grants
+    # it): it grows with every call, and every run of the demo.
+    extra call wordfreq/tally "to be or not to be"
+    extra call wordfreq/seen be
+fi
+if [ "$served_js" = 1 ]; then
+    echo
+    echo "==> the JavaScript example ($js_example/units.js)"
+    extra call units/convert '{"value": 5, "unit": "km"}' mi
+    extra call units/parse "451 degF"
+    echo "\$ curl -X POST $http/v1/call/units/convert -d '{\"q\": {\"value\": 451, \"unit\": \"degF\"}, \"to\": \"degC\"}'"
+    curl -sS -X POST "$http/v1/call/units/convert" -d '{"q": {"value": 451, "unit": "degF"}, "to": "degC"}' ||
+        echo "(curl failed; the demo goes on)"
+    echo
+fi
 
 if [ "${WARDEN_DEMO_KEEP:-0}" = 1 ]; then
     echo
