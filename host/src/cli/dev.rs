@@ -36,14 +36,16 @@ pub(crate) fn run(args: DevArgs) -> Result<(), Failure> {
         .project
         .canonicalize()
         .map_err(|e| Failure::new("usage", format!("`{}`: {e}", args.project.display())))?;
-    let plugins = std::env::temp_dir().join(format!("warden-dev-{}", std::process::id()));
+    // The served directory lives in the project's build output, so nothing
+    // is left behind elsewhere however `warden dev` ends.
+    let plugins = project.join("target").join("warden").join("dev-plugins");
+    let _ = std::fs::remove_dir_all(&plugins);
     std::fs::create_dir_all(&plugins).map_err(|e| {
         Failure::new(
             "usage",
             format!("cannot create `{}`: {e}", plugins.display()),
         )
     })?;
-    let _cleanup = RemoveOnDrop(plugins.clone());
     rebuild(&project, args.debug, &plugins);
     let (changed, changes) = mpsc::channel();
     let watched = project.clone();
@@ -125,12 +127,4 @@ fn is_source_change(project: &Path, event: &notify::Event) -> bool {
             c == "target" || c == "node_modules" || c == "__pycache__" || c.starts_with('.')
         })
     })
-}
-
-struct RemoveOnDrop(PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
