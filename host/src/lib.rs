@@ -9,7 +9,8 @@
 //! Layers, top to bottom; a module only uses the ones below it:
 //!
 //! - front ends: `cli` (the `warden` command) and [`rpc`] (the QUIC server
-//!   and client): transport and framing only;
+//!   and client): transport and framing only; `http` and [`cluster`] (hosts
+//!   joined over NATS);
 //! - [`host`]: the service every front end uses — admission (one path for
 //!   calls, jobs and `invoke`), calls with an event sink, catalog, describe
 //!   and status per caller, jobs, blobs — built from the host config;
@@ -49,6 +50,8 @@ pub mod access;
 pub mod caps;
 #[cfg(feature = "server")]
 pub mod cli;
+#[cfg(feature = "server")]
+pub mod cluster;
 #[cfg(feature = "client")]
 mod digest;
 #[cfg(feature = "server")]

@@ -16,6 +16,7 @@ mod browser;
 mod caps;
 mod cli;
 mod cli_rpc;
+mod cluster;
 mod conformance;
 mod hardening;
 mod hostile;

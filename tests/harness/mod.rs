@@ -5,6 +5,7 @@
 //!
 //! Included with `#[path]` by `tests/all/main.rs` and each benchmark.
 
+pub(crate) mod nats;
 pub(crate) mod plugins;
 pub(crate) mod quic;
 pub(crate) mod server;

@@ -116,25 +116,44 @@ impl progress::Host for CallCaps {
 
 impl types::Host for CallCaps {}
 
+/// A cluster's shared store goes first; each operation is checked the
+/// same way before it reaches either store.
 impl kv::Host for CallCaps {
     async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, Error> {
         let (store, plugin) = self.kv_store()?;
+        if let Some(shared) = store.shared() {
+            super::check_key(&key)?;
+            return Ok(shared.get(&plugin, &key).await?);
+        }
         blocking(move || store.get(&plugin, &key)).await
     }
 
     async fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), Error> {
         let (store, plugin) = self.kv_store()?;
         let quota = self.kv_quota;
+        if let Some(shared) = store.shared() {
+            super::check_key(&key)?;
+            super::check_value(&value)?;
+            return Ok(shared.set(&plugin, &key, value, quota).await?);
+        }
         blocking(move || store.set(&plugin, &key, &value, quota)).await
     }
 
     async fn delete(&mut self, key: String) -> Result<bool, Error> {
         let (store, plugin) = self.kv_store()?;
+        if let Some(shared) = store.shared() {
+            super::check_key(&key)?;
+            return Ok(shared.delete(&plugin, &key).await?);
+        }
         blocking(move || store.delete(&plugin, &key)).await
     }
 
     async fn list_keys(&mut self, prefix: String) -> Result<Vec<String>, Error> {
         let (store, plugin) = self.kv_store()?;
+        if let Some(shared) = store.shared() {
+            super::check_prefix(&prefix)?;
+            return Ok(shared.list(&plugin, &prefix).await?);
+        }
         blocking(move || store.list(&plugin, &prefix)).await
     }
 }

@@ -5,9 +5,15 @@
 //! listings are confined to its own name by construction. A second table
 //! keeps each plugin's usage (key plus value bytes) for the quota check,
 //! updated in the same transaction as the write it accounts for.
+//!
+//! In a cluster the store is shared instead: the cluster sets a
+//! [`SharedKv`] ([`KvStore::share`]) and every host's plugins read and
+//! write it (a JetStream KV bucket) with the same keys, limits and quotas.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use futures::future::BoxFuture;
 
 use redb::{Database, ReadableTable, TableDefinition};
 
@@ -26,10 +32,36 @@ pub const MAX_VALUE_BYTES: usize = 1 << 20;
 /// The most keys one `list-keys` call returns.
 pub const MAX_LISTED_KEYS: usize = 10_000;
 
-/// The host's key-value store. Cheap to clone.
+/// The host's key-value store. Cheap to clone; clones share everything,
+/// the [`SharedKv`] set later included.
 #[derive(Clone)]
 pub struct KvStore {
     db: Arc<Database>,
+    shared: Arc<OnceLock<Arc<dyn SharedKv>>>,
+}
+
+/// A key-value store shared by the hosts of a cluster, used instead of
+/// the local database once set with [`KvStore::share`]. Keys and values
+/// reach it already checked ([`MAX_KEY_BYTES`], [`MAX_VALUE_BYTES`]); it
+/// keeps each plugin's keys apart and enforces the quota.
+pub trait SharedKv: Send + Sync {
+    /// The value of `plugin`'s `key`.
+    fn get(&self, plugin: &str, key: &str)
+    -> BoxFuture<'static, Result<Option<Vec<u8>>, CapError>>;
+    /// Stores `value` under `plugin`'s `key` within `quota` bytes.
+    fn set(
+        &self,
+        plugin: &str,
+        key: &str,
+        value: Vec<u8>,
+        quota: u64,
+    ) -> BoxFuture<'static, Result<(), CapError>>;
+    /// Removes `plugin`'s `key`; whether it existed.
+    fn delete(&self, plugin: &str, key: &str) -> BoxFuture<'static, Result<bool, CapError>>;
+    /// `plugin`'s keys starting with `prefix`, in byte order, at most
+    /// [`MAX_LISTED_KEYS`].
+    fn list(&self, plugin: &str, prefix: &str)
+    -> BoxFuture<'static, Result<Vec<String>, CapError>>;
 }
 
 impl std::fmt::Debug for KvStore {
@@ -64,7 +96,22 @@ impl KvStore {
         txn.open_table(ENTRIES).map_err(|e| e.to_string())?;
         txn.open_table(USAGE).map_err(|e| e.to_string())?;
         txn.commit().map_err(|e| e.to_string())?;
-        Ok(KvStore { db: Arc::new(db) })
+        Ok(KvStore {
+            db: Arc::new(db),
+            shared: Arc::new(OnceLock::new()),
+        })
+    }
+
+    /// From now on, keeps every plugin's data in `shared` instead of the
+    /// local database (which stays as it is). Set once; a second call
+    /// returns `false` and changes nothing.
+    pub fn share(&self, shared: Arc<dyn SharedKv>) -> bool {
+        self.shared.set(shared).is_ok()
+    }
+
+    /// The shared store, once set.
+    pub(crate) fn shared(&self) -> Option<Arc<dyn SharedKv>> {
+        self.shared.get().cloned()
     }
 
     /// The value of `plugin`'s `key`.
@@ -86,13 +133,7 @@ impl KvStore {
         quota: u64,
     ) -> Result<(), CapError> {
         check_key(key)?;
-        if value.len() > MAX_VALUE_BYTES {
-            return Err(CapError::QuotaExceeded(format!(
-                "a value of {} bytes is over the limit of {MAX_VALUE_BYTES} bytes per value; \
-                 store big data with `blobs` and keep its reference here",
-                value.len()
-            )));
-        }
+        check_value(value)?;
         let txn = self.db.begin_write().map_err(failed)?;
         {
             let mut entries = txn.open_table(ENTRIES).map_err(failed)?;
@@ -141,12 +182,7 @@ impl KvStore {
 
     /// `plugin`'s keys starting with `prefix`, in byte order.
     pub(crate) fn list(&self, plugin: &str, prefix: &str) -> Result<Vec<String>, CapError> {
-        if prefix.len() > MAX_KEY_BYTES {
-            return Err(CapError::Invalid(format!(
-                "a prefix of {} bytes is longer than the longest key ({MAX_KEY_BYTES} bytes)",
-                prefix.len()
-            )));
-        }
+        check_prefix(prefix)?;
         let txn = self.db.begin_read().map_err(failed)?;
         let table = txn.open_table(ENTRIES).map_err(failed)?;
         let mut keys = Vec::new();
@@ -176,7 +212,12 @@ impl KvStore {
     }
 }
 
-fn check_key(key: &str) -> Result<(), CapError> {
+/// Checks a key's length (what every store allows).
+///
+/// # Errors
+///
+/// [`CapError::Invalid`] for an empty or too long key.
+pub fn check_key(key: &str) -> Result<(), CapError> {
     if key.is_empty() {
         return Err(CapError::Invalid("a key must not be empty".into()));
     }
@@ -184,6 +225,37 @@ fn check_key(key: &str) -> Result<(), CapError> {
         return Err(CapError::Invalid(format!(
             "a key of {} bytes is longer than the limit of {MAX_KEY_BYTES} bytes",
             key.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a value's size (what every store allows).
+///
+/// # Errors
+///
+/// [`CapError::QuotaExceeded`] for a value over [`MAX_VALUE_BYTES`].
+pub fn check_value(value: &[u8]) -> Result<(), CapError> {
+    if value.len() > MAX_VALUE_BYTES {
+        return Err(CapError::QuotaExceeded(format!(
+            "a value of {} bytes is over the limit of {MAX_VALUE_BYTES} bytes per value; \
+             store big data with `blobs` and keep its reference here",
+            value.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a listing prefix's length.
+///
+/// # Errors
+///
+/// [`CapError::Invalid`] for a prefix longer than any key.
+pub fn check_prefix(prefix: &str) -> Result<(), CapError> {
+    if prefix.len() > MAX_KEY_BYTES {
+        return Err(CapError::Invalid(format!(
+            "a prefix of {} bytes is longer than the longest key ({MAX_KEY_BYTES} bytes)",
+            prefix.len()
         )));
     }
     Ok(())

@@ -29,7 +29,10 @@ pub use blobs::{BlobReader, BlobRef, BlobStore, BlobWriter, DEFAULT_MAX_BLOB_BYT
 pub use context::{CallCaps, CapsView, EventSink};
 pub use grants::{BlobsGrant, Capabilities, DirGrant, GrantError, Grants, INTERFACES, check};
 pub use invoke::{Invocation, InvokeFuture, Invoker, MAX_INVOKE_DEPTH};
-pub use kv::{KvStore, MAX_KEY_BYTES, MAX_LISTED_KEYS, MAX_VALUE_BYTES};
+pub use kv::{
+    KvStore, MAX_KEY_BYTES, MAX_LISTED_KEYS, MAX_VALUE_BYTES, SharedKv, check_key, check_prefix,
+    check_value,
+};
 pub use outbound::MAX_RESPONSE_BYTES;
 pub(crate) use outbound::OutboundHttp;
 

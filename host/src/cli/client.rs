@@ -359,19 +359,33 @@ fn print_plugins(status: &ServerStatus) {
         .max()
         .unwrap_or(6)
         .max(6);
-    println!(
-        "{:<width$}  {:<7}  {:<20}  {:<20}  NODES",
-        "PLUGIN", "STATE", "VERSION", "LOADED"
+    // In a cluster, which hosts have each plugin.
+    let cluster = status.plugins.iter().any(|p| !p.hosts.is_empty());
+    let header = format!(
+        "{:<width$}  {:<7}  {:<20}  {:<20}  {:<5}{}",
+        "PLUGIN",
+        "STATE",
+        "VERSION",
+        "LOADED",
+        "NODES",
+        if cluster { "  HOSTS" } else { "" }
     );
+    println!("{}", header.trim_end());
     for p in &status.plugins {
-        println!(
-            "{:<width$}  {:<7}  {:<20}  {:<20}  {}",
+        let hosts = if cluster {
+            format!("  {}", p.hosts.join(", "))
+        } else {
+            String::new()
+        };
+        let line = format!(
+            "{:<width$}  {:<7}  {:<20}  {:<20}  {:<5}{hosts}",
             p.name,
             p.state.as_str(),
             p.version.as_deref().unwrap_or("-"),
             p.loaded_at.as_deref().unwrap_or("-"),
             p.nodes
         );
+        println!("{}", line.trim_end());
         if let Some(error) = &p.error {
             println!("{:<width$}  failed: {error}", "");
         }

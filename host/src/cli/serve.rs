@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::Failure;
+use crate::cluster::{Cluster, ClusterConfig};
 use crate::host::{Host, HostConfig, HostError};
 use crate::http::{HttpConfig, HttpError, HttpServer};
 use crate::rpc::{Server, ServerConfig, ServerError, ServerIdentity};
@@ -53,6 +54,19 @@ pub(crate) struct ServeOptions {
     /// certificate.
     #[arg(long)]
     http_tls: bool,
+    /// Join the hosts using this NATS server (`nats://HOST:PORT`; repeat
+    /// for several): one catalog, calls routed to whichever host serves a
+    /// node. Overrides `[cluster] servers` of the config.
+    #[arg(long, value_name = "URL")]
+    cluster: Vec<String>,
+    /// The cluster to join on that NATS (default `default`, or `[cluster]
+    /// name`).
+    #[arg(long, value_name = "NAME")]
+    cluster_name: Option<String>,
+    /// This host's id in the cluster (default: the host name and a random
+    /// suffix, or `[cluster] host`).
+    #[arg(long, value_name = "ID")]
+    cluster_host: Option<String>,
 }
 
 impl From<HostError> for Failure {
@@ -95,10 +109,11 @@ pub(crate) fn serve(dir: &std::path::Path, args: ServeOptions) -> Result<(), Fai
             "--grace must be a non-negative number of seconds",
         ));
     }
-    let config = match &args.config {
+    let mut config = match &args.config {
         Some(file) => HostConfig::load(file).map_err(|e| Failure::new("config", e.to_string()))?,
         None => HostConfig::default(),
     };
+    let cluster = cluster_config(&mut config, &args)?;
     let identity = match (&args.cert, &args.key) {
         (Some(cert), Some(key)) => {
             ServerIdentity::from_files(cert, key).map_err(|e| Failure::new("tls", e.to_string()))?
@@ -157,6 +172,14 @@ pub(crate) fn serve(dir: &std::path::Path, args: ServeOptions) -> Result<(), Fai
             .plugin_dir(dir)
             .max_concurrent_calls(args.max_calls)
             .build()?;
+        let cluster = match &cluster {
+            Some(config) => Some(
+                Cluster::join(&host, config)
+                    .await
+                    .map_err(|e| Failure::new("cluster", e.to_string()))?,
+            ),
+            None => None,
+        };
         let server = Server::bind(&server_config, &identity, host.clone())?;
         let http = match &http {
             Some(config) => Some(HttpServer::bind(config, host.clone()).await?),
@@ -181,6 +204,13 @@ pub(crate) fn serve(dir: &std::path::Path, args: ServeOptions) -> Result<(), Fai
             loading.join(", ")
         );
         eprintln!("warden: access: {access_line}");
+        if let Some(cluster) = &cluster {
+            eprintln!(
+                "warden: cluster `{}` as host `{}`: `warden nodes` shows every host's plugins",
+                cluster.name(),
+                cluster.host_id()
+            );
+        }
         if let Some(http) = &http {
             let scheme = if http_scheme_tls { "https" } else { "http" };
             let base = format!("{scheme}://{}", http.local_addr());
@@ -207,9 +237,44 @@ pub(crate) fn serve(dir: &std::path::Path, args: ServeOptions) -> Result<(), Fai
             }
             None => quic.await,
         }
+        if let Some(cluster) = &cluster {
+            cluster.leave().await;
+        }
         host.shutdown().await;
         Ok(())
     })
+}
+
+/// The cluster to join: `--cluster` and its options over `[cluster]`.
+fn cluster_config(
+    config: &mut HostConfig,
+    args: &ServeOptions,
+) -> Result<Option<ClusterConfig>, Failure> {
+    let mut cluster = config.cluster.take();
+    if !args.cluster.is_empty() {
+        let table = cluster.get_or_insert_with(ClusterConfig::default);
+        table.servers = args.cluster.clone();
+    }
+    let Some(mut cluster) = cluster else {
+        if args.cluster_name.is_some() || args.cluster_host.is_some() {
+            return Err(Failure::new(
+                "usage",
+                "--cluster-name and --cluster-host need --cluster URL (or `[cluster]` in the \
+                 config)",
+            ));
+        }
+        return Ok(None);
+    };
+    if let Some(name) = &args.cluster_name {
+        cluster.name = Some(name.clone());
+    }
+    if let Some(host) = &args.cluster_host {
+        cluster.host = Some(host.clone());
+    }
+    cluster
+        .validate()
+        .map_err(|e| Failure::new("usage", format!("invalid cluster config: {e}")))?;
+    Ok(Some(cluster))
 }
 
 /// Waits for Ctrl-C (SIGINT) or, where there is one, SIGTERM (what service

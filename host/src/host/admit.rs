@@ -8,6 +8,12 @@
 //! (`not-found`, also for a private node asked for from outside), then the
 //! plugin's call permit and the host's (`overloaded`, or wait for one), and
 //! the deadline.
+//!
+//! In a cluster, a node whose plugin is not served here (unknown, loading
+//! or failed) is looked up among the other hosts' nodes ([`Remote`]): the
+//! caller's patterns, the remote manifest's `access.callers` and private
+//! nodes are checked here, the host's permit is taken here, and the call
+//! runs on a peer (which checks its plugin's permit, grants and limits).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,6 +22,7 @@ use rmpv::Value;
 use tokio::sync::{OwnedSemaphorePermit, TryAcquireError};
 
 use super::Host;
+use super::remote::{Remote, RemoteCall, RemoteNode};
 use crate::access::Identity;
 use crate::caps::EventSink;
 use crate::plugins::{Served, Unresolved};
@@ -64,14 +71,29 @@ pub struct CallIo {
 /// A call that passed admission and holds its permits until it ends.
 pub struct Admitted {
     host: Host,
-    served: Arc<Served>,
-    name: String,
+    target: Target,
     deadline: Option<Instant>,
     chain: Vec<String>,
     /// The caller's place in its trace, if it sent one.
     trace: Option<TraceContext>,
-    _plugin_permit: Option<OwnedSemaphorePermit>,
     _host_permit: Option<OwnedSemaphorePermit>,
+}
+
+/// Where an admitted call runs.
+enum Target {
+    /// In a plugin served here.
+    Here {
+        served: Arc<Served>,
+        /// The node's name inside the plugin.
+        name: String,
+        _plugin_permit: Option<OwnedSemaphorePermit>,
+    },
+    /// On another host of the cluster.
+    Peer {
+        node: Box<RemoteNode>,
+        /// The caller's name; `None` for a node's `invoke`.
+        caller: Option<String>,
+    },
 }
 
 impl std::fmt::Debug for Admitted {
@@ -94,11 +116,19 @@ impl Admitted {
 
     /// The node being called.
     pub fn node(&self) -> &NodeInfo {
-        // Admission checked that the node exists in this plugin version.
-        match self.served.plugin.node(&self.name) {
-            Some(desc) => &desc.info,
-            None => unreachable!("admission checked `{}` exists", self.name),
+        match &self.target {
+            // Admission checked that the node exists in this plugin version.
+            Target::Here { served, name, .. } => match served.plugin.node(name) {
+                Some(desc) => &desc.info,
+                None => unreachable!("admission checked `{name}` exists"),
+            },
+            Target::Peer { node, .. } => &node.info,
         }
+    }
+
+    /// Whether the call runs on another host of the cluster.
+    pub fn is_remote(&self) -> bool {
+        matches!(self.target, Target::Peer { .. })
     }
 
     /// How the node answers.
@@ -111,19 +141,27 @@ impl Admitted {
     /// bounds what it waits for on the call's behalf (e.g. a client reading
     /// its items) by this.
     pub fn ends_by(&self) -> Instant {
-        let timeout = Instant::now() + self.served.plugin.limits().timeout;
+        let limit = match &self.target {
+            Target::Here { served, .. } => served.plugin.limits().timeout,
+            Target::Peer { node, .. } => node.timeout,
+        };
+        let timeout = Instant::now() + limit;
         self.deadline.map_or(timeout, |d| d.min(timeout))
     }
 
-    /// The plugin version the call runs in (a reload does not change it).
-    pub fn plugin(&self) -> &Plugin {
-        &self.served.plugin
+    /// The plugin version the call runs in (a reload does not change it);
+    /// `None` for a call that runs on another host.
+    pub fn plugin(&self) -> Option<&Plugin> {
+        match &self.target {
+            Target::Here { served, .. } => Some(&served.plugin),
+            Target::Peer { .. } => None,
+        }
     }
 
     /// A handle to make the plugin's next instance once this call has been
     /// answered (see [`Ahead::make_ready`]).
     pub fn ahead(&self) -> Ahead {
-        Ahead(self.served.plugin.clone())
+        Ahead(self.plugin().cloned())
     }
 
     /// Runs the call with `args`, sending its events and items to `io`.
@@ -135,8 +173,38 @@ impl Admitted {
     /// The call's [`CallError`]: `bad-args`, `trap`, `timeout`,
     /// `resource-limit`, `node-error`, `cancelled`, ...
     pub async fn run(self, args: Value, io: CallIo) -> Result<Value, CallError> {
-        let plugin = &self.served.plugin;
-        let node = format!("{}/{}", plugin.name(), self.name);
+        let ends_by = self.ends_by();
+        let (served, name) = match self.target {
+            Target::Here { served, name, .. } => (served, name),
+            Target::Peer { node, caller } => {
+                let Some(remote) = self.host.remote().cloned() else {
+                    return Err(CallError::new(
+                        ErrorKind::Internal,
+                        "a call was routed to another host without a cluster",
+                    ));
+                };
+                let node = *node;
+                let call = RemoteCall {
+                    node: node.info.node.clone(),
+                    info: node.info,
+                    caller,
+                    chain: self.chain,
+                    deadline: ends_by,
+                    trace: self.trace,
+                };
+                let full = call.node.clone();
+                let started = Instant::now();
+                let result = remote.call(call, args, io).await;
+                let outcome = result.as_ref().map(|_| ());
+                self.host
+                    .inner
+                    .metrics
+                    .ran(&full, started.elapsed(), outcome);
+                return result;
+            }
+        };
+        let plugin = &served.plugin;
+        let node = format!("{}/{}", plugin.name(), name);
         let own = self.trace.as_ref().map(TraceContext::child);
         let span = tracing::info_span!(
             "call",
@@ -160,8 +228,8 @@ impl Admitted {
         let started = Instant::now();
         let call = async {
             match io.stream {
-                Some(stream) => plugin.call_stream(&self.name, args, options, stream).await,
-                None => plugin.call(&self.name, args, options).await,
+                Some(stream) => plugin.call_stream(&name, args, options, stream).await,
+                None => plugin.call(&name, args, options).await,
             }
         };
         let result = tracing::Instrument::instrument(call, span).await;
@@ -176,7 +244,7 @@ impl Admitted {
 
 /// Makes a plugin's next instance ahead of its next call.
 #[derive(Debug, Clone)]
-pub struct Ahead(Plugin);
+pub struct Ahead(Option<Plugin>);
 
 impl Ahead {
     /// Makes one instance ahead of the plugin's next call, when its calls
@@ -184,7 +252,10 @@ impl Ahead {
     /// [`Plugin::make_ready`]); a front end calls this after sending an
     /// answer. Returns whether it made one.
     pub async fn make_ready(self) -> bool {
-        self.0.make_ready().await
+        match self.0 {
+            Some(plugin) => plugin.make_ready().await,
+            None => false,
+        }
     }
 }
 
@@ -203,7 +274,27 @@ impl Host {
         deadline: Option<Instant>,
         wait: Wait,
     ) -> Result<Admitted, CallError> {
-        let admitted = self.admit_inner(origin, node, deadline, wait).await;
+        let admitted = self.admit_inner(origin, node, deadline, wait, true).await;
+        if let Err(e) = &admitted {
+            self.inner.metrics.refused(e);
+        }
+        admitted
+    }
+
+    /// [`Host::admit`] for nodes served by this host only, never routed to
+    /// another host: a call another host of the cluster forwarded here.
+    ///
+    /// # Errors
+    ///
+    /// As [`Host::admit`].
+    pub async fn admit_here(
+        &self,
+        origin: Origin<'_>,
+        node: &str,
+        deadline: Option<Instant>,
+        wait: Wait,
+    ) -> Result<Admitted, CallError> {
+        let admitted = self.admit_inner(origin, node, deadline, wait, false).await;
         if let Err(e) = &admitted {
             self.inner.metrics.refused(e);
         }
@@ -216,13 +307,24 @@ impl Host {
         node: &str,
         deadline: Option<Instant>,
         wait: Wait,
+        route: bool,
     ) -> Result<Admitted, CallError> {
         if self.is_closed() {
             return Err(shutting_down());
         }
-        let (served, name) = match wait {
-            Wait::No => self.check(origin, node)?,
-            Wait::Yes => self.check_once_loaded(origin, node).await?,
+        let checked = match wait {
+            Wait::No => self.check(origin, node),
+            Wait::Yes => self.check_once_loaded(origin, node).await,
+        };
+        let here = match checked {
+            Ok(here) => Ok(here),
+            Err(e) => match self.remote().filter(|_| route) {
+                Some(remote) => match self.check_remote(remote.as_ref(), origin, node)? {
+                    Some(peer) => Err(peer),
+                    None => return Err(e),
+                },
+                None => return Err(e),
+            },
         };
         // The host's permit first: waiting for it holds nothing of the
         // plugin's.
@@ -247,6 +349,26 @@ impl Host {
                 (Some(permit), Vec::new())
             }
         };
+        let (served, name) = match here {
+            Ok(here) => here,
+            Err(node) => {
+                let caller = match origin {
+                    Origin::Caller(identity) => Some(identity.name().to_owned()),
+                    Origin::Node { .. } => None,
+                };
+                return Ok(Admitted {
+                    host: self.clone(),
+                    target: Target::Peer {
+                        node: Box::new(node),
+                        caller,
+                    },
+                    deadline,
+                    chain,
+                    trace: None,
+                    _host_permit: host_permit,
+                });
+            }
+        };
         let plugin_permit = match wait {
             Wait::No => served.try_start_call().map_err(|max| {
                 CallError::new(
@@ -262,14 +384,51 @@ impl Host {
         };
         Ok(Admitted {
             host: self.clone(),
-            served,
-            name,
+            target: Target::Here {
+                served,
+                name,
+                _plugin_permit: plugin_permit,
+            },
             deadline,
             chain,
             trace: None,
-            _plugin_permit: plugin_permit,
             _host_permit: host_permit,
         })
+    }
+
+    /// The remote node `node`, when its plugin cannot be called here (not
+    /// served, loading or failed) and another host serves it, checked as
+    /// [`Host::check`] checks a local one. `Ok(None)`: no other host serves
+    /// it either (the local refusal stands).
+    ///
+    /// # Errors
+    ///
+    /// `denied`, `unauthenticated` or `not-found` (a private node asked for
+    /// from outside).
+    pub(super) fn check_remote(
+        &self,
+        remote: &dyn Remote,
+        origin: Origin<'_>,
+        node: &str,
+    ) -> Result<Option<RemoteNode>, CallError> {
+        if self.inner.plugins.snapshot().resolve(node).is_ok() {
+            // Served here: the local refusal (a missing node, a denial)
+            // is the answer.
+            return Ok(None);
+        }
+        let Some(found) = remote.find(node) else {
+            return Ok(None);
+        };
+        if let Origin::Caller(identity) = origin {
+            identity.authorize(node, found.callers.as_deref())?;
+            if found.private {
+                return Err(CallError::new(
+                    ErrorKind::NotFound,
+                    format!("no node `{node}` is served in this cluster"),
+                ));
+            }
+        }
+        Ok(Some(found))
     }
 
     /// [`Host::check`], waiting (at most [`LOAD_WAIT`]) while the node's

@@ -239,6 +239,7 @@ impl HostBuilder {
             stop,
             watcher: std::sync::Mutex::new(None),
             closed: std::sync::atomic::AtomicBool::new(false),
+            remote: std::sync::OnceLock::new(),
         });
         if let (Some(dir), Some(path)) = (&dir, self.plugin_dir) {
             // What is there now starts loading at once (the watcher takes

@@ -15,6 +15,10 @@
 //!
 //! [connections]
 //! max = 1000
+//!
+//! [cluster]                      # absent: this host works alone
+//! servers = ["nats://127.0.0.1:4222"]
+//! name = "prod"
 //! ```
 
 use std::path::Path;
@@ -51,6 +55,9 @@ pub struct HostConfig {
     /// Where job callbacks to URLs may go, and how they are signed.
     #[serde(default)]
     pub callbacks: super::webhooks::CallbackSettings,
+    /// Cluster mode: the NATS servers and cluster name to join other hosts
+    /// through. Absent: this host works alone (or `warden serve --cluster`).
+    pub cluster: Option<super::cluster::ClusterConfig>,
 }
 
 /// The `[http]` table: the HTTP gateway `warden serve` runs beside QUIC.
@@ -254,6 +261,9 @@ impl HostConfig {
         self.blobs.validate()?;
         self.http.validate()?;
         self.callbacks.validate()?;
+        if let Some(cluster) = &self.cluster {
+            cluster.validate()?;
+        }
         self.jobs.validate()
     }
 }

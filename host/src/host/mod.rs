@@ -12,6 +12,8 @@
 //!   permits, set the deadline — giving an [`Admitted`] call or a typed
 //!   refusal. Calls from outside, jobs, callbacks and `invoke` all pass
 //!   here; [`Admitted::run`] runs the call with an event sink;
+//! - nodes served by other hosts of a cluster ([`Host::set_remote`]):
+//!   admission routes a call whose plugin is not served here to them;
 //! - jobs ([`Host::submit`], [`Host::job`], [`Host::cancel`]) and blobs
 //!   ([`Host::blob_put`], [`Host::blob_get`]).
 //!
@@ -22,10 +24,12 @@ mod admit;
 mod blobs;
 mod builder;
 mod catalog;
+mod cluster;
 mod config;
 mod invoke;
 mod jobs;
 mod metrics;
+mod remote;
 mod webhooks;
 
 use std::sync::Arc;
@@ -44,7 +48,9 @@ pub use crate::runtime::StreamIo;
 pub use admit::{Admitted, Ahead, CallIo, LOAD_WAIT, Origin, Wait};
 pub use blobs::{BlobDownload, BlobUpload};
 pub use builder::{HostBuilder, HostError};
+pub use cluster::{ClusterConfig, is_token};
 pub use config::{BlobLimits, HostConfig, HttpSettings, JobLimits};
+pub use remote::{Remote, RemoteCall, RemoteNode};
 pub use webhooks::CallbackSettings;
 
 /// The host service. Cheap to clone; clones share everything.
@@ -91,6 +97,8 @@ struct HostInner {
     watcher: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Set by [`Host::shutdown`]: no new calls or jobs.
     closed: std::sync::atomic::AtomicBool,
+    /// The nodes other hosts of a cluster serve, once joined.
+    remote: std::sync::OnceLock<Arc<dyn Remote>>,
 }
 
 impl Host {
@@ -145,6 +153,12 @@ impl Host {
     /// The jobs, when the host keeps them (it has a state directory).
     pub fn jobs(&self) -> Option<&Jobs> {
         self.inner.jobs.as_ref()
+    }
+
+    /// The plugins' key-value store, when the host has a state directory
+    /// (a cluster shares it through [`crate::caps::KvStore::share`]).
+    pub fn kv_store(&self) -> Option<&crate::caps::KvStore> {
+        self.inner.kv.as_ref()
     }
 
     /// Calls from outside running now, host-wide.

@@ -258,6 +258,7 @@ impl Registry {
                     nodes: served.map_or(0, |s| s.public_nodes().count() as u64),
                     error: self.failed.get(name).map(|f| f.reason.clone()),
                     description: served.and_then(|s| s.description.clone()),
+                    hosts: Vec::new(),
                 }
             })
             .collect()

@@ -57,6 +57,9 @@ pub struct PluginStatus {
     pub error: Option<String>,
     /// The manifest's description.
     pub description: Option<String>,
+    /// In a cluster, the hosts (cluster host ids) that have this plugin;
+    /// empty on a host outside a cluster (the key is then left out).
+    pub hosts: Vec<String>,
 }
 
 /// Counts of compiled-cache use since start.
@@ -90,6 +93,12 @@ impl PluginStatus {
             .put("nodes", self.nodes)
             .opt("error", self.error.as_deref())
             .opt("description", self.description.as_deref())
+            .some(
+                "hosts",
+                (!self.hosts.is_empty()).then(|| {
+                    Value::Array(self.hosts.iter().map(|h| Value::from(h.as_str())).collect())
+                }),
+            )
             .build()
     }
 
@@ -112,6 +121,19 @@ impl PluginStatus {
             nodes: map.opt_u64("nodes")?.unwrap_or(0),
             error: map.opt_str("error")?,
             description: map.opt_str("description")?,
+            hosts: match map.take("hosts") {
+                None | Some(Value::Nil) => Vec::new(),
+                Some(Value::Array(hosts)) => hosts
+                    .into_iter()
+                    .map(|h| match h {
+                        Value::String(s) => s
+                            .into_str()
+                            .ok_or_else(|| ProtoError("`hosts` holds a non-UTF-8 name".into())),
+                        _ => Err(ProtoError("`hosts` must be an array of strings".into())),
+                    })
+                    .collect::<Result<_, _>>()?,
+                Some(_) => return Err(ProtoError("`hosts` must be an array of strings".into())),
+            },
         })
     }
 }
