@@ -7,30 +7,12 @@ use warden_host::{Limits, WIT_SECTION, WitSource};
 
 use crate::support::{example, load, python_greeter, runtime, test_plugin, warden};
 
-fn leb128(mut n: usize, out: &mut Vec<u8>) {
-    loop {
-        let byte = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
-}
-
 /// `component` with a custom section `name` holding `payload` appended at
 /// its top level, the way `warden build` adds one to a foreign toolchain's
 /// output.
 fn with_section(component: &[u8], name: &str, payload: &[u8]) -> Vec<u8> {
-    let mut body = Vec::new();
-    leb128(name.len(), &mut body);
-    body.extend_from_slice(name.as_bytes());
-    body.extend_from_slice(payload);
     let mut out = component.to_vec();
-    out.push(0);
-    leb128(body.len(), &mut out);
-    out.extend_from_slice(&body);
+    out.extend_from_slice(&warden_host::runtime::custom_section(name, payload));
     out
 }
 

@@ -40,4 +40,4 @@ pub use error::LoadError;
 pub use plugin::Plugin;
 pub use reflect::{ImportDesc, NodeDesc};
 pub use streaming::StreamIo;
-pub use wit_docs::{SECTION as WIT_SECTION, WitSource, section_for_dir};
+pub use wit_docs::{SECTION as WIT_SECTION, WitSource, custom_section, section_for_dir};

@@ -614,7 +614,7 @@ fn payload_for_dir(dir: &std::path::Path, world: Option<&str>) -> Result<String,
 
 /// A custom section (id 0) named `name` holding `payload`, ready to append
 /// to a module or component.
-pub(crate) fn custom_section(name: &str, payload: &[u8]) -> Vec<u8> {
+pub fn custom_section(name: &str, payload: &[u8]) -> Vec<u8> {
     fn leb128(mut n: usize, out: &mut Vec<u8>) {
         loop {
             let byte = (n & 0x7f) as u8;
