@@ -389,6 +389,65 @@ def test_many_calls_in_flight_get_their_own_answers(served: server.Served) -> No
     arun(main)
 
 
+def _count_selector_wakes(w: warden.Client) -> List[int]:
+    """Swaps the loop's reader for one that counts how often the selector
+    delivered answers; returns the counter."""
+    wakes = [0]
+    fd = w._completer.fileno()
+
+    def drain() -> None:
+        wakes[0] += 1
+        w._completer.drain()
+
+    w._loop.remove_reader(fd)
+    w._loop.add_reader(fd, drain)
+    return wakes
+
+
+def test_an_idle_loop_takes_answers_without_the_selector(served: server.Served) -> None:
+    async def main() -> None:
+        # Waiting inline (the default, here at its longest): most answers
+        # arrive while the loop's thread waits, not through the selector.
+        async with await warden.connect(served.addr, state_dir=served.state, inline_wait=0.01) as w:
+            wakes = _count_selector_wakes(w)
+            for i in range(50):
+                assert await w.call("math/add", i, 1) == i + 1
+            assert wakes[0] <= 25, f"{wakes[0]} of 50 answers came through the selector"
+            # A wait that runs out (a 3 x 30 ms node against 1 ms) is taken
+            # over by the selector, and the next 16 requests do not wait.
+            w._inline_wait = 0.001
+            wakes[0] = 0
+            assert await w.call("math/slow-sum", 3, 30) == 6
+            for i in range(5):
+                assert await w.call("math/add", i, 1) == i + 1
+            assert wakes[0] == 6
+            # Many in flight: the loop is busy, answers still all arrive.
+            results = await asyncio.gather(*(w.call("math/add", i, i) for i in range(200)))
+            assert results == [2 * i for i in range(200)]
+        # Turned off: every answer wakes the selector.
+        async with await warden.connect(served.addr, state_dir=served.state, inline_wait=0) as w:
+            wakes = _count_selector_wakes(w)
+            for i in range(20):
+                assert await w.call("math/add", i, 1) == i + 1
+            assert wakes[0] == 20
+        for bad in (-1, 0.5, float("nan")):
+            with pytest.raises(ValueError, match="inline_wait"):
+                await warden.connect(served.addr, state_dir=served.state, inline_wait=bad)
+
+    arun(main)
+
+
+def test_a_completer_wait_is_bounded() -> None:
+    completer = _warden.Completer()
+    started = time.monotonic()
+    assert completer.wait(0.005) == 0
+    # Capped at 10 ms whatever is asked.
+    assert completer.wait(60) == 0
+    assert time.monotonic() - started < 5
+    with pytest.raises(ValueError):
+        completer.wait(-1)
+
+
 # --- jobs and blobs ---
 
 

@@ -49,6 +49,7 @@ async def connect(
     fingerprint: Optional[str] = None,
     ca_file: Optional[Union[str, "os.PathLike[str]"]] = None,
     state_dir: Optional[Union[str, "os.PathLike[str]"]] = None,
+    inline_wait: float = 0.001,
 ) -> "Client":
     """Connects to the Warden server at `addr` (`host:port`).
 
@@ -58,10 +59,20 @@ async def connect(
     (default: `$WARDEN_STATE_DIR`, else `~/.local/state/warden`). `token`
     identifies the caller to servers with callers configured.
 
+    `inline_wait` (seconds, at most 0.01; 0 turns it off): when a request
+    is made while the event loop has nothing else ready, the loop's thread
+    waits up to this long for the answer (sleeping, with the GIL released)
+    before going back to the loop's selector. A quick answer then skips the
+    selector's round trip, about a third of a local call's time; I/O of
+    other tasks arriving meanwhile waits at most this long. After a wait
+    that runs out, the next 16 requests do not wait, so slow servers cost
+    the loop nothing.
+
     Raises `ConnectError` when the server cannot be reached or trusted,
     `Unauthenticated` when it knows no caller with `token`, and `ValueError`
     for a malformed fingerprint.
     """
+    wait = _inline_wait(inline_wait)
     loop = asyncio.get_running_loop()
     completer = _warden.Completer()
     loop.add_reader(completer.fileno(), completer.drain)
@@ -84,7 +95,15 @@ async def connect(
     except BaseException:
         loop.remove_reader(completer.fileno())
         raise
-    return Client(native, completer, loop, addr)
+    client = Client(native, completer, loop, addr)
+    client._inline_wait = wait
+    return client
+
+
+def _inline_wait(seconds: float) -> float:
+    if not 0 <= seconds <= 0.01:
+        raise ValueError(f"inline_wait={seconds!r}: give 0 (off) up to 0.01 seconds")
+    return float(seconds)
 
 
 class Client:
@@ -106,6 +125,8 @@ class Client:
         self.addr = addr
         #: Uploading and downloading blobs.
         self.blobs = Blobs(self)
+        self._inline_wait = 0.0
+        self._skip_waits = 0
 
     def __repr__(self) -> str:
         return f"<warden.Client {self.addr}{' closed' if self._closed else ''}>"
@@ -120,10 +141,30 @@ class Client:
         if self._closed:
             raise ConnectError(f"the client for {self.addr} is closed; connect again")
 
+    def _wait_inline(self, fut: "asyncio.Future[Any]") -> None:
+        """Waits briefly on this thread for `fut`'s answer when the loop has
+        nothing else ready (see `connect`'s `inline_wait`)."""
+        if self._skip_waits:
+            self._skip_waits -= 1
+            return
+        loop = self._loop
+        # Only the standard loop tells what is ready; others never wait.
+        ready = getattr(loop, "_ready", None)
+        if ready is None or ready:
+            return
+        budget = self._inline_wait
+        scheduled = getattr(loop, "_scheduled", None)
+        if scheduled:
+            budget = min(budget, scheduled[0].when() - loop.time())
+        if budget > 0 and not fut.done() and self._completer.wait(budget) == 0:
+            self._skip_waits = 16
+
     async def _request(self, method: Callable[..., Any], *args: Any) -> Any:
         self._check_open()
         fut = self._loop.create_future()
         pending = method(*args, fut)
+        if self._inline_wait:
+            self._wait_inline(fut)
         try:
             return await fut
         except asyncio.CancelledError:
@@ -166,6 +207,8 @@ class Client:
         # The common case, inline: one coroutine, one future.
         fut = self._loop.create_future()
         pending = self._native.call(node, args, timeout, fut)
+        if self._inline_wait:
+            self._wait_inline(fut)
         try:
             return await fut
         except asyncio.CancelledError:
@@ -189,6 +232,8 @@ class Client:
                 self._check_open()
             fut = self._loop.create_future()
             pending = self._native.call(node, args, timeout, fut)
+            if self._inline_wait:
+                self._wait_inline(fut)
             try:
                 return await fut
             except asyncio.CancelledError:

@@ -134,6 +134,8 @@ class PluginStatus:
     nodes: int = 0
     error: Optional[str] = None
     description: Optional[str] = None
+    #: In a cluster, the hosts that have this plugin (empty otherwise).
+    hosts: List[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

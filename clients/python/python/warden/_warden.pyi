@@ -39,6 +39,10 @@ class Completer:
         """The descriptor that becomes readable when answers wait."""
     def drain(self) -> int:
         """Completes the futures of finished requests; how many."""
+    def wait(self, seconds: float) -> int:
+        """Waits up to `seconds` (at most 0.01) with the GIL released for a
+        finished request, then completes every one waiting; how many (0:
+        the time ran out)."""
 
 class Pending:
     """A request running in the background."""
