@@ -19,7 +19,7 @@ use crate::harness::plugins::example;
 use crate::harness::server::{Setup, TestServer};
 use crate::support::{eventually, mp};
 
-fn cluster(nats: &Nats, host: &str) -> ClusterConfig {
+pub(crate) fn cluster(nats: &Nats, host: &str) -> ClusterConfig {
     ClusterConfig {
         host: Some(host.to_owned()),
         name: Some("test".to_owned()),
@@ -29,7 +29,7 @@ fn cluster(nats: &Nats, host: &str) -> ClusterConfig {
 
 /// A host serving `plugins` (name, example), joined to the cluster as
 /// `id`.
-async fn host(nats: &Nats, id: &str, plugins: &[(&str, &str)]) -> (TestServer, Cluster) {
+pub(crate) async fn host(nats: &Nats, id: &str, plugins: &[(&str, &str)]) -> (TestServer, Cluster) {
     let setup = plugins.iter().fold(Setup::new(), |setup, (name, ex)| {
         setup.plugin(name, &example(ex), "")
     });
@@ -45,7 +45,7 @@ async fn join(nats: &Nats, id: &str, setup: Setup) -> (TestServer, Cluster) {
     (server, joined)
 }
 
-async fn stop_all(hosts: Vec<(TestServer, Cluster)>) {
+pub(crate) async fn stop_all(hosts: Vec<(TestServer, Cluster)>) {
     for (server, joined) in hosts {
         joined.leave().await;
         server.stop().await;
@@ -53,7 +53,7 @@ async fn stop_all(hosts: Vec<(TestServer, Cluster)>) {
 }
 
 /// Waits until `cluster` hears from exactly `peers`.
-async fn sees(cluster: &Cluster, peers: &[&str]) -> bool {
+pub(crate) async fn sees(cluster: &Cluster, peers: &[&str]) -> bool {
     let until = Instant::now() + Duration::from_secs(10);
     loop {
         if cluster.peers() == peers {
@@ -66,7 +66,7 @@ async fn sees(cluster: &Cluster, peers: &[&str]) -> bool {
     }
 }
 
-fn call_err(result: Result<Value, ClientError>) -> warden_host::CallError {
+pub(crate) fn call_err(result: Result<Value, ClientError>) -> warden_host::CallError {
     match result {
         Err(ClientError::Call(e)) => e,
         other => panic!("expected a call error, got {other:?}"),
@@ -584,7 +584,7 @@ async fn the_http_gateway_of_one_host_calls_nodes_of_another() {
 }
 
 /// Serving hosts of plugin `math/add` as host `a` sees them.
-fn math_hosts(a: &TestServer) -> Vec<String> {
+pub(crate) fn math_hosts(a: &TestServer) -> Vec<String> {
     a.host
         .remote()
         .and_then(|r| r.find("math/add"))

@@ -32,7 +32,7 @@ fn failed(e: impl std::fmt::Display) -> CapError {
     CapError::Failed(format!("the cluster's key-value store failed: {e}"))
 }
 
-fn hex(key: &str) -> String {
+pub(super) fn hex(key: &str) -> String {
     key.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -53,28 +53,43 @@ fn entry_key(plugin: &str, key: &str) -> Result<String, CapError> {
     Ok(format!("k.{plugin}.{}", hex(key)))
 }
 
-impl JetStreamKv {
-    /// Opens (or creates) the bucket of cluster `name`.
+/// A JetStream key-value bucket (history 1) as the cluster makes them.
+pub(super) struct Bucket {
+    /// The bucket's name.
+    pub(super) name: String,
+    /// What it holds, for `nats stream info`.
+    pub(super) description: &'static str,
+    /// The largest message: a value, its key and the protocol's headers.
+    pub(super) max_value: usize,
+    /// How long an entry is kept (zero: for ever).
+    pub(super) max_age: std::time::Duration,
+    /// The most bytes it holds (-1: no limit); writes past it fail.
+    pub(super) max_bytes: i64,
+}
+
+impl Bucket {
+    /// Opens the bucket, creating it if needed.
+    ///
+    /// Its stream is made directly: `create_key_value` first asks for
+    /// account details that a 2.9 server answers in a shape this client
+    /// does not read.
     pub(super) async fn open(
+        &self,
         client: &async_nats::Client,
-        name: &str,
-    ) -> Result<JetStreamKv, ClusterError> {
+    ) -> Result<async_nats::jetstream::kv::Store, ClusterError> {
         use async_nats::jetstream::stream::{Config, DiscardPolicy, StorageType};
         let js = async_nats::jetstream::new(client.clone());
-        let bucket = format!("warden_{name}_kv");
-        // The bucket's stream, as a KV bucket has it (history 1), made
-        // directly: `create_key_value` first asks for account details that
-        // a 2.9 server answers in a shape this client does not read.
+        let bucket = &self.name;
         let stream = Config {
             name: format!("KV_{bucket}"),
             subjects: vec![format!("$KV.{bucket}.>")],
-            description: Some("Warden: the plugins' key-value data".into()),
+            description: Some(self.description.into()),
             max_messages_per_subject: 1,
             max_messages: -1,
-            max_bytes: -1,
+            max_bytes: self.max_bytes,
+            max_age: self.max_age,
             max_consumers: -1,
-            // The key and the protocol's headers fit beside a value.
-            max_message_size: i32::try_from(MAX_VALUE_BYTES + 8192).unwrap_or(i32::MAX),
+            max_message_size: i32::try_from(self.max_value).unwrap_or(i32::MAX),
             discard: DiscardPolicy::New,
             allow_rollup: true,
             deny_delete: true,
@@ -88,10 +103,27 @@ impl JetStreamKv {
         js.get_or_create_stream(stream)
             .await
             .map_err(|e| failed(e.to_string()))?;
-        let store = js
-            .get_key_value(&bucket)
+        js.get_key_value(bucket)
             .await
-            .map_err(|e| failed(e.to_string()))?;
+            .map_err(|e| failed(e.to_string()))
+    }
+}
+
+impl JetStreamKv {
+    /// Opens (or creates) the bucket of cluster `name`.
+    pub(super) async fn open(
+        client: &async_nats::Client,
+        name: &str,
+    ) -> Result<JetStreamKv, ClusterError> {
+        let bucket = Bucket {
+            name: format!("warden_{name}_kv"),
+            description: "Warden: the plugins' key-value data",
+            // The key and the protocol's headers fit beside a value.
+            max_value: MAX_VALUE_BYTES + 8192,
+            max_age: std::time::Duration::ZERO,
+            max_bytes: -1,
+        };
+        let store = bucket.open(client).await?;
         Ok(JetStreamKv { store })
     }
 

@@ -103,19 +103,20 @@
 //! with the same key and value limits, isolation and quotas. The NATS
 //! server must run with JetStream (`-js`); joining fails clearly otherwise.
 //!
-//! Not shared yet (designed, not built): blobs and jobs stay in each host's
-//! own state directory. The intended design:
+//! Jobs are shared too (the module `jobs` says how): a job submitted
+//! through any host is queued in JetStream and run by one of the hosts
+//! serving its node, at least once (a job whose host dies before it ends
+//! runs again on another), and its result is read through any host.
 //!
-//! - blobs: the object store `warden_<cluster>_blobs`, objects named by
-//!   their content hash, so references stay valid on every host.
-//! - jobs: a work-queue stream `warden_<cluster>_jobs` with one subject
-//!   per plugin, consumed by a durable consumer per plugin on every host
-//!   that serves it: at-least-once (a job whose host dies before it acks
-//!   runs again elsewhere); records in a KV bucket.
+//! Not shared yet (designed, not built): blobs stay in each host's own
+//! state directory. The intended design: the object store
+//! `warden_<cluster>_blobs`, objects named by their content hash, so
+//! references stay valid on every host.
 
 mod announce;
 mod config;
 mod forward;
+mod jobs;
 mod kv;
 mod peers;
 mod serve;
@@ -125,6 +126,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use config::{ClusterConfig, ClusterError};
+pub use jobs::{ACK_WAIT, MAX_DELIVERIES, PROGRESS_EVERY, QUEUE_MAX, RECORDS_MAX_BYTES};
 
 use crate::host::Host;
 #[cfg(doc)]
@@ -246,6 +248,10 @@ impl Cluster {
             Some(_) => Some(kv::JetStreamKv::open(&shared.client, &shared.name).await?),
             None => None,
         };
+        let jobs = match host.jobs() {
+            Some(_) => Some(Arc::new(jobs::ClusterJobs::open(&shared).await?)),
+            None => None,
+        };
         let remote = Arc::new(forward::Router::new(shared.clone()));
         if !host.set_remote(remote) {
             return Err(ClusterError::AlreadyJoined);
@@ -260,6 +266,10 @@ impl Cluster {
         tasks.push(tokio::spawn(listener));
         tasks.push(tokio::spawn(announcer));
         tasks.push(tokio::spawn(server));
+        if let (Some(local), Some(jobs)) = (host.jobs(), jobs) {
+            local.share(jobs.clone());
+            tasks.push(tokio::spawn(jobs::run(jobs, host.clone())));
+        }
         drop(tasks);
         tracing::info!(cluster = %shared.name, host = %shared.host_id, "joined the cluster");
         Ok(Cluster { shared })

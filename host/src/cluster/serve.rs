@@ -20,6 +20,17 @@ use crate::proto::{CallError, CallEvent, ErrorKind, NodeKind, Response, TraceCon
 /// are dropped (as on QUIC).
 const EVENT_BUFFER: usize = 256;
 
+/// The plugins served here that the cluster can reach (their names are
+/// subject tokens).
+pub(super) fn ready_plugins(host: &Host) -> Vec<String> {
+    host.plugins()
+        .snapshot()
+        .served()
+        .map(|s| s.plugin.name().to_owned())
+        .filter(|name| is_token(name))
+        .collect()
+}
+
 /// Keeps one queue subscription per ready plugin until the cluster stops.
 pub(super) async fn serve(shared: Arc<Shared>, host: Host) {
     let mut stop = shared.stop.subscribe();
@@ -27,13 +38,7 @@ pub(super) async fn serve(shared: Arc<Shared>, host: Host) {
     // The plugins subscribed to, each with what stops its subscription.
     let mut serving: HashMap<String, tokio::sync::oneshot::Sender<()>> = HashMap::new();
     loop {
-        let ready: Vec<String> = host
-            .plugins()
-            .snapshot()
-            .served()
-            .map(|s| s.plugin.name().to_owned())
-            .filter(|name| is_token(name))
-            .collect();
+        let ready = ready_plugins(&host);
         serving.retain(|name, _| ready.contains(name));
         for name in ready {
             if serving.contains_key(&name) {

@@ -39,7 +39,7 @@ impl Host {
     /// `unauthenticated`), `bad-args` for arguments that do not fit or a
     /// callback with parameters other than `job`, `node`, `state`,
     /// `result` and `error`, `resource-limit` for arguments over 1 MiB.
-    pub fn submit(
+    pub async fn submit(
         &self,
         who: &Identity,
         node: &str,
@@ -50,7 +50,7 @@ impl Host {
             callback,
             ..JobOptions::default()
         };
-        self.submit_with(who, node, args, options)
+        self.submit_with(who, node, args, options).await
     }
 
     /// [`Host::submit`] with every option: a URL callback's method and
@@ -60,7 +60,7 @@ impl Host {
     ///
     /// As [`Host::submit`]; `bad-request` for a method other than `POST` or
     /// `PUT`, or a method or key without a URL callback.
-    pub fn submit_with(
+    pub async fn submit_with(
         &self,
         who: &Identity,
         node: &str,
@@ -72,19 +72,14 @@ impl Host {
         if self.is_closed() {
             return Err(super::admit::shutting_down());
         }
-        let (served, name) = self.check(Origin::Caller(who), node)?;
-        served.plugin.check_args(&name, &args)?;
+        let shared = jobs.shared().cloned();
+        self.job_node(who, node, Some(&args), shared.is_some())?;
         let url = callback.as_deref().filter(|c| super::webhooks::is_url(c));
         super::webhooks::check_delivery(url.is_some(), &options)?;
         if let Some(url) = url {
             self.inner.webhooks.check(url)?;
         } else if let Some(callback) = callback {
-            let (served, name) = self.check(Origin::Caller(who), callback)?;
-            let params = served
-                .plugin
-                .node(&name)
-                .map(|d| d.info.params.clone())
-                .unwrap_or_default();
+            let params = self.job_node(who, callback, None, shared.is_some())?;
             if let Some(bad) = params
                 .iter()
                 .find(|p| !CALLBACK_PARAMS.contains(&p.name.as_str()))
@@ -99,7 +94,62 @@ impl Host {
                 ));
             }
         }
-        jobs.submit(who.name(), node, args, options)
+        match shared {
+            None => jobs.submit(who.name(), node, args, options),
+            Some(shared) => {
+                let (job, _) = crate::jobs::prepare(who.name(), node, args, options)?;
+                shared.submit(job.clone()).await?;
+                tracing::debug!(job = %job.id, node, caller = who.name(), "job submitted to the cluster");
+                Ok(job)
+            }
+        }
+    }
+
+    /// Whether `who` may submit jobs of `node`, before its arguments are
+    /// even decoded: as [`Host::check`], and in a cluster that keeps jobs,
+    /// a node another host serves counts too.
+    ///
+    /// # Errors
+    ///
+    /// As a call's admission.
+    pub fn check_job(&self, who: &Identity, node: &str) -> Result<(), CallError> {
+        let anywhere = self.keeps_jobs()?.shared().is_some();
+        self.job_node(who, node, None, anywhere).map(drop)
+    }
+
+    /// Checks that `who` may call `node` (with `args`, when given) and
+    /// returns its parameters. With `anywhere` (jobs kept by a cluster), a
+    /// node another host serves counts too (its arguments are checked
+    /// where it runs).
+    fn job_node(
+        &self,
+        who: &Identity,
+        node: &str,
+        args: Option<&Value>,
+        anywhere: bool,
+    ) -> Result<Vec<crate::proto::ParamInfo>, CallError> {
+        match self.check(Origin::Caller(who), node) {
+            Ok((served, name)) => {
+                if let Some(args) = args {
+                    served.plugin.check_args(&name, args)?;
+                }
+                Ok(served
+                    .plugin
+                    .node(&name)
+                    .map(|d| d.info.params.clone())
+                    .unwrap_or_default())
+            }
+            Err(local) => {
+                let remote = self.remote().filter(|_| anywhere);
+                let Some(remote) = remote else {
+                    return Err(local);
+                };
+                match self.check_remote(remote.as_ref(), Origin::Caller(who), node)? {
+                    Some(found) => Ok(found.info.params),
+                    None => Err(local),
+                }
+            }
+        }
     }
 
     /// Job `id` of `who`, waiting up to `wait` for it to finish. A finished
@@ -115,17 +165,39 @@ impl Host {
         wait: Option<Duration>,
         keep: bool,
     ) -> Result<JobInfo, CallError> {
-        self.keeps_jobs()?.get(who.name(), id, wait, keep).await
+        let jobs = self.keeps_jobs()?;
+        if let Some(shared) = jobs.shared() {
+            match shared.get(who.name(), id, wait, keep).await {
+                // A job queued here before the host joined stays here.
+                Err(e) if e.kind == ErrorKind::NotFound => {}
+                other => return other,
+            }
+        }
+        jobs.get(who.name(), id, wait, keep).await
     }
 
-    /// The jobs of `who`, newest first. Reads the store: call it off the
-    /// async threads.
+    /// The jobs of `who`, newest first.
     ///
     /// # Errors
     ///
     /// `internal` when the store cannot be read.
-    pub fn jobs_of(&self, who: &Identity) -> Result<Vec<JobInfo>, CallError> {
-        self.keeps_jobs()?.list(who.name())
+    pub async fn jobs_of(&self, who: &Identity) -> Result<Vec<JobInfo>, CallError> {
+        let jobs = self.keeps_jobs()?.clone();
+        let caller = who.name().to_owned();
+        let mut listed = match jobs.shared() {
+            Some(shared) => shared.list(&caller).await?,
+            None => Vec::new(),
+        };
+        // The local store is read one record at a time, off the async
+        // threads.
+        let local = tokio::task::spawn_blocking(move || jobs.list(&caller))
+            .await
+            .map_err(|e| {
+                CallError::new(ErrorKind::Internal, format!("listing jobs failed: {e}"))
+            })??;
+        listed.extend(local);
+        listed.sort_by_key(|job| std::cmp::Reverse(job.created_ms));
+        Ok(listed)
     }
 
     /// Cancels job `id` of `who` if it has not finished; its record as it
@@ -134,8 +206,15 @@ impl Host {
     /// # Errors
     ///
     /// `not-found` when `who` has no such job.
-    pub fn cancel(&self, who: &Identity, id: &str) -> Result<JobInfo, CallError> {
-        self.keeps_jobs()?.cancel(who.name(), id)
+    pub async fn cancel(&self, who: &Identity, id: &str) -> Result<JobInfo, CallError> {
+        let jobs = self.keeps_jobs()?;
+        if let Some(shared) = jobs.shared() {
+            match shared.cancel(who.name(), id).await {
+                Err(e) if e.kind == ErrorKind::NotFound => {}
+                other => return other,
+            }
+        }
+        jobs.cancel(who.name(), id)
     }
 }
 

@@ -141,9 +141,9 @@ pub(super) async fn call(
 ) -> Result<Response, Problem> {
     if jobs::asks_for_callback(&headers) {
         let options = jobs::options(&headers, None)?;
-        state.host.check(Origin::Caller(&who), &node)?;
+        state.host.check_job(&who, &node)?;
         let args = read_args(&state, body).await?;
-        return jobs::submit_as_job(&state, &who, &node, args, options);
+        return jobs::submit_as_job(&state, &who, &node, args, options).await;
     }
     let deadline = deadline(&headers)?;
     // Admitted before the body is read: a caller that may not call costs

@@ -19,7 +19,6 @@ use super::auth::Caller;
 use super::calls::read_args;
 use super::problem::Problem;
 use crate::access::Identity;
-use crate::host::Origin;
 use crate::jobs::JobOptions;
 use crate::proto::{ErrorKind, JobInfo};
 
@@ -75,14 +74,14 @@ pub(super) fn options(
 }
 
 /// Submits a job and answers `202 Accepted` with its record.
-pub(super) fn submit_as_job(
+pub(super) async fn submit_as_job(
     state: &AppState,
     who: &Identity,
     node: &str,
     args: rmpv::Value,
     options: JobOptions,
 ) -> Result<Response, Problem> {
-    let job = state.host.submit_with(who, node, args, options)?;
+    let job = state.host.submit_with(who, node, args, options).await?;
     let location = format!("/v1/jobs/{}", job.id);
     let mut response = (StatusCode::ACCEPTED, Json(record(&job))).into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {
@@ -101,9 +100,9 @@ pub(super) async fn submit(
 ) -> Result<Response, Problem> {
     let options = options(&headers, query.get("callback"))?;
     // Who may submit is checked before the body is read.
-    state.host.check(Origin::Caller(&who), &node)?;
+    state.host.check_job(&who, &node)?;
     let args = read_args(&state, body).await?;
-    submit_as_job(&state, &who, &node, args, options)
+    submit_as_job(&state, &who, &node, args, options).await
 }
 
 pub(super) async fn fetch(
@@ -135,7 +134,7 @@ pub(super) async fn cancel(
     Caller(who): Caller,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    let job = state.host.cancel(&who, &id)?;
+    let job = state.host.cancel(&who, &id).await?;
     Ok(Json(record(&job)).into_response())
 }
 
@@ -151,10 +150,7 @@ pub(super) async fn list(
             "listing jobs needs a caller token (`Authorization: Bearer TOKEN`)",
         ));
     }
-    let host = state.host.clone();
-    let jobs = tokio::task::spawn_blocking(move || host.jobs_of(&who))
-        .await
-        .map_err(|e| Problem::new(ErrorKind::Internal, format!("listing jobs failed: {e}")))??;
+    let jobs = state.host.jobs_of(&who).await?;
     let records: Vec<serde_json::Value> = jobs.iter().map(record).collect();
     Ok(Json(records).into_response())
 }

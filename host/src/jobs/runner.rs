@@ -11,6 +11,7 @@ use rmpv::Value;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 
+use super::shared::{SharedJobs, execute};
 use super::store::{JobStore, args_bytes, now_ms};
 use super::usage::{JobQuotas, Usage};
 use crate::proto::{CallError, ErrorKind, JobInfo, JobState};
@@ -116,9 +117,12 @@ struct Inner {
     closed: std::sync::atomic::AtomicBool,
     /// Bumped whenever a job finishes, for waiters.
     finished: watch::Sender<u64>,
+    /// Where new jobs go in a cluster ([`Jobs::share`]).
+    shared: OnceLock<Arc<dyn SharedJobs>>,
 }
 
-fn not_found(id: &str) -> CallError {
+/// The answer for a job that does not exist, or not for this caller.
+pub(crate) fn not_found(id: &str) -> CallError {
     CallError::new(
         ErrorKind::NotFound,
         format!(
@@ -153,6 +157,7 @@ impl Jobs {
                 records: Mutex::default(),
                 closed: std::sync::atomic::AtomicBool::new(false),
                 finished: watch::channel(0).0,
+                shared: OnceLock::new(),
             }),
         };
         let inner = &jobs.inner;
@@ -219,6 +224,23 @@ impl Jobs {
         Ok(())
     }
 
+    /// From now on, keeps new jobs in `shared` (a cluster's store and
+    /// queue) instead of this host's store. Set once; a second call
+    /// returns `false` and changes nothing.
+    pub fn share(&self, shared: Arc<dyn SharedJobs>) -> bool {
+        self.inner.shared.set(shared).is_ok()
+    }
+
+    /// The shared store, if [`Jobs::share`] set one.
+    pub fn shared(&self) -> Option<&Arc<dyn SharedJobs>> {
+        self.inner.shared.get()
+    }
+
+    /// What runs the jobs' calls, once [`Jobs::start`] was called.
+    pub fn executor(&self) -> Option<Arc<dyn JobExecutor>> {
+        self.inner.executor.get().cloned()
+    }
+
     /// Queues a call of `node` with `args` for `caller`; `callback` is a
     /// node to call with the outcome. The caller (the host service) has
     /// checked the node, the arguments and the permissions. Returns the
@@ -236,49 +258,12 @@ impl Jobs {
         args: Value,
         options: JobOptions,
     ) -> Result<JobInfo, CallError> {
-        let JobOptions {
-            callback,
-            callback_method,
-            callback_key,
-            trace,
-        } = options;
-        let mut encoded = Vec::new();
-        let _ = rmpv::encode::write_value(&mut encoded, &args);
-        if encoded.len() > JOB_ARGS_MAX {
-            return Err(CallError::new(
-                ErrorKind::ResourceLimit,
-                format!(
-                    "a job's arguments may take {JOB_ARGS_MAX} bytes, these take {}; upload big \
-                     data as a blob and pass its reference",
-                    encoded.len()
-                ),
-            ));
-        }
-        self.inner.usage.admit(caller, encoded.len())?;
-        let job = JobInfo {
-            id: new_id().map_err(|e| {
-                self.inner.usage.unadmit(caller, encoded.len());
-                internal(e)
-            })?,
-            node: node.to_owned(),
-            args,
-            caller: caller.to_owned(),
-            state: JobState::Queued,
-            result: None,
-            error_kind: None,
-            error: None,
-            callback,
-            callback_error: None,
-            created_ms: now_ms(),
-            finished_ms: None,
-            trace: trace.map(|t| t.header()),
-            callback_method,
-            callback_key,
-        };
+        let (job, encoded) = prepare(caller, node, args, options)?;
+        self.inner.usage.admit(caller, encoded)?;
         match self.inner.store.put(&job) {
             Ok((before, after)) => self.inner.usage.rewritten(before, after),
             Err(e) => {
-                self.inner.usage.unadmit(caller, encoded.len());
+                self.inner.usage.unadmit(caller, encoded);
                 return Err(internal(e));
             }
         }
@@ -443,12 +428,63 @@ impl Jobs {
     }
 }
 
+/// A new job's record (queued, with a fresh id) and its arguments' size
+/// encoded.
+///
+/// # Errors
+///
+/// `resource-limit` for arguments over [`JOB_ARGS_MAX`], `internal` when
+/// no id can be made.
+pub fn prepare(
+    caller: &str,
+    node: &str,
+    args: Value,
+    options: JobOptions,
+) -> Result<(JobInfo, usize), CallError> {
+    let JobOptions {
+        callback,
+        callback_method,
+        callback_key,
+        trace,
+    } = options;
+    let mut encoded = Vec::new();
+    let _ = rmpv::encode::write_value(&mut encoded, &args);
+    if encoded.len() > JOB_ARGS_MAX {
+        return Err(CallError::new(
+            ErrorKind::ResourceLimit,
+            format!(
+                "a job's arguments may take {JOB_ARGS_MAX} bytes, these take {}; upload big data \
+                 as a blob and pass its reference",
+                encoded.len()
+            ),
+        ));
+    }
+    let job = JobInfo {
+        id: new_id().map_err(internal)?,
+        node: node.to_owned(),
+        args,
+        caller: caller.to_owned(),
+        state: JobState::Queued,
+        result: None,
+        error_kind: None,
+        error: None,
+        callback,
+        callback_error: None,
+        created_ms: now_ms(),
+        finished_ms: None,
+        trace: trace.map(|t| t.header()),
+        callback_method,
+        callback_key,
+    };
+    Ok((job, encoded.len()))
+}
+
 /// Runs one job when a slot is free and records how it ended.
 async fn run(inner: Arc<Inner>, executor: Arc<dyn JobExecutor>, id: String) {
     let Ok(_slot) = inner.slots.clone().acquire_owned().await else {
         return;
     };
-    let mut job = match inner.store.get(&id) {
+    let job = match inner.store.get(&id) {
         Ok(Some(job)) if job.state == JobState::Queued => job,
         Ok(_) => return,
         Err(e) => {
@@ -474,26 +510,7 @@ async fn run(inner: Arc<Inner>, executor: Arc<dyn JobExecutor>, id: String) {
             }
         })
     };
-    match executor.run(&job, started).await {
-        Ok(value) => {
-            job.state = JobState::Done;
-            job.result = Some(value);
-        }
-        Err(e) => {
-            job.state = JobState::Failed;
-            job.error_kind = Some(e.kind);
-            job.error = Some(e.message);
-        }
-    }
-    job.finished_ms = Some(now_ms());
-    let later = executor.delivers_later(&job);
-    if job.callback.is_some()
-        && !later
-        && let Err(e) = executor.deliver(&job).await
-    {
-        tracing::warn!(job = %id, "the job's callback failed: {e}");
-        job.callback_error = Some(e);
-    }
+    let (job, later) = execute(executor.as_ref(), job, started).await;
     {
         let _records = inner.lock_records();
         // A cancel that came while the call finished wins, and a job

@@ -10,7 +10,7 @@ use rmpv::Value;
 
 use super::Shared;
 use super::budget::{ByteBudget, Exhausted, Held};
-use crate::host::{Ahead, Identity, Origin};
+use crate::host::{Ahead, Identity};
 use crate::proto::{
     CallError, CallEvent, ErrorKind, Inbound, Request, RequestReader, ResponseWriter, StreamError,
     caller_value, codes, encode_frame,
@@ -328,10 +328,13 @@ pub(super) async fn serve_stream(
         }
         Request::Submit { node, callback, .. } => {
             // Who may submit is checked before the arguments are decoded.
-            let submitted = host
-                .check(Origin::Caller(&identity), &node)
-                .and_then(|_| shared.decode_args(&args))
-                .and_then(|args| host.submit(&identity, &node, args, callback));
+            let submitted = match host
+                .check_job(&identity, &node)
+                .and_then(|()| shared.decode_args(&args))
+            {
+                Ok(args) => host.submit(&identity, &node, args, callback).await,
+                Err(e) => Err(e),
+            };
             Outcome::Answer(submitted.map(|job| job.to_value()))
         }
         Request::Job { id, wait_ms, keep } => {
@@ -344,7 +347,7 @@ pub(super) async fn serve_stream(
             }
         }
         Request::Cancel { id } => {
-            Outcome::Answer(host.cancel(&identity, &id).map(|j| j.to_value()))
+            Outcome::Answer(host.cancel(&identity, &id).await.map(|j| j.to_value()))
         }
     };
     let (result, ran) = match outcome {

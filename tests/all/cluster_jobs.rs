@@ -1,0 +1,178 @@
+//! Jobs in cluster mode, against a real `nats-server`: submitted through
+//! any host, run where their node is, fetched and cancelled through any
+//! host, and run again elsewhere when their host dies.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rmpv::Value;
+use warden_host::ErrorKind;
+use warden_host::proto::JobState;
+use warden_host::rpc::ClientError;
+
+use crate::cluster::{host, math_hosts, sees, stop_all};
+use crate::harness::nats::Nats;
+use crate::harness::plugins::example;
+use crate::support::{eventually, mp};
+
+fn job_err<T: std::fmt::Debug>(result: Result<T, ClientError>) -> warden_host::CallError {
+    match result {
+        Err(ClientError::Call(e)) => e,
+        other => panic!("expected a call error, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_submitted_anywhere_runs_where_its_node_is_and_is_fetched_and_cancelled_anywhere() {
+    let nats = Nats::start();
+    let (a, ca) = host(&nats, "a", &[("text", "text")]).await;
+    let (b, cb) = host(&nats, "b", &[("math", "math")]).await;
+    let (c, cc) = host(&nats, "c", &[("text", "text")]).await;
+    assert!(sees(&ca, &["b", "c"]).await, "a sees {:?}", ca.peers());
+    let through_a = a.client().await;
+    let through_c = c.client().await;
+
+    // Submitted through a, run on b (only b serves math), fetched through c.
+    let job = through_a
+        .submit("math/add", mp("[40, 2]"), None)
+        .await
+        .expect("a takes a job of a node only b serves");
+    assert_eq!(job.state, JobState::Queued);
+    let done = through_c
+        .job(&job.id, Some(Duration::from_secs(20)), false)
+        .await
+        .expect("c reads the job");
+    assert_eq!(done.state, JobState::Done, "{done:?}");
+    assert_eq!(done.result, Some(Value::from(42)));
+    // Fetched once, it is gone everywhere.
+    let gone = job_err(through_a.job(&job.id, None, false).await);
+    assert_eq!(gone.kind, ErrorKind::NotFound);
+
+    // A failing job keeps its error kind across hosts.
+    let failing = through_c
+        .submit("math/divide", mp("[1, 0]"), None)
+        .await
+        .unwrap();
+    let failed = through_a
+        .job(&failing.id, Some(Duration::from_secs(20)), true)
+        .await
+        .unwrap();
+    assert_eq!(failed.state, JobState::Failed);
+    assert_eq!(failed.error_kind, Some(ErrorKind::NodeError));
+
+    // Cancelled through c while it runs on b: the call stops there.
+    let slow = through_a
+        .submit("math/slow-sum", mp("[40, 100]"), None)
+        .await
+        .unwrap();
+    assert!(
+        eventually(20, || b.host.running_calls() == 1).await,
+        "the job never started on b"
+    );
+    let cancelled = through_c.cancel(&slow.id).await.unwrap();
+    assert_eq!(cancelled.state, JobState::Cancelled);
+    assert!(
+        eventually(10, || b.host.running_calls() == 0).await,
+        "the cancelled job still runs on b"
+    );
+    let kept = through_a
+        .job(&slow.id, Some(Duration::from_secs(5)), true)
+        .await
+        .unwrap();
+    assert_eq!(
+        kept.state,
+        JobState::Cancelled,
+        "the outcome must not overwrite the cancel"
+    );
+
+    // Another caller's id, a malformed id and an unknown node.
+    assert_eq!(
+        job_err(through_c.job("../../etc", None, false).await).kind,
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        job_err(through_a.submit("nope/add", mp("[1, 2]"), None).await).kind,
+        ErrorKind::NotFound
+    );
+    through_a.close().await;
+    through_c.close().await;
+    stop_all(vec![(a, ca), (b, cb), (c, cc)]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_whose_host_is_killed_run_again_on_another_and_none_is_lost() {
+    let nats = Nats::start();
+    let (a, ca) = host(&nats, "a", &[("text", "text")]).await;
+    let (b, cb) = host(&nats, "b", &[("math", "math")]).await;
+    // Host c: a real `warden serve` process, killed with SIGKILL.
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    std::fs::copy(example("math"), plugins.join("math.wasm")).unwrap();
+    let mut c = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .arg("serve")
+        .arg(&plugins)
+        .args(["--listen", "127.0.0.1:0", "--state-dir"])
+        .arg(dir.path().join("state"))
+        .args(["--cluster", &nats.url(), "--cluster-name", "test"])
+        .args(["--cluster-host", "c"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("warden starts");
+    let until = Instant::now() + Duration::from_secs(60);
+    while math_hosts(&a) != ["b", "c"] {
+        assert!(
+            Instant::now() < until,
+            "c never served math: {:?}",
+            math_hosts(&a)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let client = a.client().await;
+    // Jobs of 2 s each, taken by b and c as they come.
+    let mut ids = Vec::new();
+    for _ in 0..8 {
+        let job = client
+            .submit("math/slow-sum", mp("[20, 100]"), None)
+            .await
+            .expect("the job is accepted");
+        ids.push(job.id);
+    }
+    assert!(
+        eventually(20, || b.host.running_calls() > 0).await,
+        "b runs none of the jobs"
+    );
+    // Every job has started by now; b does not run them all.
+    let mut running = 0;
+    let until = Instant::now() + Duration::from_secs(20);
+    while running < ids.len() {
+        running = 0;
+        for id in &ids {
+            let job = client.job(id, None, true).await.unwrap();
+            if job.state == JobState::Running {
+                running += 1;
+            }
+        }
+        assert!(Instant::now() < until, "only {running} jobs started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let on_b = b.host.running_calls();
+    assert!(on_b < ids.len(), "b runs all {on_b} jobs");
+    c.kill().expect("SIGKILL");
+    let _ = c.wait();
+    // Those c ran run again on b once JetStream gives up on c (its ack
+    // wait); every job ends done, none is lost.
+    for id in &ids {
+        let job = client
+            .job(id, Some(Duration::from_secs(40)), false)
+            .await
+            .unwrap();
+        assert_eq!(job.state, JobState::Done, "{job:?}");
+        assert_eq!(job.result, Some(Value::from(210)));
+    }
+    assert!(sees(&ca, &["b"]).await, "a still sees {:?}", ca.peers());
+    client.close().await;
+    stop_all(vec![(a, ca), (b, cb)]).await;
+}
