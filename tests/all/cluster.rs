@@ -37,7 +37,7 @@ pub(crate) async fn host(nats: &Nats, id: &str, plugins: &[(&str, &str)]) -> (Te
 }
 
 /// Starts `setup` and joins it to the cluster as `id`.
-async fn join(nats: &Nats, id: &str, setup: Setup) -> (TestServer, Cluster) {
+pub(crate) async fn join(nats: &Nats, id: &str, setup: Setup) -> (TestServer, Cluster) {
     let server = setup.start().await;
     let joined = Cluster::join(&server.host, &cluster(nats, id))
         .await

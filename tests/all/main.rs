@@ -17,7 +17,7 @@ mod caps;
 mod cli;
 mod cli_rpc;
 mod cluster;
-mod cluster_jobs;
+mod cluster_shared;
 mod conformance;
 mod hardening;
 mod hostile;

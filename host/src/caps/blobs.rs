@@ -4,14 +4,42 @@
 //! A blob is written to a temporary file, synced and renamed into place, so
 //! a crash never leaves a partial blob under a real name. Reads check the
 //! hash, so a corrupted file is reported instead of returned.
+//!
+//! In a cluster, a [`SharedBlobs`] set with [`BlobStore::share`] makes the
+//! local directory a cache of a store every host reaches: a blob stored
+//! here is published there before its reference is handed out
+//! ([`BlobStore::publish`]), and a blob missing here is fetched from there
+//! (and its hash checked) before it is read ([`BlobStore::ensure_local`]).
 
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use futures::future::BoxFuture;
 
 use super::CapError;
+
+/// A blob store shared by the hosts of a cluster, behind each host's own
+/// (which becomes a cache of it).
+pub trait SharedBlobs: Send + Sync {
+    /// Publishes blob `reference`, stored here in the file `path`, so that
+    /// every host can read it. Returns once it is durable there.
+    fn publish(
+        &self,
+        reference: BlobRef,
+        path: PathBuf,
+    ) -> BoxFuture<'static, Result<(), CapError>>;
+    /// Copies blob `reference` into `writer` (of this host's store), at
+    /// most `max` bytes; `None` when the shared store does not have it.
+    fn fetch(
+        &self,
+        reference: BlobRef,
+        writer: BlobWriter,
+        max: u64,
+    ) -> BoxFuture<'static, Result<Option<BlobWriter>, CapError>>;
+}
 
 /// The prefix of every blob reference.
 pub const REF_PREFIX: &str = "blake3:";
@@ -25,11 +53,20 @@ pub struct BlobStore {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
 struct Inner {
     dir: PathBuf,
     max_blob: u64,
     temp_counter: AtomicU64,
+    shared: OnceLock<Arc<dyn SharedBlobs>>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlobStore")
+            .field("dir", &self.dir)
+            .field("shared", &self.shared.get().is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// A validated blob reference: 32 hash bytes.
@@ -63,7 +100,8 @@ impl BlobRef {
         Ok(BlobRef(bytes))
     }
 
-    fn hex(&self) -> String {
+    /// The hash as 64 lowercase hex digits.
+    pub fn hex(&self) -> String {
         self.0.iter().map(|b| format!("{b:02x}")).collect()
     }
 }
@@ -102,8 +140,63 @@ impl BlobStore {
                 dir: dir.to_owned(),
                 max_blob,
                 temp_counter: AtomicU64::new(0),
+                shared: OnceLock::new(),
             }),
         })
+    }
+
+    /// From now on, publishes new blobs to `shared` and fetches missing
+    /// ones from it. Set once; a second call returns `false`.
+    pub fn share(&self, shared: Arc<dyn SharedBlobs>) -> bool {
+        self.inner.shared.set(shared).is_ok()
+    }
+
+    /// Publishes blob `r` (stored here) to the shared store, if there is
+    /// one.
+    ///
+    /// # Errors
+    ///
+    /// The shared store's failure: the blob is then not shared.
+    pub async fn publish(&self, r: BlobRef) -> Result<(), CapError> {
+        match self.inner.shared.get() {
+            Some(shared) => shared.publish(r, self.path(&r)).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Makes sure blob `r` is stored here: with a shared store, fetches it
+    /// from there (checking its hash) when it is not. A blob found nowhere
+    /// is left for the read to report.
+    ///
+    /// # Errors
+    ///
+    /// The shared store's failure, or `failed` when what it holds does not
+    /// match the reference.
+    pub async fn ensure_local(&self, r: &BlobRef) -> Result<(), CapError> {
+        let Some(shared) = self.inner.shared.get().cloned() else {
+            return Ok(());
+        };
+        let store = self.clone();
+        let (r, here) = (*r, self.path(r));
+        if tokio::fs::try_exists(&here).await.unwrap_or(false) {
+            return Ok(());
+        }
+        let writer = tokio::task::spawn_blocking(move || store.writer())
+            .await
+            .map_err(|e| failed("fetch a blob", e))??;
+        let Some(writer) = shared.fetch(r, writer, self.inner.max_blob).await? else {
+            return Ok(());
+        };
+        let stored = tokio::task::spawn_blocking(move || writer.finish())
+            .await
+            .map_err(|e| failed("fetch a blob", e))??;
+        if stored != r {
+            return Err(CapError::Failed(format!(
+                "the cluster's blob store holds other content under {r} (it hashes to \
+                 {stored}); the shared copy is corrupt"
+            )));
+        }
+        Ok(())
     }
 
     /// Bytes of the blobs stored now (their files, read from the

@@ -165,19 +165,24 @@ fn parse_ref(text: &str) -> Result<BlobRef, CapError> {
 impl blobs::Host for CallCaps {
     async fn put(&mut self, data: Vec<u8>) -> Result<String, Error> {
         let store = self.blob_store(true)?;
-        blocking(move || store.put(&data).map(|r| r.to_string())).await
+        let writer = store.clone();
+        let r = blocking(move || writer.put(&data)).await?;
+        store.publish(r).await?;
+        Ok(r.to_string())
     }
 
     async fn get(&mut self, reference: String) -> Result<Vec<u8>, Error> {
         let store = self.blob_store(false)?;
         let r = parse_ref(&reference)?;
         let max = self.max_blob_get;
+        store.ensure_local(&r).await?;
         blocking(move || store.get(&r, max)).await
     }
 
     async fn stat(&mut self, reference: String) -> Result<Option<blobs::BlobStat>, Error> {
         let store = self.blob_store(false)?;
         let r = parse_ref(&reference)?;
+        store.ensure_local(&r).await?;
         let size = blocking(move || store.stat(&r)).await?;
         Ok(size.map(|size| blobs::BlobStat { size }))
     }

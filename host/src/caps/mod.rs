@@ -25,7 +25,9 @@ use std::path::Path;
 
 use wasmtime::component::{HasSelf, Linker};
 
-pub use blobs::{BlobReader, BlobRef, BlobStore, BlobWriter, DEFAULT_MAX_BLOB_BYTES, REF_PREFIX};
+pub use blobs::{
+    BlobReader, BlobRef, BlobStore, BlobWriter, DEFAULT_MAX_BLOB_BYTES, REF_PREFIX, SharedBlobs,
+};
 pub use context::{CallCaps, CapsView, EventSink};
 pub use grants::{BlobsGrant, Capabilities, DirGrant, GrantError, Grants, INTERFACES, check};
 pub use invoke::{Invocation, InvokeFuture, Invoker, MAX_INVOKE_DEPTH};

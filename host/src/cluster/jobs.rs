@@ -29,8 +29,9 @@
 //! message: a job whose record would not is refused (or, for a result,
 //! fails) with `resource-limit` saying so; pass big data as blob
 //! references. Per-caller job quotas are those of the local store and are
-//! not counted across the cluster; the bucket and the queue have overall
-//! bounds ([`RECORDS_MAX_BYTES`], [`QUEUE_MAX`]).
+//! not counted across the cluster; the queue holds at most [`QUEUE_MAX`]
+//! jobs, and the records what the NATS server's JetStream storage allows
+//! (`max_file_store`): past either, a submit fails.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -59,8 +60,6 @@ pub const PROGRESS_EVERY: Duration = Duration::from_secs(3);
 pub const MAX_DELIVERIES: i64 = 5;
 /// How long a record is kept: a day, as on a single host.
 const KEEP: Duration = Duration::from_secs(24 * 3600);
-/// The most bytes of records the cluster keeps.
-pub const RECORDS_MAX_BYTES: i64 = 4 << 30;
 /// The most jobs queued at once in the cluster.
 pub const QUEUE_MAX: i64 = 1_000_000;
 /// Jobs one host runs at once (as on a single host).
@@ -112,7 +111,8 @@ impl ClusterJobs {
             description: "Warden: job records",
             max_value: max_payload,
             max_age: KEEP,
-            max_bytes: RECORDS_MAX_BYTES,
+            // Bounded by the NATS server's JetStream storage.
+            max_bytes: -1,
         }
         .open(&shared.client)
         .await?;

@@ -108,12 +108,12 @@
 //! serving its node, at least once (a job whose host dies before it ends
 //! runs again on another), and its result is read through any host.
 //!
-//! Not shared yet (designed, not built): blobs stay in each host's own
-//! state directory. The intended design: the object store
-//! `warden_<cluster>_blobs`, objects named by their content hash, so
-//! references stay valid on every host.
+//! Blobs are shared through the object store `warden_<cluster>_blobs`
+//! (the module `blobs` says how): a reference handed out by one host reads
+//! the same bytes through any other.
 
 mod announce;
+mod blobs;
 mod config;
 mod forward;
 mod jobs;
@@ -126,7 +126,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use config::{ClusterConfig, ClusterError};
-pub use jobs::{ACK_WAIT, MAX_DELIVERIES, PROGRESS_EVERY, QUEUE_MAX, RECORDS_MAX_BYTES};
+pub use jobs::{ACK_WAIT, MAX_DELIVERIES, PROGRESS_EVERY, QUEUE_MAX};
 
 use crate::host::Host;
 #[cfg(doc)]
@@ -248,6 +248,10 @@ impl Cluster {
             Some(_) => Some(kv::JetStreamKv::open(&shared.client, &shared.name).await?),
             None => None,
         };
+        let blobs = match host.blobs() {
+            Some(_) => Some(blobs::JetStreamBlobs::open(&shared).await?),
+            None => None,
+        };
         let jobs = match host.jobs() {
             Some(_) => Some(Arc::new(jobs::ClusterJobs::open(&shared).await?)),
             None => None,
@@ -258,6 +262,9 @@ impl Cluster {
         }
         if let (Some(local), Some(kv)) = (host.kv_store(), kv) {
             local.share(Arc::new(kv));
+        }
+        if let (Some(local), Some(blobs)) = (host.blobs(), blobs) {
+            local.share(Arc::new(blobs));
         }
         let listener = announce::listen(shared.clone()).await?;
         let announcer = announce::announce(shared.clone(), host.clone());

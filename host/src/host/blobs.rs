@@ -35,6 +35,7 @@ async fn blocking<T: Send + 'static>(
 /// against its caller's uploads in progress until it ends.
 #[derive(Debug)]
 pub struct BlobUpload {
+    store: BlobStore,
     writer: Option<BlobWriter>,
     announced: Option<u64>,
     _slot: UploadSlot,
@@ -98,6 +99,8 @@ impl BlobUpload {
             ));
         }
         let reference = blocking(move || writer.finish()).await?;
+        // In a cluster, shared before its reference is handed out.
+        self.store.publish(reference).await.map_err(cap_error)?;
         tracing::debug!(blob = %reference, size = received, "blob stored");
         Ok(BlobInfo {
             reference: reference.to_string(),
@@ -205,8 +208,12 @@ impl Host {
                 ),
             ));
         }
-        let writer = blocking(move || store.writer()).await?;
+        let writer = {
+            let store = store.clone();
+            blocking(move || store.writer()).await?
+        };
         Ok(BlobUpload {
+            store,
             writer: Some(writer),
             announced: size,
             _slot: slot,
@@ -227,6 +234,7 @@ impl Host {
     ) -> Result<BlobDownload, CallError> {
         let store = self.blob_store(who, false)?;
         let r = BlobRef::parse(reference).map_err(|e| CallError::new(ErrorKind::BadArgs, e))?;
+        store.ensure_local(&r).await.map_err(cap_error)?;
         let (size, reader) = blocking(move || store.reader(&r)).await?;
         Ok(BlobDownload {
             reader: Some(reader),

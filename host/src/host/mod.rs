@@ -150,6 +150,11 @@ impl Host {
         &self.inner.blob_limits
     }
 
+    /// The blob store, when the host has one (it has a state directory).
+    pub fn blobs(&self) -> Option<&BlobStore> {
+        self.inner.blobs.as_ref()
+    }
+
     /// The jobs, when the host keeps them (it has a state directory).
     pub fn jobs(&self) -> Option<&Jobs> {
         self.inner.jobs.as_ref()

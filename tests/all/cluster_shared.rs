@@ -1,6 +1,7 @@
-//! Jobs in cluster mode, against a real `nats-server`: submitted through
-//! any host, run where their node is, fetched and cancelled through any
-//! host, and run again elsewhere when their host dies.
+//! State shared by the hosts of a cluster, against a real `nats-server`:
+//! jobs (submitted through any host, run where their node is, fetched and
+//! cancelled through any host, run again elsewhere when their host dies)
+//! and blobs (a reference from one host reads the same bytes on another).
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -10,9 +11,10 @@ use warden_host::ErrorKind;
 use warden_host::proto::JobState;
 use warden_host::rpc::ClientError;
 
-use crate::cluster::{host, math_hosts, sees, stop_all};
+use crate::cluster::{host, join, math_hosts, sees, stop_all};
 use crate::harness::nats::Nats;
 use crate::harness::plugins::example;
+use crate::harness::server::Setup;
 use crate::support::{eventually, mp};
 
 fn job_err<T: std::fmt::Debug>(result: Result<T, ClientError>) -> warden_host::CallError {
@@ -175,4 +177,71 @@ async fn jobs_whose_host_is_killed_run_again_on_another_and_none_is_lost() {
     assert!(sees(&ca, &["b"]).await, "a still sees {:?}", ca.peers());
     client.close().await;
     stop_all(vec![(a, ca), (b, cb)]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blob_stored_through_one_host_reads_the_same_through_another() {
+    use crate::harness::plugins::test_plugin;
+    let nats = Nats::start();
+    let manifest = "[grants]\nkv = true\nblobs = \"read-write\"\ninvoke = [\"none/*\"]\n";
+    let setup = || Setup::new().plugin("w", &test_plugin("caps"), manifest);
+    let (one, c1) = join(&nats, "one", setup()).await;
+    let (two, c2) = join(&nats, "two", setup()).await;
+    let (on_one, on_two) = (one.client().await, two.client().await);
+
+    // Uploaded through one (larger than a NATS message), downloaded
+    // through two.
+    let data: Vec<u8> = (0..(2_500_000u32)).map(|i| (i % 251) as u8).collect();
+    let put = on_one
+        .put_blob(data.as_slice(), Some(data.len() as u64))
+        .await
+        .expect("the upload is stored and shared");
+    assert_eq!(
+        put.reference,
+        format!("blake3:{}", blake3::hash(&data).to_hex())
+    );
+    let mut back = Vec::new();
+    let got = on_two
+        .get_blob(&put.reference, &mut back)
+        .await
+        .expect("the other host reads it");
+    assert_eq!(got.size, data.len() as u64);
+    assert!(back == data, "the bytes differ");
+
+    // Written by the plugin on one, read by the same plugin on two.
+    let small: Vec<u8> = (0..5000u32).map(|i| (i % 7) as u8).collect();
+    let reference = on_one
+        .call("w/blob-put", mp(&format!("[{small:?}]")))
+        .await
+        .unwrap();
+    let reference = reference.as_str().unwrap().to_owned();
+    assert_eq!(
+        on_two
+            .call("w/blob-size", mp(&format!(r#"["{reference}"]"#)))
+            .await
+            .unwrap(),
+        Value::from(5000)
+    );
+    assert_eq!(
+        on_two
+            .call("w/blob-get", mp(&format!(r#"["{reference}"]"#)))
+            .await
+            .unwrap(),
+        Value::Binary(small)
+    );
+
+    // A reference nobody stored is not found anywhere.
+    let missing = format!("blake3:{}", "0".repeat(64));
+    let e = job_err(on_two.get_blob(&missing, Vec::new()).await);
+    assert_eq!(e.kind, ErrorKind::NotFound, "{e}");
+    assert_eq!(
+        on_one
+            .call("w/blob-size", mp(&format!(r#"["{missing}"]"#)))
+            .await
+            .unwrap(),
+        Value::Nil
+    );
+    on_one.close().await;
+    on_two.close().await;
+    stop_all(vec![(one, c1), (two, c2)]).await;
 }
