@@ -11,7 +11,7 @@ use warden_host::ErrorKind;
 use warden_host::proto::JobState;
 use warden_host::rpc::ClientError;
 
-use crate::cluster::{host, join, math_hosts, sees, stop_all};
+use crate::cluster::{cluster, host, join, math_hosts, sees, stop_all};
 use crate::harness::nats::Nats;
 use crate::harness::plugins::example;
 use crate::harness::server::Setup;
@@ -244,4 +244,134 @@ async fn a_blob_stored_through_one_host_reads_the_same_through_another() {
     on_one.close().await;
     on_two.close().await;
     stop_all(vec![(one, c1), (two, c2)]).await;
+}
+
+/// Runs `warden deploy ARGS --cluster URL --cluster-name test`; its exit
+/// status, stdout and stderr.
+fn deploy(nats: &Nats, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .arg("deploy")
+        .args(args)
+        .args(["--cluster", &nats.url(), "--cluster-name", "test"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("warden runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Whether `server` serves plugin `name` itself (not through another host).
+fn serves(server: &crate::harness::server::TestServer, name: &str) -> bool {
+    server.host.plugins().snapshot().get(name).is_some()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warden_deploy_publishes_plugins_that_hosts_taking_deployments_load_and_unload() {
+    let nats = Nats::start();
+    let start = |id: &'static str, labels: &[&str], deployments: bool| {
+        let config = warden_host::cluster::ClusterConfig {
+            deployments,
+            labels: labels.iter().map(|l| (*l).to_owned()).collect(),
+            ..cluster(&nats, id)
+        };
+        async move {
+            let server = Setup::new().start().await;
+            let joined = warden_host::cluster::Cluster::join(&server.host, &config)
+                .await
+                .expect("the host joins the cluster");
+            (server, joined)
+        }
+    };
+    let (gpu, c1) = start("gpu", &["gpu", "eu"], true).await;
+    let (plain, c2) = start("plain", &[], true).await;
+    let (aloof, c3) = start("aloof", &[], false).await;
+
+    // A component and its manifest, deployed from the command line.
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = dir.path().join("math.wasm");
+    std::fs::copy(example("math"), &wasm).unwrap();
+    std::fs::write(dir.path().join("math.toml"), "[limits]\ntimeout = \"2s\"\n").unwrap();
+    let (ok, _, err) = deploy(&nats, &[wasm.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(
+        eventually(30, || serves(&gpu, "math") && serves(&plain, "math")).await,
+        "the hosts taking deployments did not load it"
+    );
+    let client = plain.client().await;
+    assert_eq!(
+        client.call("math/add", mp("[40, 2]")).await.unwrap(),
+        Value::from(42)
+    );
+    // The manifest came along.
+    let manifest = std::fs::read_to_string(plain.plugin_dir().join("math.toml")).unwrap();
+    assert!(manifest.contains("timeout = \"2s\""), "{manifest}");
+    assert!(
+        !serves(&aloof, "math"),
+        "a host without deployments loaded it"
+    );
+
+    // Labels: only the host that has them loads it.
+    let text = dir.path().join("text.wasm");
+    std::fs::copy(example("text"), &text).unwrap();
+    let (ok, _, err) = deploy(
+        &nats,
+        &[
+            text.to_str().unwrap(),
+            "--name",
+            "words",
+            "--require",
+            "gpu",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(
+        eventually(30, || serves(&gpu, "words")).await,
+        "the labelled host did not load it"
+    );
+    let (ok, listed, err) = deploy(&nats, &["--list"]);
+    assert!(ok, "{err}");
+    assert!(
+        listed.contains("math\t") && listed.contains("every host"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("words\t") && listed.contains("hosts labelled gpu"),
+        "{listed}"
+    );
+    assert!(
+        !serves(&plain, "words"),
+        "a host without the label loaded it"
+    );
+
+    // Bad input is refused with a reason, before anything is published.
+    let not_a_component = dir.path().join("junk.wasm");
+    std::fs::write(&not_a_component, b"not wasm").unwrap();
+    let (ok, _, err) = deploy(&nats, &[not_a_component.to_str().unwrap()]);
+    assert!(
+        !ok && err.contains("error[usage]") && err.contains("not a WebAssembly component"),
+        "{err}"
+    );
+    let (ok, _, err) = deploy(&nats, &[wasm.to_str().unwrap(), "--name", "a.b"]);
+    assert!(
+        !ok && err.contains("cannot be a deployed plugin's name"),
+        "{err}"
+    );
+
+    // Withdrawn: removed everywhere, files and all.
+    let (ok, _, err) = deploy(&nats, &["--remove", "math"]);
+    assert!(ok, "{err}");
+    assert!(
+        eventually(30, || !serves(&gpu, "math") && !serves(&plain, "math")).await,
+        "the withdrawn plugin is still served"
+    );
+    assert!(!plain.plugin_dir().join("math.wasm").exists());
+    assert!(!plain.plugin_dir().join("math.toml").exists());
+    assert!(serves(&gpu, "words"), "withdrawing one took another");
+    let (ok, _, err) = deploy(&nats, &["--remove", "math"]);
+    assert!(!ok && err.contains("error[not-found]"), "{err}");
+    client.close().await;
+    stop_all(vec![(gpu, c1), (plain, c2), (aloof, c3)]).await;
 }

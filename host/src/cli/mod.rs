@@ -8,6 +8,7 @@ mod blob;
 mod build;
 mod check;
 mod client;
+mod deploy;
 mod dev;
 mod guest_py;
 mod jobs;
@@ -59,6 +60,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Upload or download a blob.
     Blob(blob::BlobArgs),
+    /// Publish a plugin to a cluster (or list or withdraw deployments).
+    Deploy(deploy::DeployArgs),
     /// Make a caller token and print the host config lines for it.
     Token(token::TokenArgs),
     /// Print the OpenAPI document of the HTTP gateway for a plugin directory.
@@ -123,6 +126,7 @@ pub fn main() -> ExitCode {
         Command::Describe(args) => client::describe(args),
         Command::Bench(args) => bench::run(args),
         Command::Blob(args) => blob::run(args),
+        Command::Deploy(args) => deploy::run(args),
         Command::Submit(args) => jobs::submit(args),
         Command::Job(args) => jobs::job(args),
         Command::Cancel(args) => jobs::cancel(args),

@@ -67,6 +67,16 @@ pub(crate) struct ServeOptions {
     /// suffix, or `[cluster] host`).
     #[arg(long, value_name = "ID")]
     cluster_host: Option<String>,
+    /// Load the plugins published with `warden deploy` into the plugin
+    /// directory, and remove them when withdrawn (or `[cluster]
+    /// deployments = true`).
+    #[arg(long)]
+    cluster_deployments: bool,
+    /// A label of this host (repeat for several): deployments that require
+    /// labels load only on hosts with all of them. Adds to `[cluster]
+    /// labels`.
+    #[arg(long, value_name = "LABEL")]
+    cluster_label: Vec<String>,
 }
 
 impl From<HostError> for Failure {
@@ -256,11 +266,15 @@ fn cluster_config(
         table.servers = args.cluster.clone();
     }
     let Some(mut cluster) = cluster else {
-        if args.cluster_name.is_some() || args.cluster_host.is_some() {
+        if args.cluster_name.is_some()
+            || args.cluster_host.is_some()
+            || args.cluster_deployments
+            || !args.cluster_label.is_empty()
+        {
             return Err(Failure::new(
                 "usage",
-                "--cluster-name and --cluster-host need --cluster URL (or `[cluster]` in the \
-                 config)",
+                "--cluster-name, --cluster-host, --cluster-deployments and --cluster-label need \
+                 --cluster URL (or `[cluster]` in the config)",
             ));
         }
         return Ok(None);
@@ -271,6 +285,8 @@ fn cluster_config(
     if let Some(host) = &args.cluster_host {
         cluster.host = Some(host.clone());
     }
+    cluster.deployments |= args.cluster_deployments;
+    cluster.labels.extend(args.cluster_label.iter().cloned());
     cluster
         .validate()
         .map_err(|e| Failure::new("usage", format!("invalid cluster config: {e}")))?;

@@ -39,38 +39,44 @@ fn object_name(r: &BlobRef) -> String {
 impl JetStreamBlobs {
     /// Opens (or creates) the object store of the cluster.
     pub(super) async fn open(shared: &Shared) -> Result<JetStreamBlobs, ClusterError> {
-        use jetstream::stream::{Config, DiscardPolicy, StorageType};
-        let js = jetstream::new(shared.client.clone());
         let bucket = format!("warden_{}_blobs", shared.name);
-        // The object store's stream, made directly (as `create_object_store`
-        // would) so that a second host finds it rather than failing.
-        let stream = Config {
-            name: format!("OBJ_{bucket}"),
-            description: Some("Warden: blobs, by content hash".into()),
-            subjects: vec![format!("$O.{bucket}.C.>"), format!("$O.{bucket}.M.>")],
-            // Bounded by the NATS server's JetStream storage (a limit
-            // here would be reserved up front, which a small server
-            // refuses).
-            max_bytes: -1,
-            storage: StorageType::File,
-            num_replicas: 1,
-            discard: DiscardPolicy::New,
-            allow_rollup: true,
-            allow_direct: true,
-            ..Config::default()
-        };
-        let failed = |e: String| {
-            ClusterError::Store(format!("cannot open the object store `{bucket}`: {e}"))
-        };
-        js.get_or_create_stream(stream)
-            .await
-            .map_err(|e| failed(e.to_string()))?;
-        let store = js
-            .get_object_store(&bucket)
-            .await
-            .map_err(|e| failed(e.to_string()))?;
+        let store = object_store(&shared.client, &bucket, "Warden: blobs, by content hash").await?;
         Ok(JetStreamBlobs { store })
     }
+}
+
+/// Opens the object store `bucket`, creating it if needed. Its stream is
+/// made directly (as `create_object_store` would), so that a second host
+/// finds it rather than failing.
+pub(super) async fn object_store(
+    client: &async_nats::Client,
+    bucket: &str,
+    description: &str,
+) -> Result<jetstream::object_store::ObjectStore, ClusterError> {
+    use jetstream::stream::{Config, DiscardPolicy, StorageType};
+    let js = jetstream::new(client.clone());
+    let stream = Config {
+        name: format!("OBJ_{bucket}"),
+        description: Some(description.into()),
+        subjects: vec![format!("$O.{bucket}.C.>"), format!("$O.{bucket}.M.>")],
+        // Bounded by the NATS server's JetStream storage (a limit here
+        // would be reserved up front, which a small server refuses).
+        max_bytes: -1,
+        storage: StorageType::File,
+        num_replicas: 1,
+        discard: DiscardPolicy::New,
+        allow_rollup: true,
+        allow_direct: true,
+        ..Config::default()
+    };
+    let failed =
+        |e: String| ClusterError::Store(format!("cannot open the object store `{bucket}`: {e}"));
+    js.get_or_create_stream(stream)
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    js.get_object_store(bucket)
+        .await
+        .map_err(|e| failed(e.to_string()))
 }
 
 impl SharedBlobs for JetStreamBlobs {

@@ -26,6 +26,10 @@ pub enum ClusterError {
     /// server running with JetStream, `-js`?).
     #[error("{0} (does the NATS server run with JetStream, `nats-server -js`?)")]
     Store(String),
+    /// A deployment that cannot be published (its name, labels, component
+    /// or manifest).
+    #[error("{0}")]
+    Deployment(String),
     /// The host already belongs to a cluster.
     #[error("this host already belongs to a cluster")]
     AlreadyJoined,

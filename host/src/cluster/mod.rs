@@ -108,6 +108,11 @@
 //! serving its node, at least once (a job whose host dies before it ends
 //! runs again on another), and its result is read through any host.
 //!
+//! Plugins are distributed through the object store
+//! `warden_<cluster>_plugins` (the module `deploy` says how): `warden
+//! deploy` publishes one, and hosts with `deployments = true` (and the
+//! labels it requires) write it into their plugin directory.
+//!
 //! Blobs are shared through the object store `warden_<cluster>_blobs`
 //! (the module `blobs` says how): a reference handed out by one host reads
 //! the same bytes through any other.
@@ -115,6 +120,7 @@
 mod announce;
 mod blobs;
 mod config;
+mod deploy;
 mod forward;
 mod jobs;
 mod kv;
@@ -126,6 +132,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use config::{ClusterConfig, ClusterError};
+pub use deploy::{
+    Deployed, Deployment, FOLLOW_EVERY, MAX_DEPLOYMENT_BYTES, MAX_DEPLOYMENTS, RECORD_FILE, deploy,
+    deployments, withdraw,
+};
 pub use jobs::{ACK_WAIT, MAX_DELIVERIES, PROGRESS_EVERY, QUEUE_MAX};
 
 use crate::host::Host;
@@ -273,6 +283,22 @@ impl Cluster {
         tasks.push(tokio::spawn(listener));
         tasks.push(tokio::spawn(announcer));
         tasks.push(tokio::spawn(server));
+        if config.deployments {
+            match host.plugin_dir() {
+                Some(dir) => {
+                    let follow = deploy::follow(
+                        shared.clone(),
+                        dir.path().to_owned(),
+                        config.labels.clone(),
+                    );
+                    tasks.push(tokio::spawn(follow));
+                }
+                None => tracing::warn!(
+                    "`[cluster] deployments` needs a plugin directory to write deployed plugins \
+                     into; this host takes none"
+                ),
+            }
+        }
         if let (Some(local), Some(jobs)) = (host.jobs(), jobs) {
             local.share(jobs.clone());
             tasks.push(tokio::spawn(jobs::run(jobs, host.clone())));

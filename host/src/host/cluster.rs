@@ -13,6 +13,8 @@ use serde::Deserialize;
 /// name = "prod"                         # default "default"
 /// host = "edge-1"                       # default: hostname and a random suffix
 /// token = "s3cret"                      # or credentials = "/etc/warden/nats.creds"
+/// deployments = true                    # load plugins `warden deploy` publishes
+/// labels = ["gpu", "eu"]                # what deployments may require
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -33,6 +35,15 @@ pub struct ClusterConfig {
     pub token: Option<String>,
     /// A NATS credentials file (JWT and NKey seed). Default: none.
     pub credentials: Option<PathBuf>,
+    /// Whether this host loads the plugins published with `warden deploy`
+    /// (into its plugin directory) and removes them when they are
+    /// withdrawn. Default: false.
+    #[serde(default)]
+    pub deployments: bool,
+    /// This host's labels: a deployment that requires labels is loaded
+    /// only by hosts that have all of them. Default: none.
+    #[serde(default)]
+    pub labels: Vec<String>,
 }
 
 impl ClusterConfig {
@@ -95,6 +106,12 @@ impl ClusterConfig {
         {
             return Err(format!(
                 "`cluster.host` `{host}` may hold only letters, digits, `-` and `_`"
+            ));
+        }
+        if let Some(label) = self.labels.iter().find(|l| !is_token(l)) {
+            return Err(format!(
+                "`cluster.labels` holds `{label}`: a label may hold only letters, digits, `-` \
+                 and `_`"
             ));
         }
         if self.token.is_some() && self.credentials.is_some() {

@@ -168,6 +168,11 @@ impl PluginDir {
         &self.inner.plugins
     }
 
+    /// The directory.
+    pub fn path(&self) -> &std::path::Path {
+        &self.inner.dir
+    }
+
     /// How the compiled cache has been used.
     pub fn cache_stats(&self) -> CacheStats {
         self.inner
