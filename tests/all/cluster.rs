@@ -794,3 +794,61 @@ async fn stream_items_over_the_message_cap_arrive_whole_and_a_slow_reader_holds_
     client.close().await;
     stop_all(vec![(a, ca), (b, cb)]).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_too_busy_for_a_call_passes_it_to_another_serving_the_plugin() {
+    let nats = Nats::start();
+    let one_at_a_time = "[limits]\nmax_concurrent_calls = 1\n";
+    let busy = |id: &'static str| {
+        join(
+            &nats,
+            id,
+            Setup::new().plugin("math", &example("math"), one_at_a_time),
+        )
+    };
+    let (a, ca) = host(&nats, "a", &[("text", "text")]).await;
+    let (b, cb) = busy("b").await;
+    let (c, cc) = busy("c").await;
+    assert!(sees(&ca, &["b", "c"]).await, "a sees {:?}", ca.peers());
+    let client = a.client().await;
+    // One host's only slot is taken by a slow call...
+    let slow = {
+        let client = client.clone();
+        tokio::spawn(async move { client.call("math/slow-sum", mp("[30, 100]")).await })
+    };
+    assert!(
+        eventually(10, || b.host.running_calls() + c.host.running_calls() == 1).await,
+        "the slow call did not start"
+    );
+    // ...so calls the queue group hands to it go to the other one.
+    for i in 0..20 {
+        assert_eq!(
+            client
+                .call("math/add", mp(&format!("[{i}, 1]")))
+                .await
+                .unwrap(),
+            Value::from(i + 1)
+        );
+    }
+    assert_eq!(slow.await.unwrap().unwrap(), Value::from(465));
+    // Both busy: the refusal is the answer, with its kind.
+    let slow: Vec<_> = (0..2)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move { client.call("math/slow-sum", mp("[30, 100]")).await })
+        })
+        .collect();
+    assert!(
+        eventually(10, || b.host.running_calls() == 1
+            && c.host.running_calls() == 1)
+        .await,
+        "the slow calls did not take both hosts"
+    );
+    let e = call_err(client.call("math/add", mp("[1, 2]")).await);
+    assert_eq!(e.kind, ErrorKind::Overloaded, "{e}");
+    for call in slow {
+        assert_eq!(call.await.unwrap().unwrap(), Value::from(465));
+    }
+    client.close().await;
+    stop_all(vec![(a, ca), (b, cb), (c, cc)]).await;
+}

@@ -21,6 +21,14 @@ const ANSWER_GRACE: Duration = Duration::from_secs(2);
 /// Pause between two tries when no host took a call.
 const RETRY_PAUSE: Duration = Duration::from_millis(100);
 
+/// Tries per host serving the plugin when hosts answer `overloaded`
+/// (the queue group picks a host at random, so a busy one may be picked
+/// again).
+const OVERLOADED_TRIES_PER_HOST: usize = 8;
+
+/// Pause between two tries when a host was too busy.
+const OVERLOADED_PAUSE: Duration = Duration::from_millis(10);
+
 /// The cluster as the host's source of remote nodes.
 pub(super) struct Router {
     shared: Arc<Shared>,
@@ -195,7 +203,10 @@ async fn forward(
         None
     };
     // Offered until a host takes it: a host that died (or is leaving) has
-    // no subscription any more, and the next try reaches another.
+    // no subscription any more, and the next try reaches another. A host
+    // too busy to take it (`overloaded`, nothing started) is passed over
+    // for another serving the plugin, a few tries per host.
+    let mut busy_tries = 0;
     let (host, control, mut input_credits, mut answers) = loop {
         if Instant::now() >= call.deadline {
             return Err(unavailable(format!(
@@ -203,7 +214,19 @@ async fn forward(
                 call.node
             )));
         }
-        match offer(&shared, &subject, &encoded, call.deadline).await? {
+        let offered = match offer(&shared, &subject, &encoded, call.deadline).await {
+            Err(e) if e.kind == ErrorKind::Overloaded => {
+                let hosts = shared.peers.find(&call.node).map_or(0, |n| n.hosts.len());
+                busy_tries += 1;
+                if hosts < 2 || busy_tries >= hosts * OVERLOADED_TRIES_PER_HOST {
+                    return Err(e);
+                }
+                tokio::time::sleep(OVERLOADED_PAUSE).await;
+                continue;
+            }
+            offered => offered?,
+        };
+        match offered {
             Taken::Accepted {
                 host,
                 control,

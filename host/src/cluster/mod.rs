@@ -69,9 +69,11 @@
 //!   its call hears nothing from the entry and is cancelled after
 //!   [`SILENCE_LIMIT`]: such a call may have started twice (nodes that must
 //!   not run twice should not rely on forwarding for exactly-once).
-//! - A refusal at the serving host's admission (`overloaded`, `denied`,
-//!   `not-found`, `bad-args`...) is the call's answer; it is not retried
-//!   elsewhere.
+//! - A host too busy to take a call (`overloaded` at its admission;
+//!   nothing started) is passed over: the request is offered again, a few
+//!   times per host serving the plugin, so a free host takes it; when all
+//!   are busy, `overloaded` is the answer. Any other refusal (`denied`,
+//!   `not-found`, `bad-args`...) is the call's answer at once.
 //! - During a call both sides send `alive` every [`ALIVE_EVERY`]; a side that
 //!   hears nothing from the other for [`SILENCE_LIMIT`] ends the call: the
 //!   entry with `unavailable` ("host … stopped answering"), the serving host
