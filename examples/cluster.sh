@@ -2,7 +2,10 @@
 # Cluster mode: three warden hosts joined through one NATS server (with
 # JetStream), each serving different plugins. Every host lists every node
 # with the hosts serving it, and a call through any host reaches the host
-# that serves its node. Needs `nats-server` (apt-get install -y nats-server).
+# that serves its node; a job submitted through one host runs where its node
+# is and is fetched through another; `warden deploy` publishes a plugin that
+# the host taking deployments loads. Needs `nats-server` (apt-get install -y
+# nats-server).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,7 +40,8 @@ port() { case $1 in a) echo 7451;; b) echo 7452;; c) echo 7453;; esac; }
 for h in a b c; do
     echo "==> warden serve $work/$h/plugins --cluster $nats --cluster-host $h"
     "$warden" serve "$work/$h/plugins" --listen "127.0.0.1:$(port $h)" --state-dir "$work/$h/state" \
-        --cluster "$nats" --cluster-name demo --cluster-host "$h" >"$work/$h.log" 2>&1 &
+        --cluster "$nats" --cluster-name demo --cluster-host "$h" \
+        $([ "$h" = b ] && echo --cluster-deployments) >"$work/$h.log" 2>&1 &
     pids+=($!)
 done
 at() { local h=$1; shift; echo; echo "\$ warden $* (through host $h)"; "$warden" "$@" --addr "127.0.0.1:$(port "$h")" --state-dir "$work/$h/state"; }
@@ -58,6 +62,22 @@ at c call text/strings/upper 'from c, served by a'
 echo; echo "\$ printf 'hi\\nthere\\n' | warden call --stdin streams/chat/echo '> ' (through host a: a channel to c)"
 printf 'hi\nthere\n' | "$warden" call --stdin streams/chat/echo '> ' --addr "127.0.0.1:$(port a)" --state-dir "$work/a/state"
 
+echo; echo "\$ warden submit math/slow-sum 3 100 (through host a), then warden job ID --wait 10 (through host c)"
+job=$("$warden" submit math/slow-sum 3 100 --addr "127.0.0.1:$(port a)" --state-dir "$work/a/state")
+echo "$job"
+"$warden" job "$job" --wait 10 --addr "127.0.0.1:$(port c)" --state-dir "$work/c/state"
+echo; echo "\$ warden deploy $wasm/text.wasm --name words --cluster $nats --cluster-name demo (b takes deployments)"
+"$warden" deploy "$wasm/text.wasm" --name words --cluster "$nats" --cluster-name demo
+for _ in $(seq 100); do
+    "$warden" call words/strings/upper deployed --addr "127.0.0.1:$(port a)" --state-dir "$work/a/state" >/dev/null 2>&1 && break
+    sleep 0.2
+done
+at a call words/strings/upper 'deployed to b'
+"$warden" deploy --remove words --cluster "$nats" --cluster-name demo
+for _ in $(seq 100); do
+    "$warden" call words/strings/upper gone --addr "127.0.0.1:$(port a)" --state-dir "$work/a/state" >/dev/null 2>&1 || break
+    sleep 0.2
+done
 echo; echo "==> stopping host c: its plugins leave the catalog of a"
 kill "${pids[3]}"; wait "${pids[3]}" 2>/dev/null || true
 sleep 1
