@@ -849,6 +849,10 @@ async fn a_host_too_busy_for_a_call_passes_it_to_another_serving_the_plugin() {
     for call in slow {
         assert_eq!(call.await.unwrap().unwrap(), Value::from(465));
     }
+    // A node no host serves: the answer speaks of the cluster.
+    let e = call_err(client.call("nope/add", mp("[1, 2]")).await);
+    assert_eq!(e.kind, ErrorKind::NotFound, "{e}");
+    assert!(e.message.contains("served in this cluster"), "{}", e.message);
     client.close().await;
     stop_all(vec![(a, ca), (b, cb), (c, cc)]).await;
 }

@@ -477,7 +477,10 @@ impl Host {
             identity.authorize(node, None)?;
         }
         let registry = self.inner.plugins.snapshot();
-        let (served, name) = registry.resolve(node).map_err(|e| unresolved(node, e))?;
+        let in_cluster = self.remote().is_some();
+        let (served, name) = registry
+            .resolve(node)
+            .map_err(|e| unresolved(node, e, in_cluster))?;
         if let Origin::Caller(identity) = origin {
             identity.authorize(node, served.access.callers.as_deref())?;
         }
@@ -521,12 +524,17 @@ pub(super) fn shutting_down() -> CallError {
 }
 
 /// The error for a node name that leads to no served plugin.
-fn unresolved(node: &str, why: Unresolved) -> CallError {
+fn unresolved(node: &str, why: Unresolved, in_cluster: bool) -> CallError {
     let plugin = node.split_once('/').map_or(node, |(p, _)| p);
+    let place = if in_cluster {
+        "in this cluster"
+    } else {
+        "here"
+    };
     match why {
         Unresolved::Unknown => CallError::new(
             ErrorKind::NotFound,
-            format!("no node `{node}` is served here; `warden nodes` lists them"),
+            format!("no node `{node}` is served {place}; `warden nodes` lists them"),
         ),
         Unresolved::Loading(loading) => CallError::new(
             ErrorKind::Unavailable,
