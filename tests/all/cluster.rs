@@ -584,6 +584,41 @@ async fn the_http_gateway_of_one_host_calls_nodes_of_another() {
 }
 
 /// Serving hosts of plugin `math/add` as host `a` sees them.
+/// Host `c`: a real `warden serve` process serving `math`, joined to the
+/// cluster; returns once host `a` (`entry`) sees it serve math beside `b`.
+/// Kill it with SIGKILL to see what a dying host does.
+pub(crate) async fn warden_process_c(
+    nats: &Nats,
+    entry: &TestServer,
+) -> (std::process::Child, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    std::fs::copy(example("math"), plugins.join("math.wasm")).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .arg("serve")
+        .arg(&plugins)
+        .args(["--listen", "127.0.0.1:0", "--state-dir"])
+        .arg(dir.path().join("state"))
+        .args(["--cluster", &nats.url(), "--cluster-name", "test"])
+        .args(["--cluster-host", "c"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("warden starts");
+    let until = Instant::now() + Duration::from_secs(60);
+    while math_hosts(entry) != ["b", "c"] {
+        assert!(
+            Instant::now() < until,
+            "c never served math: {:?}",
+            math_hosts(entry)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (child, dir)
+}
+
 pub(crate) fn math_hosts(a: &TestServer) -> Vec<String> {
     a.host
         .remote()
@@ -597,32 +632,8 @@ async fn a_warden_process_killed_with_sigkill_under_load_hangs_no_call() {
     let nats = Nats::start();
     let (a, ca) = host(&nats, "a", &[("text", "text")]).await;
     let (b, cb) = host(&nats, "b", &[("math", "math")]).await;
-    // Host c: a real `warden serve` process.
-    let dir = tempfile::tempdir().unwrap();
-    let plugins = dir.path().join("plugins");
-    std::fs::create_dir(&plugins).unwrap();
-    std::fs::copy(example("math"), plugins.join("math.wasm")).unwrap();
-    let mut c = Command::new(env!("CARGO_BIN_EXE_warden"))
-        .arg("serve")
-        .arg(&plugins)
-        .args(["--listen", "127.0.0.1:0", "--state-dir"])
-        .arg(dir.path().join("state"))
-        .args(["--cluster", &nats.url(), "--cluster-name", "test"])
-        .args(["--cluster-host", "c"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("warden starts");
-    let until = Instant::now() + Duration::from_secs(60);
-    while math_hosts(&a) != ["b", "c"] {
-        assert!(
-            Instant::now() < until,
-            "c never served math: {:?}",
-            math_hosts(&a)
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // Host c: a real `warden serve` process, killed with SIGKILL.
+    let (mut c, _dir) = crate::cluster::warden_process_c(&nats, &a).await;
     let client = a.client().await;
     // Calls of 4 s each; c is killed while they run.
     let calls: Vec<_> = (0..12)
@@ -852,7 +863,11 @@ async fn a_host_too_busy_for_a_call_passes_it_to_another_serving_the_plugin() {
     // A node no host serves: the answer speaks of the cluster.
     let e = call_err(client.call("nope/add", mp("[1, 2]")).await);
     assert_eq!(e.kind, ErrorKind::NotFound, "{e}");
-    assert!(e.message.contains("served in this cluster"), "{}", e.message);
+    assert!(
+        e.message.contains("served in this cluster"),
+        "{}",
+        e.message
+    );
     client.close().await;
     stop_all(vec![(a, ca), (b, cb), (c, cc)]).await;
 }

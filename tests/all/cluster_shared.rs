@@ -11,7 +11,7 @@ use warden_host::ErrorKind;
 use warden_host::proto::JobState;
 use warden_host::rpc::ClientError;
 
-use crate::cluster::{cluster, host, join, math_hosts, sees, stop_all};
+use crate::cluster::{cluster, host, join, sees, stop_all};
 use crate::harness::nats::Nats;
 use crate::harness::plugins::example;
 use crate::harness::server::Setup;
@@ -107,31 +107,7 @@ async fn jobs_whose_host_is_killed_run_again_on_another_and_none_is_lost() {
     let (a, ca) = host(&nats, "a", &[("text", "text")]).await;
     let (b, cb) = host(&nats, "b", &[("math", "math")]).await;
     // Host c: a real `warden serve` process, killed with SIGKILL.
-    let dir = tempfile::tempdir().unwrap();
-    let plugins = dir.path().join("plugins");
-    std::fs::create_dir(&plugins).unwrap();
-    std::fs::copy(example("math"), plugins.join("math.wasm")).unwrap();
-    let mut c = Command::new(env!("CARGO_BIN_EXE_warden"))
-        .arg("serve")
-        .arg(&plugins)
-        .args(["--listen", "127.0.0.1:0", "--state-dir"])
-        .arg(dir.path().join("state"))
-        .args(["--cluster", &nats.url(), "--cluster-name", "test"])
-        .args(["--cluster-host", "c"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("warden starts");
-    let until = Instant::now() + Duration::from_secs(60);
-    while math_hosts(&a) != ["b", "c"] {
-        assert!(
-            Instant::now() < until,
-            "c never served math: {:?}",
-            math_hosts(&a)
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let (mut c, _dir) = crate::cluster::warden_process_c(&nats, &a).await;
     let client = a.client().await;
     // Jobs of 2 s each, taken by b and c as they come.
     let mut ids = Vec::new();
@@ -191,7 +167,7 @@ async fn a_blob_stored_through_one_host_reads_the_same_through_another() {
 
     // Uploaded through one (larger than a NATS message), downloaded
     // through two.
-    let data: Vec<u8> = (0..(2_500_000u32)).map(|i| (i % 251) as u8).collect();
+    let data: Vec<u8> = (0..2_500_000u32).map(|i| (i % 251) as u8).collect();
     let put = on_one
         .put_blob(data.as_slice(), Some(data.len() as u64))
         .await

@@ -629,16 +629,14 @@ impl Worker {
         let recorded = finished.clone();
         self.finish(&key, move |_| recorded.clone()).await;
         let _ = message.double_ack().await;
-        if later {
-            if let Err(e) = executor.deliver(&finished).await {
-                tracing::warn!(job = %finished.id, "the job's callback failed: {e}");
-                let noted = self.jobs.modify(&key, &finished.id, |job| {
-                    let mut job = job.clone();
-                    job.callback_error = Some(e.clone());
-                    Some(job)
-                });
-                let _ = noted.await;
-            }
+        if later && let Err(e) = executor.deliver(&finished).await {
+            tracing::warn!(job = %finished.id, "the job's callback failed: {e}");
+            let noted = self.jobs.modify(&key, &finished.id, |job| {
+                let mut job = job.clone();
+                job.callback_error = Some(e.clone());
+                Some(job)
+            });
+            let _ = noted.await;
         }
     }
 
