@@ -30,13 +30,17 @@ impl Watched {
     }
 
     fn with(dir: tempfile::TempDir, state: tempfile::TempDir) -> Watched {
+        Self::configured(dir, state, DirConfig::default())
+    }
+
+    fn configured(dir: tempfile::TempDir, state: tempfile::TempDir, config: DirConfig) -> Watched {
         let plugins = Plugins::default();
         let cache = CompiledCache::new(state.path().join("cache"), runtime().engine());
         let handle = Arc::new(PluginDir::new(
             dir.path(),
             runtime().clone(),
             Some(cache),
-            DirConfig::default(),
+            config,
             plugins.clone(),
         ));
         Watched {
@@ -188,6 +192,95 @@ async fn a_slowly_copied_file_is_not_loaded_half_way() {
     );
     assert!(w.failure("slow").is_none());
     assert_eq!(w.call("slow/add", "[1, 1]").await.unwrap(), Value::from(2));
+}
+
+/// `bytes` with a custom section appended that makes them `len` bytes long
+/// (still a valid component).
+fn padded(bytes: &[u8], len: usize) -> Vec<u8> {
+    let name = b"padding";
+    let leb = |mut n: usize| {
+        let mut out = Vec::new();
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(byte);
+                return out;
+            }
+            out.push(byte | 0x80);
+        }
+    };
+    for size_len in 1..=5 {
+        let Some(payload) = len.checked_sub(bytes.len() + 1 + size_len + 1 + name.len()) else {
+            continue;
+        };
+        let size = leb(1 + name.len() + payload);
+        if size.len() == size_len {
+            let mut out = bytes.to_vec();
+            out.push(0);
+            out.extend(size);
+            out.push(name.len() as u8);
+            out.extend_from_slice(name);
+            out.resize(len, 0);
+            return out;
+        }
+    }
+    panic!("cannot pad {} bytes to {len}", bytes.len());
+}
+
+/// Compiling starts before a file has settled; if the file then changes
+/// without changing its size or modification time, what was compiled is
+/// not served: the file is read again once settled, and that is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_rewritten_while_it_settles_is_served_as_it_ends() {
+    // A quiet period far longer than compiling `math` takes, so the rewrite
+    // below lands before the file has settled.
+    let config = DirConfig {
+        quiet: Duration::from_secs(5),
+        ..DirConfig::default()
+    };
+    let mut w = Watched::configured(
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        config,
+    );
+    w.start();
+    let math = std::fs::read(example("math")).unwrap();
+    let text = std::fs::read(example("text")).unwrap();
+    let len = math.len().max(text.len()) + 100;
+    let target = w.path("swap.wasm");
+    std::fs::write(&target, padded(&math, len)).unwrap();
+    let modified = std::fs::metadata(&target).unwrap().modified().unwrap();
+    // Compiled (and cached) already, long before the file settles.
+    assert!(
+        eventually(30, || w.handle.cache_stats().misses == 1).await,
+        "the file was compiled before it settled"
+    );
+    assert!(!w.serves("swap/add"), "served before it settled");
+    // The same size and time, other bytes: put in place by a rename, so
+    // no scan ever sees a different size or time.
+    let staged = w.path("swap.part");
+    std::fs::write(&staged, padded(&text, len)).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&staged)
+        .unwrap()
+        .set_modified(modified)
+        .unwrap();
+    std::fs::rename(&staged, &target).unwrap();
+    assert!(
+        eventually(30, || {
+            assert!(
+                !w.serves("swap/add"),
+                "the bytes compiled early were served"
+            );
+            w.serves("swap/strings/upper")
+        })
+        .await,
+        "the file as it ended is served"
+    );
+    assert!(w.failure("swap").is_none());
+    assert_eq!(w.handle.cache_stats().misses, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -507,3 +507,132 @@ async fn binding_a_public_address_needs_access_control() {
         }
     }
 }
+
+/// `Client::close` returns once the server has been told, without waiting
+/// out the closed connection's draining period (three probe timeouts, at
+/// least 75 ms: `warden call` used to linger that long after printing its
+/// result). The server sees each connection closed by its client, never
+/// timed out, and the draining still ends by itself afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_a_client_tells_the_server_without_waiting_out_the_draining() {
+    let server = Setup::new()
+        .plugin("math", &example("math"), "")
+        .start()
+        .await;
+    // Not timed: a `close` that waited for the draining to end always
+    // returns with no connection left. One that does not finds its
+    // connection still draining, unless this thread stalled for the whole
+    // period after `close` returned; three stalls in a row do not happen.
+    let mut clients = Vec::new();
+    let mut still_draining = false;
+    while !still_draining && clients.len() < 3 {
+        let client = server.client().await;
+        assert_eq!(
+            client.call("math/add", mp("[1, 2]")).await.unwrap(),
+            Value::from(3)
+        );
+        client.close().await;
+        still_draining = client.open_connections() == 1;
+        clients.push(client);
+    }
+    assert!(
+        still_draining,
+        "Client::close waited until the closed connection had drained"
+    );
+    let closed = clients.len() as u64;
+    // The idle timeout is 60 s: a close the server never got would end its
+    // connection only then, and be counted as timed out.
+    assert!(
+        eventually(90, || server.stats.closed_by_clients()
+            + server.stats.timed_out()
+            >= closed)
+        .await
+    );
+    assert_eq!(server.stats.closed_by_clients(), closed);
+    assert_eq!(server.stats.timed_out(), 0);
+    for client in &clients {
+        assert!(client.wait_idle(Duration::from_secs(10)).await);
+        assert_eq!(client.open_connections(), 0);
+    }
+}
+
+/// A `warden call` process tells the server it is done before it exits:
+/// the server sees the connection closed by its client, not timed out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_warden_call_process_closes_its_connection_before_exiting() {
+    let server = Setup::new()
+        .plugin("math", &example("math"), "")
+        .start()
+        .await;
+    let (addr, fingerprint) = (server.addr.clone(), server.fingerprint.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        crate::support::warden(&[
+            "call",
+            "math/add",
+            "1",
+            "2",
+            "--addr",
+            &addr,
+            "--fingerprint",
+            &fingerprint,
+        ])
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "3");
+    // The process has exited. Without its close, the server would notice
+    // only after the 60 s idle timeout, and count a timed-out connection.
+    assert!(
+        eventually(90, || server.stats.closed_by_clients()
+            + server.stats.timed_out()
+            >= 1)
+        .await
+    );
+    assert_eq!(server.stats.closed_by_clients(), 1);
+    assert_eq!(server.stats.timed_out(), 0);
+}
+
+/// `Client::close` returns only once the close is on its way, so a program
+/// that ends right after it (as `warden call` does) still tells the server.
+/// Not timed: on a single-threaded runtime nothing runs after `close`
+/// returns, so a close left for the connection's task to send would never
+/// go out, and the server would count a timed-out connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_closed_just_before_its_runtime_ends_still_tells_the_server() {
+    let server = Setup::new()
+        .plugin("math", &example("math"), "")
+        .start()
+        .await;
+    let (addr, fingerprint) = (server.addr.clone(), server.fingerprint.clone());
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let client = Client::connect(&addr, Trust::Fingerprint(fingerprint))
+                .await
+                .unwrap();
+            assert_eq!(
+                client.call("math/add", mp("[1, 2]")).await.unwrap(),
+                Value::from(3)
+            );
+            client.close().await;
+        });
+    })
+    .join()
+    .unwrap();
+    assert!(
+        eventually(90, || server.stats.closed_by_clients()
+            + server.stats.timed_out()
+            >= 1)
+        .await
+    );
+    assert_eq!(server.stats.closed_by_clients(), 1);
+    assert_eq!(server.stats.timed_out(), 0);
+}

@@ -20,13 +20,25 @@
 //! nothing is ignored, and a manifest that cannot be read never means "no
 //! manifest".
 //!
-//! **When is a file picked up?** Once neither the `.wasm` nor its manifest has
+//! **When is a file served?** Once neither the `.wasm` nor its manifest has
 //! changed (size and modification time) for the quiet period, 100 ms by
-//! default. A file being copied in is therefore not loaded half-way as long
+//! default. A file being copied in is therefore not served half-way as long
 //! as the writer keeps writing; a writer that pauses longer than the quiet
 //! period may get the partial file reported as failed (never served) until it
 //! finishes. For files arriving slowly, copy to a name that does not end in
 //! `.wasm` in the same directory and rename it into place: a rename is atomic.
+//!
+//! Compiling does not wait for the quiet period: a file is read and compiled
+//! once it has been unchanged for [`DirConfig::start_after`] (10 ms), and
+//! the result (served plugin or failure) is held until the files have been
+//! quiet for the full period. If they changed meanwhile, the result is
+//! dropped and the new version loaded; if they look unchanged but were read
+//! before they settled, they are read again and the result is used only if
+//! they still hold the bytes that were compiled. So a plugin that takes
+//! longer to compile than the quiet period is served as soon as it is
+//! compiled (drop-in to first answer was the quiet period plus compiling; it
+//! is now the longer of the two), with the same guarantee as before: what is
+//! served is what the files held once they had settled.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -35,9 +47,9 @@ use std::sync::{Arc, Condvar, Mutex, Weak, mpsc};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::cache::CompiledCache;
-use super::load::Loader;
+use super::load::{Contents, Loader};
 use super::manifest::LimitsConfig;
-use super::registry::{Failed, Loading, Plugins};
+use super::registry::{Failed, Loading, Plugins, Served};
 use crate::caps::Stores;
 use crate::proto::CacheStats;
 use crate::runtime::Runtime;
@@ -45,8 +57,14 @@ use crate::runtime::Runtime;
 /// Settings of a [`PluginDir`].
 #[derive(Debug, Clone)]
 pub struct DirConfig {
-    /// How long a file must stay unchanged before it is loaded. Default: 100 ms.
+    /// How long a file must stay unchanged before it is served (or reported
+    /// failed); compiling it starts earlier, after
+    /// [`DirConfig::start_after`]. Default: 100 ms.
     pub quiet: Duration,
+    /// How long a new or changed file must stay unchanged before it is read
+    /// and compiled, so a copy in progress is not read on every write;
+    /// capped at `quiet`. Default: 10 ms.
+    pub start_after: Duration,
     /// How often the whole directory is rescanned even without events.
     /// Default: 2 s.
     pub rescan: Duration,
@@ -63,6 +81,7 @@ impl Default for DirConfig {
     fn default() -> Self {
         DirConfig {
             quiet: Duration::from_millis(100),
+            start_after: Duration::from_millis(10),
             rescan: Duration::from_secs(2),
             limits: LimitsConfig::default(),
             stores: None,
@@ -78,10 +97,29 @@ struct Sig {
     modified: SystemTime,
 }
 
+impl Sig {
+    /// What an entry that is not a readable file looks like.
+    const UNREADABLE: Sig = Sig {
+        len: 0,
+        modified: SystemTime::UNIX_EPOCH,
+    };
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 struct Files {
     wasm: Option<Sig>,
     toml: Option<Sig>,
+}
+
+impl Files {
+    /// The latest modification time of the files.
+    fn newest(&self) -> Option<SystemTime> {
+        [self.wasm, self.toml]
+            .into_iter()
+            .flatten()
+            .map(|s| s.modified)
+            .max()
+    }
 }
 
 /// One plugin to load: the files as they were, and which load of that
@@ -115,6 +153,9 @@ struct Inner {
     state: Mutex<State>,
     /// Signalled whenever a load finishes.
     finished: Condvar,
+    /// Signalled whenever a scan makes loads stale (a newer version or a
+    /// removal), to wake the loads waiting for their files to settle.
+    superseded: Condvar,
     jobs: Mutex<mpsc::Sender<Job>>,
 }
 
@@ -147,6 +188,7 @@ impl PluginDir {
             plugins,
             state: Mutex::default(),
             finished: Condvar::new(),
+            superseded: Condvar::new(),
             jobs: Mutex::new(jobs),
         });
         let queue = Arc::new(Mutex::new(queue));
@@ -184,10 +226,11 @@ impl PluginDir {
     }
 
     /// Brings the served set in step with the directory once: removed files
-    /// stop being served at once; new and changed ones that have been quiet
-    /// long enough are handed to the loader threads (see
-    /// [`PluginDir::wait_loaded`]). Returns how long to wait before scanning
-    /// again when some file was still changing.
+    /// stop being served at once; new and changed ones that have been
+    /// unchanged for [`DirConfig::start_after`] are handed to the loader
+    /// threads, which serve them once they have been quiet for
+    /// [`DirConfig::quiet`] (see [`PluginDir::wait_loaded`]). Returns how long
+    /// to wait before scanning again when some file was still changing.
     ///
     /// # Errors
     ///
@@ -209,7 +252,9 @@ impl PluginDir {
         names.sort();
         names.dedup();
         let now = SystemTime::now();
+        let start = inner.config.start_after.min(inner.config.quiet);
         let mut again: Option<Duration> = None;
+        let mut superseded = false;
         for name in names {
             let files = found.get(&name).copied().unwrap_or_default();
             let before = state.seen.get(&name).copied();
@@ -222,6 +267,7 @@ impl PluginDir {
                     tracing::info!(plugin = %name, "removed: no longer served");
                     // A load in flight for it is stale now.
                     *state.generation.entry(name.clone()).or_default() += 1;
+                    superseded = true;
                     inner.plugins.update(|r| r.remove(&name));
                 }
                 state.seen.remove(&name);
@@ -230,17 +276,12 @@ impl PluginDir {
             if before == Some(files) {
                 continue;
             }
-            let newest = [files.wasm, files.toml]
-                .into_iter()
-                .flatten()
-                .map(|s| s.modified)
-                .max()
-                .unwrap_or(now);
+            let newest = files.newest().unwrap_or(now);
             // A modification time in the future (a skewed clock) counts as
             // settled, or the file would wait for ever.
             let age = now.duration_since(newest).unwrap_or(inner.config.quiet);
-            if age < inner.config.quiet {
-                let wait = inner.config.quiet - age;
+            if age < start {
+                let wait = start - age;
                 again = Some(again.map_or(wait, |a| a.min(wait)));
                 // Seen but not settled yet: already `loading` to callers.
                 let registry = inner.plugins.snapshot();
@@ -259,6 +300,7 @@ impl PluginDir {
                 *g += 1;
                 *g
             };
+            superseded |= generation > 1;
             let loading = Loading {
                 file: inner.wasm_path(&name),
                 since: Instant::now(),
@@ -284,6 +326,10 @@ impl PluginDir {
                 }
             }
         }
+        drop(state);
+        if superseded {
+            inner.superseded.notify_all();
+        }
         Ok(again.map(|d| d + Duration::from_millis(5)))
     }
 
@@ -298,9 +344,10 @@ impl PluginDir {
         state.in_flight == 0
     }
 
-    /// Scans until no file is still changing (waiting out quiet periods):
-    /// every file in the directory has been handed to the loaders (and shows
-    /// as `loading`); loading goes on in the background.
+    /// Scans until no file is still changing (waiting
+    /// [`DirConfig::start_after`] after the last change): every file in the
+    /// directory has been handed to the loaders (and shows as `loading`);
+    /// loading, and waiting out the quiet period, go on in the background.
     ///
     /// # Errors
     ///
@@ -332,7 +379,8 @@ impl PluginDir {
     }
 
     /// Watches the directory until `shutdown` completes: scans at once, then
-    /// after file events (once the quiet period has passed) and periodically.
+    /// after file events ([`DirConfig::start_after`] after the first of a
+    /// burst) and periodically.
     ///
     /// # Errors
     ///
@@ -347,14 +395,15 @@ impl PluginDir {
         watcher.watch(&self.inner.dir, notify::RecursiveMode::NonRecursive)?;
         tokio::pin!(shutdown);
         let config = &self.inner.config;
+        let start = config.start_after.min(config.quiet);
         let mut next = Some(tokio::time::Instant::now());
         loop {
             let at = next.unwrap_or_else(|| tokio::time::Instant::now() + config.rescan);
             tokio::select! {
                 () = &mut shutdown => break,
                 Some(()) = events.recv() => {
-                    // Scan after the quiet period; more events do not push it back.
-                    next.get_or_insert_with(|| tokio::time::Instant::now() + config.quiet);
+                    // Scan once the burst is over; more events do not push it back.
+                    next.get_or_insert_with(|| tokio::time::Instant::now() + start);
                 }
                 () = tokio::time::sleep_until(at) => {
                     while events.try_recv().is_ok() {}
@@ -374,7 +423,7 @@ impl PluginDir {
                     // Files that changed while the scan ran get a scan of their own.
                     if events.try_recv().is_ok() {
                         while events.try_recv().is_ok() {}
-                        wait = Some(wait.map_or(config.quiet, |w| w.min(config.quiet)));
+                        wait = Some(wait.map_or(start, |w| w.min(start)));
                     }
                     next = wait.map(|w| tokio::time::Instant::now() + w);
                 }
@@ -446,16 +495,7 @@ impl Inner {
             // (or an entry that is not a file) is still a plugin's file: it
             // fails to load with the reason, never vanishes unseen (a
             // manifest that cannot be read means its plugin does not load).
-            let sig = match std::fs::metadata(&path) {
-                Ok(meta) if meta.is_file() => Sig {
-                    len: meta.len(),
-                    modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
-                },
-                _ => Sig {
-                    len: 0,
-                    modified: SystemTime::UNIX_EPOCH,
-                },
-            };
+            let sig = sig_of(&path).unwrap_or(Sig::UNREADABLE);
             let name = stem.to_string_lossy().into_owned();
             match ext.to_str() {
                 Some("wasm") => found.entry(name).or_default().wasm = Some(sig),
@@ -466,36 +506,103 @@ impl Inner {
         Ok(found)
     }
 
-    /// Loads one plugin and serves the result, unless a newer load (or the
-    /// file's removal) made it stale meanwhile.
+    /// Loads one plugin and, once its files have settled, serves the result
+    /// (or reports the failure), unless a newer load (or the file's removal)
+    /// made it stale meanwhile.
     fn run(&self, job: Job) {
         let Job {
             name,
             files,
             generation,
         } = job;
-        let started = Instant::now();
+        if self.lock().generation.get(&name) != Some(&generation) {
+            // Superseded while queued; the newer load is queued too.
+            return;
+        }
         let wasm = self.wasm_path(&name);
-        let result = self
-            .loader
-            .load(&name, &wasm, self.toml_path(&name), files.toml.is_some());
+        let toml = self.toml_path(&name);
+        let manifest = files.toml.is_some().then_some(toml.as_path());
+        let started = Instant::now();
+        // Twice at most in practice: a second read happens after the files
+        // settled, and needs no check. The bound guards against clocks that
+        // put modification times in the future.
+        for attempt in 0..3 {
+            let read_at = SystemTime::now();
+            let contents = Contents::read(&wasm, manifest);
+            let result = self.loader.load(&name, &wasm, toml.clone(), &contents);
+            let took = started.elapsed();
+            let Some(settled_at) = self.wait_settled(&name, files, generation) else {
+                tracing::debug!(plugin = %name, "changed or superseded while loading; dropped");
+                return;
+            };
+            if read_at < settled_at
+                && attempt < 2
+                && !Contents::read(&wasm, manifest).same_as(&contents)
+            {
+                // Read before the files settled, and they hold other bytes
+                // now although their size and time look the same.
+                tracing::debug!(plugin = %name, "changed while loading; loading it again");
+                continue;
+            }
+            self.serve(&name, generation, result, took, started.elapsed() - took);
+            return;
+        }
+    }
+
+    /// Waits until `files` (a plugin's files as a load saw them) have been
+    /// unchanged for the quiet period, woken early when a scan supersedes
+    /// loads: the moment they settled, or `None` when they changed or the
+    /// load `generation` of plugin `name` became stale meanwhile.
+    fn wait_settled(&self, name: &str, files: Files, generation: u64) -> Option<SystemTime> {
+        let quiet = self.config.quiet;
+        let newest = files.newest()?;
+        let mut state = self.lock();
+        loop {
+            if state.generation.get(name) != Some(&generation) || self.files_now(name) != files {
+                return None;
+            }
+            // A modification time in the future (a skewed clock) counts as
+            // settled, as in `scan`.
+            let age = SystemTime::now().duration_since(newest).unwrap_or(quiet);
+            if age >= quiet {
+                return Some(newest + quiet);
+            }
+            state = self
+                .superseded
+                .wait_timeout(state, quiet - age)
+                .map_or_else(|e| e.into_inner().0, |(s, _)| s);
+        }
+    }
+
+    /// Serves the result of load `generation` of plugin `name`, unless a
+    /// newer load made it stale.
+    fn serve(
+        &self,
+        name: &str,
+        generation: u64,
+        result: Result<Served, Failed>,
+        took: Duration,
+        waited: Duration,
+    ) {
         let state = self.lock();
-        if state.generation.get(&name) != Some(&generation) {
+        if state.generation.get(name) != Some(&generation) {
             tracing::debug!(plugin = %name, "a newer version arrived while loading; dropped");
             return;
         }
-        let replacing = self.plugins.snapshot().get(&name).is_some();
+        let replacing = self.plugins.snapshot().get(name).is_some();
         match result {
-            Ok(served) => {
+            Ok(mut served) => {
                 tracing::info!(
                     plugin = %name,
                     version = %served.version,
                     nodes = served.plugin.nodes().count(),
                     from_cache = served.from_cache,
-                    took_ms = started.elapsed().as_millis() as u64,
+                    took_ms = took.as_millis() as u64,
+                    settling_ms = waited.as_millis() as u64,
                     "{}",
                     if replacing { "replaced" } else { "loaded" }
                 );
+                served.loaded_at = SystemTime::now();
                 self.plugins.update(|r| r.insert_served(served));
             }
             Err(failed) => {
@@ -504,9 +611,31 @@ impl Inner {
                 } else {
                     tracing::error!(plugin = %name, file = %failed.file.display(), "not loaded: {}", failed.reason);
                 }
-                self.plugins.update(|r| r.set_failed(&name, failed));
+                self.plugins.update(|r| r.set_failed(name, failed));
             }
         }
         drop(state);
+    }
+
+    /// The plugin's files as they are now (as [`Inner::list`] would see them).
+    fn files_now(&self, name: &str) -> Files {
+        Files {
+            wasm: sig_of(&self.wasm_path(name)),
+            toml: sig_of(&self.toml_path(name)),
+        }
+    }
+}
+
+/// A file's [`Sig`]: `None` when there is no such entry; an entry that is
+/// not a readable file (a dangling link, a directory) has [`Sig::UNREADABLE`].
+fn sig_of(path: &std::path::Path) -> Option<Sig> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => Some(Sig {
+            len: meta.len(),
+            modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+        }),
+        Ok(_) => Some(Sig::UNREADABLE),
+        Err(_) if std::fs::symlink_metadata(path).is_ok() => Some(Sig::UNREADABLE),
+        Err(_) => None,
     }
 }

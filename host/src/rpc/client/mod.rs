@@ -458,13 +458,48 @@ impl Client {
             .map_err(|e| ClientError::ConnectionLost(e.to_string()))
     }
 
-    /// Closes the connection (requests in flight fail) and waits, at most a
-    /// second, until the server has been told, so it can let go at once.
+    /// Closes the connection (requests in flight fail) and returns once the
+    /// server has been told: the QUIC CONNECTION_CLOSE has been handed to
+    /// the operating system, so the server lets go of the connection at once
+    /// instead of waiting out its idle timeout. Waits at most a second.
+    ///
+    /// It does not wait out the closed connection's draining period (three
+    /// probe timeouts, about 80 ms even on loopback, in which a close lost on
+    /// the way would be sent again): a program may exit as soon as this
+    /// returns, as `warden call` does. One that talks over a lossy network
+    /// and wants that second chance calls [`Client::wait_idle`] afterwards.
+    /// While the async runtime runs, the draining goes on in the background.
     pub async fn close(&self) {
+        let connection = self.inner.connection.lock().await.clone();
+        // Closed through the endpoint rather than `Connection::close`, so
+        // the close is applied by the connection's driver task, which
+        // transmits the CONNECTION_CLOSE in the same turn, under the
+        // connection's lock (quinn 0.11: `ConnectionDriver::poll` handles the
+        // close event, then `drive_transmit`). `closed()` takes that lock to
+        // read the reason, so it returns only after that turn: the packet has
+        // been sent (or, if the socket was full, queued to go next).
         self.inner
             .endpoint
             .close(VarInt::from_u32(0), b"client closed");
-        let idle = self.inner.endpoint.wait_idle();
-        let _ = tokio::time::timeout(Duration::from_secs(1), idle).await;
+        if let Some(connection) = connection {
+            let _ = tokio::time::timeout(Duration::from_secs(1), connection.closed()).await;
+        }
+    }
+
+    /// Waits, at most `timeout`, until every connection this client closed
+    /// has finished draining: after [`Client::close`], until a close that
+    /// was lost on the way can no longer be sent again. Whether they all
+    /// have.
+    pub async fn wait_idle(&self, timeout: Duration) -> bool {
+        tokio::time::timeout(timeout, self.inner.endpoint.wait_idle())
+            .await
+            .is_ok()
+    }
+
+    /// Connections of this client's endpoint not yet drained (a closed one
+    /// counts until its draining period ends), for tests.
+    #[doc(hidden)]
+    pub fn open_connections(&self) -> usize {
+        self.inner.endpoint.open_connections()
     }
 }

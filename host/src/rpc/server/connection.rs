@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use quinn::{Connection, Incoming, VarInt};
+use quinn::{Connection, ConnectionError, Incoming, VarInt};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -113,6 +113,14 @@ pub(super) async fn serve(
                 }
                 Err(e) => {
                     tracing::debug!(%remote, "connection ended: {e}");
+                    let count = match e {
+                        ConnectionError::ApplicationClosed(_) => Some(&shared.closed_by_clients),
+                        ConnectionError::TimedOut => Some(&shared.timed_out),
+                        _ => None,
+                    };
+                    if let Some(count) = count {
+                        count.fetch_add(1, Ordering::Relaxed);
+                    }
                     break;
                 }
             },

@@ -113,6 +113,12 @@ struct Shared {
     tokenless: Arc<tokenless::Tokenless>,
     /// Stream items written to clients since the server started.
     items_sent: AtomicU64,
+    /// Connections the client closed (a QUIC CONNECTION_CLOSE from the
+    /// application), since the server started.
+    closed_by_clients: AtomicU64,
+    /// Connections that ended because the client went silent (idle timeout),
+    /// since the server started.
+    timed_out: AtomicU64,
 }
 
 impl Server {
@@ -165,6 +171,8 @@ impl Server {
                 handshakes: Arc::default(),
                 tokenless: tokenless::Tokenless::new(budgets.tokenless),
                 items_sent: AtomicU64::new(0),
+                closed_by_clients: AtomicU64::new(0),
+                timed_out: AtomicU64::new(0),
             }),
             fingerprint: identity.fingerprint(),
             grace: config.shutdown_grace,
@@ -274,6 +282,25 @@ impl ServerStats {
     pub fn items_sent(&self) -> u64 {
         self.shared
             .items_sent
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Connections the client closed since the server started: it said so
+    /// (a QUIC CONNECTION_CLOSE), as `warden call` and [`Client::close`] do.
+    ///
+    /// [`Client::close`]: crate::rpc::Client::close
+    pub fn closed_by_clients(&self) -> u64 {
+        self.shared
+            .closed_by_clients
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Connections that ended since the server started because the client
+    /// went silent for the idle timeout (at most 60 s), e.g. a process that
+    /// exited without closing its connection.
+    pub fn timed_out(&self) -> u64 {
+        self.shared
+            .timed_out
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
