@@ -17,40 +17,13 @@ use std::time::{Duration, Instant};
 
 use rmpv::Value;
 use warden_host::{Limits, Runtime, RuntimeConfig};
-use wasmtime::Store;
-use wasmtime::component::{ComponentExportIndex, Linker, ResourceTable, Val};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime::component::{ComponentExportIndex, Linker, Val};
 
 #[path = "../../tests/harness/mod.rs"]
 #[allow(dead_code)]
 mod harness;
 
-struct Ctx {
-    wasi: WasiCtx,
-    table: ResourceTable,
-}
-
-impl WasiView for Ctx {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
-/// A store with an empty WASI context that never hits its epoch deadline.
-fn fresh_store(engine: &wasmtime::Engine) -> Store<Ctx> {
-    let mut store = Store::new(
-        engine,
-        Ctx {
-            wasi: WasiCtx::builder().build(),
-            table: ResourceTable::new(),
-        },
-    );
-    store.set_epoch_deadline(u64::MAX / 2);
-    store
-}
+use harness::bare_wasm::{Ctx, fresh_store};
 
 /// The median of `n` timings of `f`, after a warm-up.
 fn median(n: usize, mut f: impl FnMut()) -> Duration {

@@ -5,6 +5,9 @@
 //!
 //! Included with `#[path]` by `tests/all/main.rs` and each benchmark.
 
+// The benchmarks' baseline; the tests do not use it.
+#[allow(dead_code)]
+pub(crate) mod bare_wasm;
 pub(crate) mod nats;
 pub(crate) mod plugins;
 pub(crate) mod quic;
