@@ -85,8 +85,14 @@ pub(super) async fn call(
     // Progress and log events are lossy past a bounded buffer, so a guest
     // that reports faster than the client reads cannot grow the host's memory.
     let (events_tx, mut events) = mpsc::channel::<CallEvent>(EVENT_BUFFER);
-    // Items are not lossy: the node waits for room instead.
-    let (items_tx, mut items) = mpsc::channel::<Value>(ITEM_BUFFER);
+    // Items are not lossy: the node waits for room instead. A plain node
+    // has none, so it gets no queue.
+    let (items_tx, mut items) = if admitted.kind() == NodeKind::Call {
+        (None, None)
+    } else {
+        let (tx, rx) = mpsc::channel::<Value>(ITEM_BUFFER);
+        (Some(tx), Some(rx))
+    };
     let (mut inputs_tx, inputs_rx) = if channel {
         let (tx, rx) = mpsc::channel::<Value>(ITEM_BUFFER);
         (Some(tx), Some(rx))
@@ -97,8 +103,8 @@ pub(super) async fn call(
         events: Some(Arc::new(move |event| {
             let _ = events_tx.try_send(event);
         })),
-        stream: Some(StreamIo {
-            items: items_tx,
+        stream: items_tx.map(|items| StreamIo {
+            items,
             inputs: inputs_rx,
         }),
     };
@@ -140,7 +146,7 @@ pub(super) async fn call(
                     break step;
                 }
             }
-            Some(item) = items.recv() => {
+            Some(item) = next_item(&mut items) => {
                 shared.items_sent.fetch_add(1, Ordering::Relaxed);
                 if let Err(step) = write(ex, CallEvent::Item(item), ends_by).await {
                     break step;
@@ -197,7 +203,7 @@ pub(super) async fn call(
             return Outcome::Done;
         }
     }
-    while let Ok(item) = items.try_recv() {
+    while let Some(Ok(item)) = items.as_mut().map(mpsc::Receiver::try_recv) {
         shared.items_sent.fetch_add(1, Ordering::Relaxed);
         if write(ex, CallEvent::Item(item), ends_by).await.is_err() {
             ex.output.cancel();
@@ -211,6 +217,14 @@ pub(super) async fn call(
         }
     }
     Outcome::Called(result, ahead)
+}
+
+/// The next item of a stream or channel call; never, for a plain call.
+async fn next_item(items: &mut Option<mpsc::Receiver<Value>>) -> Option<Value> {
+    match items {
+        Some(items) => items.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Writes one event, waiting for the client at most until `until`.
