@@ -8,7 +8,9 @@
 //!   alone making a fresh instance and one typed call;
 //! - rpc concurrent: calls/s with 64 in flight on one connection, 20,000
 //!   calls, against bare quinn with the same concurrency, and the CPU per
-//!   call of both ends against bare quinn's plus wasmtime alone's;
+//!   call of both ends against bare quinn's plus wasmtime alone's; and bare
+//!   quinn with one long-lived stream carrying requests with ids against
+//!   bare quinn with a stream per call (which framing costs less);
 //! - rpc payload: MB/s of a 1 MiB echo through `types/echo/echo-bytes`,
 //!   50 calls, against a bare quinn 1 MiB echo;
 //! - processes: the sequential, concurrent and payload figures again with
@@ -38,6 +40,8 @@ use harness::bare_wasm::BareCall;
 use harness::plugins::{example, test_plugin};
 use harness::server::Setup;
 
+#[path = "rpc/multiplexed.rs"]
+mod multiplexed;
 #[path = "rpc/processes.rs"]
 mod processes;
 
@@ -60,17 +64,7 @@ fn report(name: &str, unit: &str, value: f64, baseline: f64, target: &str) {
 /// A bare quinn echo server: every bidirectional stream is read to its end
 /// and written back.
 fn bare_server(identity: &ServerIdentity) -> quinn::Endpoint {
-    let crypto =
-        quinn::crypto::rustls::QuicServerConfig::try_from(identity.server_config().unwrap())
-            .unwrap();
-    let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
-    let mut transport = quinn::TransportConfig::default();
-    transport.max_concurrent_bidi_streams(1024u32.into());
-    transport.stream_receive_window((4u32 << 20).into());
-    transport.receive_window((32u32 << 20).into());
-    transport.send_window(32 << 20);
-    config.transport_config(Arc::new(transport));
-    let endpoint = quinn::Endpoint::server(config, "127.0.0.1:0".parse().unwrap()).unwrap();
+    let endpoint = bare_server_config(identity);
     let accept = endpoint.clone();
     tokio::spawn(async move {
         while let Some(incoming) = accept.accept().await {
@@ -89,6 +83,22 @@ fn bare_server(identity: &ServerIdentity) -> quinn::Endpoint {
         }
     });
     endpoint
+}
+
+/// A bare quinn server endpoint on 127.0.0.1 with the same certificate
+/// and windows, serving nothing yet.
+fn bare_server_config(identity: &ServerIdentity) -> quinn::Endpoint {
+    let crypto =
+        quinn::crypto::rustls::QuicServerConfig::try_from(identity.server_config().unwrap())
+            .unwrap();
+    let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+    let mut transport = quinn::TransportConfig::default();
+    transport.max_concurrent_bidi_streams(1024u32.into());
+    transport.stream_receive_window((4u32 << 20).into());
+    transport.receive_window((32u32 << 20).into());
+    transport.send_window(32 << 20);
+    config.transport_config(Arc::new(transport));
+    quinn::Endpoint::server(config, "127.0.0.1:0".parse().unwrap()).unwrap()
 }
 
 async fn bare_client(addr: std::net::SocketAddr, fingerprint: &str) -> quinn::Connection {
@@ -461,6 +471,45 @@ fn main() {
                 .await;
             let quinn_rate = calls as f64 / started.elapsed().as_secs_f64();
             let quinn_cpu = (cpu_time() - cpu).as_secs_f64() * 1e6 / calls as f64;
+            // The same load on one long-lived stream with request ids.
+            let (mux_rate, mux_cpu) = {
+                let endpoint = bare_server_config(&identity);
+                let addr = endpoint.local_addr().unwrap();
+                multiplexed::serve(endpoint);
+                let conn = bare_client(addr, &fingerprint).await;
+                let mux = multiplexed::Multiplexed::open(&conn).await;
+                for _ in 0..200 {
+                    mux.round_trip(40).await;
+                }
+                let cpu = cpu_time();
+                let started = Instant::now();
+                futures::stream::iter(0..calls)
+                    .map(|_| {
+                        let mux = mux.clone();
+                        async move { mux.round_trip(40).await }
+                    })
+                    .buffer_unordered(64)
+                    .for_each(|_| async {})
+                    .await;
+                (
+                    calls as f64 / started.elapsed().as_secs_f64(),
+                    (cpu_time() - cpu).as_secs_f64() * 1e6 / calls as f64,
+                )
+            };
+            report(
+                "bare quinn one stream with ids, calls/s",
+                "call/s",
+                mux_rate,
+                quinn_rate,
+                "baseline: bare quinn stream per call",
+            );
+            report(
+                "bare quinn one stream with ids, CPU/call",
+                "us",
+                mux_cpu,
+                quinn_cpu,
+                "baseline: bare quinn stream per call",
+            );
             // Client and server share the two cores, so calls/s follows the
             // CPU time each call costs both ends together.
             report(
