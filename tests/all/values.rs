@@ -477,3 +477,49 @@ async fn bytes_nodes_take_the_typed_path_with_the_same_results_and_limits() {
     assert_eq!(err.kind, ErrorKind::ResourceLimit, "{err}");
     assert!(err.message.contains("result cap"), "{}", err.message);
 }
+
+#[tokio::test]
+async fn number_list_nodes_take_the_typed_path_with_the_same_results_and_limits() {
+    // `(list<s32>) -> list<s32>` is called through typed bindings; values
+    // the typed path cannot take go the general way and are refused alike.
+    let p = types();
+    let ints: Vec<Value> = (0..16_384)
+        .map(|i: i64| Value::from((i - 8192) * 262_139))
+        .collect();
+    round_trip(&p, "echo-list", Value::Array(ints.clone())).await;
+    let by_map = p
+        .call(
+            "echo/echo-list",
+            Value::Map(vec![("v".into(), Value::Array(ints[..10].to_vec()))]),
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(by_map, Value::Array(ints[..10].to_vec()));
+    refused(
+        &p,
+        "echo-list",
+        mp("[1, 2147483648]"),
+        &["at `[1]`", "out of range"],
+    )
+    .await;
+    refused(&p, "echo-list", mp("[1.5]"), &["at `[0]`", "s32"]).await;
+    // The result cap counts 9 bytes a number, as on the general path.
+    let small = load(
+        "types-small",
+        &test_plugin("types"),
+        Limits::default().with_max_result_bytes(1000),
+    );
+    let fits: Vec<Value> = (0..110).map(Value::from).collect();
+    assert_eq!(
+        echo(&small, "echo-list", Value::Array(fits.clone()))
+            .await
+            .unwrap(),
+        Value::Array(fits)
+    );
+    let err = echo(&small, "echo-list", Value::Array(ints))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::ResourceLimit, "{err}");
+    assert!(err.message.contains("result cap"), "{}", err.message);
+}

@@ -6,6 +6,7 @@ use wasmtime::component::Val;
 use wasmtime::component::types::Type;
 
 use super::convert::{self, ConvError};
+use super::numbers::Numbers;
 use super::reflect::NodeEntry;
 use crate::proto::{CallError, ErrorKind};
 
@@ -15,6 +16,8 @@ pub(super) enum Params {
     Vals(Vec<Val>),
     /// The one `list<u8>` argument of a bytes node, taken as it is.
     Bytes(Vec<u8>),
+    /// The one list argument of a numbers node.
+    Numbers(Numbers),
 }
 
 impl Params {
@@ -22,7 +25,10 @@ impl Params {
     pub(super) fn take(node: &NodeEntry, args: Value) -> Result<Params, CallError> {
         match take_bytes(node, args) {
             Ok(bytes) => Ok(Params::Bytes(bytes)),
-            Err(args) => bind(node, &args).map(Params::Vals),
+            Err(args) => match take_numbers(node, &args) {
+                Some(numbers) => Ok(Params::Numbers(numbers)),
+                None => bind(node, &args).map(Params::Vals),
+            },
         }
     }
 }
@@ -51,6 +57,25 @@ fn take_bytes(node: &NodeEntry, args: Value) -> Result<Vec<u8>, Value> {
             }
         }
         other => Err(other),
+    }
+}
+
+/// The list argument of a numbers node (see `NodeEntry::numbers`), when
+/// every element fits; `None` sends the call the general way.
+fn take_numbers(node: &NodeEntry, args: &Value) -> Option<Numbers> {
+    let kind = node.numbers?;
+    let items = match args {
+        Value::Array(items) if items.len() == 1 => &items[0],
+        Value::Map(entries)
+            if entries.len() == 1 && entries[0].0.as_str() == Some(node.params[0].0.as_str()) =>
+        {
+            &entries[0].1
+        }
+        _ => return None,
+    };
+    match items {
+        Value::Array(items) => Numbers::take(kind, items),
+        _ => None,
     }
 }
 

@@ -53,6 +53,8 @@ impl CallOptions {
 enum Ran {
     /// A bytes node's result.
     Bytes(Result<Vec<u8>, String>),
+    /// A numbers node's result.
+    Numbers(super::numbers::Numbers),
     /// A call node's result value, to convert.
     Result(Option<Val>),
     /// A stream or channel node's final value.
@@ -161,6 +163,9 @@ impl Plugin {
         match outcome {
             Ok(Ran::Result(val)) => self.convert_result(node, val.as_ref()),
             Ok(Ran::Bytes(result)) => self.bytes_result(node, result),
+            Ok(Ran::Numbers(list)) => list
+                .into_value(self.inner.limits.max_result_bytes)
+                .map_err(|_| self.too_large(node)),
             Ok(Ran::Streamed(value)) => Ok(value),
             Err(RunError::Call(e)) => Err(e),
             Err(RunError::Wasm(error)) => {
@@ -210,6 +215,7 @@ impl Plugin {
                 };
                 return Ok(Ran::Bytes(result));
             }
+            Params::Numbers(list) => return Ok(Ran::Numbers(list.call(func, store).await?)),
         };
         let mut results = vec![Val::Bool(false); usize::from(node.result.is_some())];
         func.call_async(&mut *store, &params, &mut results).await?;

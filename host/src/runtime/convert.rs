@@ -285,7 +285,10 @@ fn elements(elem: &Type, items: &[Value]) -> Result<Vec<Val>, ConvError> {
     Ok(out)
 }
 
-fn int<T: TryFrom<i64> + TryFrom<u64>>(ty: &Type, value: &Value) -> Result<T, ConvError> {
+pub(super) fn int<T: TryFrom<i64> + TryFrom<u64>>(
+    ty: &Type,
+    value: &Value,
+) -> Result<T, ConvError> {
     let Value::Integer(i) = value else {
         return Err(ConvError::mismatch(ty, value));
     };
@@ -296,7 +299,7 @@ fn int<T: TryFrom<i64> + TryFrom<u64>>(ty: &Type, value: &Value) -> Result<T, Co
     converted.ok_or_else(|| ConvError::new(ty, format!("integer {i}, which is out of range")))
 }
 
-fn float(ty: &Type, value: &Value) -> Result<f64, ConvError> {
+pub(super) fn float(ty: &Type, value: &Value) -> Result<f64, ConvError> {
     match value {
         Value::F64(f) => Ok(*f),
         Value::F32(f) => Ok(f64::from(*f)),

@@ -23,6 +23,7 @@ mod convert;
 mod engine;
 mod error;
 mod imports;
+mod numbers;
 mod output;
 mod plugin;
 mod reflect;

@@ -79,6 +79,9 @@ pub(crate) struct NodeEntry {
     /// string>` nodes, which are called through typed bindings: bytes are
     /// copied in and out instead of becoming one `Val` each.
     pub(crate) bytes: Option<BytesResult>,
+    /// Set for `(list<N>) -> list<N>` nodes of one number type: called
+    /// through typed bindings too (see `numbers`).
+    pub(crate) numbers: Option<super::numbers::NumberKind>,
 }
 
 /// The result of a bytes-in, bytes-out node.
@@ -375,6 +378,7 @@ fn entry(
         },
         export,
         bytes: bytes_shape(&params, result.as_ref()),
+        numbers: super::numbers::shape(&params, result.as_ref()),
         params,
         result,
         shape: Shape::Call,
