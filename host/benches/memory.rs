@@ -17,8 +17,19 @@
 //!   caller's 64 MiB), and the host after a restart on the same state,
 //!   beside the host idle before the flood.
 //!
-//! 127.0.0.1 only; bounded to about a minute. Run with
-//! `cargo bench --bench memory`.
+//! - a big component from another toolchain (the componentize-py type zoo,
+//!   18 MB with CPython inside): the host right after compiling it cold and
+//!   after a restart that takes it from the compiled cache, beside the
+//!   host with an empty plugin directory; then after 1,000 sequential calls
+//!   of `zoo/add`, with what is private (anonymous) and what is the
+//!   component's memory image mapped into the instance slots (shared pages,
+//!   counted once per slot that maps them).
+//!
+//! 127.0.0.1 only; bounded to about a minute and a half (compiling the zoo
+//! takes 5-10 s). Needs componentize-py for the zoo (`pip install
+//! componentize-py==0.25.1`). Run with `cargo bench --bench memory`;
+//! `cargo bench --bench memory -- zoo` runs only the named groups
+//! (`examples`, `stalled`, `jobs`, `zoo`).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -38,10 +49,16 @@ fn root() -> PathBuf {
 
 /// Resident memory of `pid` in MiB.
 fn rss_mib(pid: u32) -> f64 {
+    status_mib(pid, "VmRSS")
+}
+
+/// Field `field` (`VmRSS`, `VmHWM`, `RssAnon`, `RssShmem`...) of
+/// `/proc/PID/status`, in MiB.
+fn status_mib(pid: u32, field: &str) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
 }
@@ -112,16 +129,21 @@ async fn idle_client(
 /// Waits (up to 5 minutes) until `math/add` answers: plugins load in the
 /// background after the server starts listening.
 async fn ready(client: &Client) {
+    answers(client, "math/add").await;
+}
+
+/// Waits (up to 5 minutes) until `node`, which adds two integers, answers.
+async fn answers(client: &Client, node: &str) {
     for _ in 0..3000 {
         match client
-            .call("math/add", Value::Array(vec![1.into(), 2.into()]))
+            .call(node, Value::Array(vec![1.into(), 2.into()]))
             .await
         {
             Ok(_) => return,
             Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     }
-    panic!("math/add did not answer within 5 minutes");
+    panic!("{node} did not answer within 5 minutes");
 }
 
 /// Waits (up to 5 minutes) until no plugin is still loading.
@@ -148,6 +170,15 @@ fn report(name: &str, value: f64, baseline: f64, note: &str) {
     );
 }
 
+/// Whether group `name` runs: every group when none is named after `--`.
+fn wanted(name: &str) -> bool {
+    let named: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    named.is_empty() || named.iter().any(|n| n == name)
+}
+
 fn main() {
     let empty = tempfile::tempdir().unwrap();
     let plugins = tempfile::tempdir().unwrap();
@@ -172,8 +203,24 @@ fn main() {
     let _ = bare.kill();
     let _ = bare.wait();
 
+    if wanted("examples") {
+        examples(plugins.path(), baseline);
+    }
+    if wanted("stalled") {
+        stalled_streams(plugins.path());
+    }
+    if wanted("jobs") {
+        job_flood(plugins.path());
+    }
+    if wanted("zoo") {
+        big_component(baseline);
+    }
+}
+
+/// The example plugins idle, then 1,000 calls in flight.
+fn examples(plugins: &Path, baseline: f64) {
     let state = tempfile::tempdir().unwrap();
-    let (mut child, addr) = serve(plugins.path(), state.path(), None);
+    let (mut child, addr) = serve(plugins, state.path(), None);
     let pid = child.id();
     let tokio = runtime();
     let (idle, busy, in_flight) = tokio.block_on(async {
@@ -222,8 +269,89 @@ fn main() {
         "  per call in flight: {:.1} KiB",
         (busy - idle) * 1024.0 / 1000.0
     );
-    stalled_streams(plugins.path());
-    job_flood(plugins.path());
+}
+
+/// The componentize-py zoo alone: compiled cold, then from the cache after
+/// a restart, then 1,000 calls; `baseline` is the host with no plugins.
+fn big_component(baseline: f64) {
+    let plugins = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        harness::plugins::python_tool_plugin("zoo"),
+        plugins.path().join("zoo.wasm"),
+    )
+    .unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let tokio = runtime();
+    // The server answers once the zoo is compiled and loaded.
+    let idle = |addr: &str, pid: u32| {
+        tokio.block_on(async {
+            let trust = Trust::Fingerprint(tls::local_fingerprint(state.path()).unwrap());
+            let client = Client::connect(addr, trust).await.unwrap();
+            answers(&client, "zoo/add").await;
+            settled(&client).await;
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            (client, rss_mib(pid), status_mib(pid, "VmHWM"))
+        })
+    };
+    let (mut child, addr) = serve(plugins.path(), state.path(), None);
+    let started = Instant::now();
+    let (client, cold, cold_peak) = idle(&addr, child.id());
+    let compiled_in = started.elapsed();
+    tokio.block_on(client.close());
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let (mut child, addr) = serve(plugins.path(), state.path(), None);
+    let pid = child.id();
+    let (client, cached, _) = idle(&addr, pid);
+    let anon = status_mib(pid, "RssAnon");
+    let shmem = status_mib(pid, "RssShmem");
+    let args = Value::Array(vec![40.into(), 2.into()]);
+    let (ok, took) = tokio.block_on(async {
+        let started = Instant::now();
+        let mut ok = 0;
+        for _ in 0..1000 {
+            if matches!(client.call("zoo/add", args.clone()).await, Ok(v) if v == Value::from(42)) {
+                ok += 1;
+            }
+        }
+        let took = started.elapsed();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        (ok, took)
+    });
+    let called = rss_mib(pid);
+    let called_anon = status_mib(pid, "RssAnon");
+    let called_shmem = status_mib(pid, "RssShmem");
+    tokio.block_on(client.close());
+    let _ = child.kill();
+    let _ = child.wait();
+    report(
+        "18 MB componentize-py zoo, after its cold compile",
+        cold,
+        baseline,
+        "baseline: empty plugin dir",
+    );
+    report(
+        "the same, restarted: from the compiled cache",
+        cached,
+        baseline,
+        "baseline: empty plugin dir",
+    );
+    report(
+        &format!("after 1,000 calls of zoo/add ({ok} ok)"),
+        called,
+        cached,
+        "baseline: the same host before them",
+    );
+    println!(
+        "  cold compile: loaded {:.1} s after start, peak {cold_peak:.0} MiB; \
+         cold - cached: {:.1} MiB; 1,000 calls in {:.2} s; private (RssAnon) \
+         {anon:.1} -> {called_anon:.1} MiB, the memory image mapped in instance \
+         slots (RssShmem, shared pages counted per slot) {shmem:.1} -> {called_shmem:.1} MiB",
+        compiled_in.as_secs_f64(),
+        cold - cached,
+        took.as_secs_f64(),
+    );
 }
 
 /// 300 submits of 1 MiB each, then a restart on the same state directory.

@@ -3,7 +3,9 @@
 use std::sync::{Arc, Mutex};
 
 use rmpv::Value;
-use warden_host::{CallEvent, CallOptions, ErrorKind, Limits, LoadError, LogLevel};
+use warden_host::{
+    CallEvent, CallOptions, ErrorKind, Limits, LoadError, LogLevel, Runtime, RuntimeConfig,
+};
 
 use crate::support::{example, load, mp, runtime};
 
@@ -176,6 +178,29 @@ fn files_that_are_not_components_are_refused_with_a_reason() {
         )
         .unwrap_err();
     assert!(matches!(err, LoadError::Read { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn a_runtime_with_settings_of_its_own_compiles_and_runs_plugins() {
+    // `Runtime::compile` compiles on a short-lived engine of its own and
+    // loads the artifact into the runtime's engine: both must agree on the
+    // settings that shape compiled code, whatever the runtime's are.
+    let own = Runtime::with_config(RuntimeConfig {
+        max_instances: 4,
+        warm_instances: 0,
+        max_wasm_stack: 256 << 10,
+        ..RuntimeConfig::default()
+    })
+    .unwrap();
+    let math = own
+        .load_file("math", example("math"), Limits::default())
+        .unwrap();
+    assert_eq!(
+        math.call("add", mp("[1, 2]"), Default::default())
+            .await
+            .unwrap(),
+        Value::from(3)
+    );
 }
 
 #[test]
