@@ -216,6 +216,89 @@ fn wasmtime_alone(runtime: &Runtime) -> (Duration, Duration) {
     (percentile(&times, 0.5), (cpu_time() - cpu) / 20_000)
 }
 
+/// Sequential `math/add` through `client` and the same-size bare quinn
+/// round trip on `conn`, interleaved: 2,000 timed each after 200 untimed,
+/// sorted.
+async fn sequential_pair(
+    client: &Client,
+    conn: &quinn::Connection,
+    args: &Value,
+) -> (Vec<Duration>, Vec<Duration>) {
+    for _ in 0..200 {
+        client.call("math/add", args.clone()).await.unwrap();
+        bare_round_trip(conn, &[7u8; 40]).await;
+    }
+    let (mut warden, mut quinn_rt) = (Vec::with_capacity(2000), Vec::with_capacity(2000));
+    for _ in 0..2000 {
+        let started = Instant::now();
+        client.call("math/add", args.clone()).await.unwrap();
+        warden.push(started.elapsed());
+        let started = Instant::now();
+        bare_round_trip(conn, &[7u8; 40]).await;
+        quinn_rt.push(started.elapsed());
+    }
+    warden.sort();
+    quinn_rt.sort();
+    (warden, quinn_rt)
+}
+
+/// Calls/s of `calls` calls of `math/add` with 64 in flight.
+async fn in_flight_warden(client: &Client, args: &Value, calls: usize) -> f64 {
+    let started = Instant::now();
+    futures::stream::iter(0..calls)
+        .map(|_| {
+            let client = client.clone();
+            let args = args.clone();
+            async move { client.call("math/add", args).await.unwrap() }
+        })
+        .buffer_unordered(64)
+        .for_each(|_| async {})
+        .await;
+    calls as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Calls/s of `calls` bare quinn round trips with 64 in flight.
+async fn in_flight_quinn(conn: &quinn::Connection, calls: usize) -> f64 {
+    let started = Instant::now();
+    futures::stream::iter(0..calls)
+        .map(|_| {
+            let conn = conn.clone();
+            async move { bare_round_trip(&conn, &[7u8; 40]).await }
+        })
+        .buffer_unordered(64)
+        .for_each(|_| async {})
+        .await;
+    calls as f64 / started.elapsed().as_secs_f64()
+}
+
+/// MB/s of 50 echoes of 1 MiB through `types/echo/echo-bytes`, and of 50
+/// bare quinn echoes of 1 MiB.
+async fn echo_mib(client: &Client, conn: &quinn::Connection) -> (f64, f64) {
+    let mib = vec![0x5au8; 1 << 20];
+    let echo_args = Value::Array(vec![Value::Binary(mib.clone())]);
+    client
+        .call("types/echo/echo-bytes", echo_args.clone())
+        .await
+        .unwrap();
+    let started = Instant::now();
+    for _ in 0..50 {
+        let back = client
+            .call("types/echo/echo-bytes", echo_args.clone())
+            .await
+            .unwrap();
+        assert_eq!(back.as_slice().map(<[u8]>::len), Some(1 << 20));
+    }
+    let warden_mbs = 50.0 * 1.048576 / started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    for _ in 0..50 {
+        assert_eq!(bare_round_trip(conn, &mib).await, 1 << 20);
+    }
+    (
+        warden_mbs,
+        50.0 * 1.048576 / started.elapsed().as_secs_f64(),
+    )
+}
+
 fn main() {
     if let Some(state) = std::env::args().skip_while(|a| a != "--bare-server").nth(1) {
         processes::serve_bare(std::path::Path::new(&state));
@@ -301,7 +384,6 @@ fn main() {
             .await
             .unwrap();
         let conn = bare_client(bare_addr, &fingerprint).await;
-        let request_size = 40; // about the size of a math/add request frame
         // The limit of a sandboxed call: wasmtime alone, on an engine like
         // the server's.
         let (wasm_p50, wasm_cpu) = wasmtime_alone(&runtime);
@@ -313,22 +395,7 @@ fn main() {
 
         if wanted("sequential") {
             // Sequential latency.
-            for _ in 0..200 {
-                client.call("math/add", args.clone()).await.unwrap();
-                bare_round_trip(&conn, &[7u8; 40]).await;
-            }
-            let mut warden = Vec::with_capacity(2000);
-            let mut quinn_rt = Vec::with_capacity(2000);
-            for _ in 0..2000 {
-                let started = Instant::now();
-                client.call("math/add", args.clone()).await.unwrap();
-                warden.push(started.elapsed());
-                let started = Instant::now();
-                bare_round_trip(&conn, &[7u8; 40][..request_size]).await;
-                quinn_rt.push(started.elapsed());
-            }
-            warden.sort();
-            quinn_rt.sort();
+            let (warden, quinn_rt) = sequential_pair(&client, &conn, &args).await;
             // Where the sequential time goes: the same server answering without
             // running wasm (`describe`), from the warden client and from a bare
             // quinn client, and a request it refuses at once (framing only).
@@ -447,29 +514,10 @@ fn main() {
             // Concurrency: 20,000 calls, 64 in flight.
             let calls = 20_000;
             let cpu = cpu_time();
-            let started = Instant::now();
-            futures::stream::iter(0..calls)
-                .map(|_| {
-                    let client = client.clone();
-                    let args = args.clone();
-                    async move { client.call("math/add", args).await.unwrap() }
-                })
-                .buffer_unordered(64)
-                .for_each(|_| async {})
-                .await;
-            let warden_rate = calls as f64 / started.elapsed().as_secs_f64();
+            let warden_rate = in_flight_warden(&client, &args, calls).await;
             let warden_cpu = (cpu_time() - cpu).as_secs_f64() * 1e6 / calls as f64;
             let cpu = cpu_time();
-            let started = Instant::now();
-            futures::stream::iter(0..calls)
-                .map(|_| {
-                    let conn = conn.clone();
-                    async move { bare_round_trip(&conn, &[7u8; 40]).await }
-                })
-                .buffer_unordered(64)
-                .for_each(|_| async {})
-                .await;
-            let quinn_rate = calls as f64 / started.elapsed().as_secs_f64();
+            let quinn_rate = in_flight_quinn(&conn, calls).await;
             let quinn_cpu = (cpu_time() - cpu).as_secs_f64() * 1e6 / calls as f64;
             // The same load on one long-lived stream with request ids.
             let (mux_rate, mux_cpu) = {
@@ -537,26 +585,7 @@ fn main() {
 
         if wanted("payload") {
             // Payload: 1 MiB echo, 50 calls each.
-            let mib = vec![0x5au8; 1 << 20];
-            let echo_args = Value::Array(vec![Value::Binary(mib.clone())]);
-            client
-                .call("types/echo/echo-bytes", echo_args.clone())
-                .await
-                .unwrap();
-            let started = Instant::now();
-            for _ in 0..50 {
-                let back = client
-                    .call("types/echo/echo-bytes", echo_args.clone())
-                    .await
-                    .unwrap();
-                assert_eq!(back.as_slice().map(<[u8]>::len), Some(1 << 20));
-            }
-            let warden_mbs = 50.0 * 1.048576 / started.elapsed().as_secs_f64();
-            let started = Instant::now();
-            for _ in 0..50 {
-                assert_eq!(bare_round_trip(&conn, &mib).await, 1 << 20);
-            }
-            let quinn_mbs = 50.0 * 1.048576 / started.elapsed().as_secs_f64();
+            let (warden_mbs, quinn_mbs) = echo_mib(&client, &conn).await;
             report(
                 "rpc 1 MiB echo",
                 "MB/s",
@@ -594,21 +623,7 @@ async fn in_processes(args: &Value, wasm_cpu: Duration) {
     let conn = bare_client(bare.addr, &fingerprint).await;
     println!();
     println!("separate processes (warden serve pid, bare quinn server pid, this client)");
-    for _ in 0..200 {
-        client.call("math/add", args.clone()).await.unwrap();
-        bare_round_trip(&conn, &[7u8; 40]).await;
-    }
-    let (mut warden, mut quinn_rt) = (Vec::with_capacity(2000), Vec::with_capacity(2000));
-    for _ in 0..2000 {
-        let started = Instant::now();
-        client.call("math/add", args.clone()).await.unwrap();
-        warden.push(started.elapsed());
-        let started = Instant::now();
-        bare_round_trip(&conn, &[7u8; 40]).await;
-        quinn_rt.push(started.elapsed());
-    }
-    warden.sort();
-    quinn_rt.sort();
+    let (warden, quinn_rt) = sequential_pair(&client, &conn, args).await;
     report(
         "processes: rpc sequential math/add p50",
         "us",
@@ -618,30 +633,11 @@ async fn in_processes(args: &Value, wasm_cpu: Duration) {
     );
     let calls = 20_000;
     let (cpu, server_cpu) = (cpu_time(), server.cpu_time());
-    let started = Instant::now();
-    futures::stream::iter(0..calls)
-        .map(|_| {
-            let client = client.clone();
-            let args = args.clone();
-            async move { client.call("math/add", args).await.unwrap() }
-        })
-        .buffer_unordered(64)
-        .for_each(|_| async {})
-        .await;
-    let warden_rate = calls as f64 / started.elapsed().as_secs_f64();
+    let warden_rate = in_flight_warden(&client, args, calls).await;
     let warden_cpu =
         ((cpu_time() - cpu) + (server.cpu_time() - server_cpu)).as_secs_f64() * 1e6 / calls as f64;
     let (cpu, server_cpu) = (cpu_time(), bare.cpu_time());
-    let started = Instant::now();
-    futures::stream::iter(0..calls)
-        .map(|_| {
-            let conn = conn.clone();
-            async move { bare_round_trip(&conn, &[7u8; 40]).await }
-        })
-        .buffer_unordered(64)
-        .for_each(|_| async {})
-        .await;
-    let quinn_rate = calls as f64 / started.elapsed().as_secs_f64();
+    let quinn_rate = in_flight_quinn(&conn, calls).await;
     let quinn_cpu =
         ((cpu_time() - cpu) + (bare.cpu_time() - server_cpu)).as_secs_f64() * 1e6 / calls as f64;
     report(
@@ -658,26 +654,7 @@ async fn in_processes(args: &Value, wasm_cpu: Duration) {
         quinn_rate,
         "target >= 0.7x bare quinn",
     );
-    let mib = vec![0x5au8; 1 << 20];
-    let echo_args = Value::Array(vec![Value::Binary(mib.clone())]);
-    client
-        .call("types/echo/echo-bytes", echo_args.clone())
-        .await
-        .unwrap();
-    let started = Instant::now();
-    for _ in 0..50 {
-        let back = client
-            .call("types/echo/echo-bytes", echo_args.clone())
-            .await
-            .unwrap();
-        assert_eq!(back.as_slice().map(<[u8]>::len), Some(1 << 20));
-    }
-    let warden_mbs = 50.0 * 1.048576 / started.elapsed().as_secs_f64();
-    let started = Instant::now();
-    for _ in 0..50 {
-        assert_eq!(bare_round_trip(&conn, &mib).await, 1 << 20);
-    }
-    let quinn_mbs = 50.0 * 1.048576 / started.elapsed().as_secs_f64();
+    let (warden_mbs, quinn_mbs) = echo_mib(&client, &conn).await;
     report(
         "processes: rpc 1 MiB echo",
         "MB/s",
