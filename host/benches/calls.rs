@@ -13,8 +13,6 @@
 //!
 //! Run with `cargo bench --bench calls`.
 
-use std::time::{Duration, Instant};
-
 use rmpv::Value;
 use warden_host::{Limits, Runtime, RuntimeConfig};
 use wasmtime::component::{ComponentExportIndex, Linker, Val};
@@ -24,34 +22,7 @@ use wasmtime::component::{ComponentExportIndex, Linker, Val};
 mod harness;
 
 use harness::bare_wasm::{Ctx, fresh_store};
-
-/// The median of `n` timings of `f`, after a warm-up.
-fn median(n: usize, mut f: impl FnMut()) -> Duration {
-    for _ in 0..n / 10 + 1 {
-        f();
-    }
-    let mut times: Vec<Duration> = (0..n)
-        .map(|_| {
-            let started = Instant::now();
-            f();
-            started.elapsed()
-        })
-        .collect();
-    times.sort();
-    times[n / 2]
-}
-
-fn report(name: &str, value: Duration, baseline: Duration, note: &str) {
-    let (v, b) = (value.as_secs_f64() * 1e6, baseline.as_secs_f64() * 1e6);
-    println!(
-        "{name:<44} {v:>10.2} us  baseline {b:>10.2} us  ratio {:>7.1}  ({note})",
-        v / b
-    );
-    println!(
-        "{{\"bench\":\"{name}\",\"unit\":\"us\",\"value\":{v:.3},\"baseline\":{b:.3},\"ratio\":{:.3}}}",
-        v / b
-    );
-}
+use harness::timing::{median, report};
 
 fn main() {
     let bytes = std::fs::read(harness::plugins::test_plugin("types")).unwrap();

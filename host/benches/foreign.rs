@@ -35,34 +35,7 @@ use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker};
 mod harness;
 
 use harness::bare_wasm::{Ctx, fresh_store};
-
-/// The median of `n` timings of `f`, after a warm-up.
-fn median(n: usize, mut f: impl FnMut()) -> Duration {
-    for _ in 0..n / 10 + 1 {
-        f();
-    }
-    let mut times: Vec<Duration> = (0..n)
-        .map(|_| {
-            let started = Instant::now();
-            f();
-            started.elapsed()
-        })
-        .collect();
-    times.sort();
-    times[n / 2]
-}
-
-fn report(name: &str, value: Duration, baseline: Duration, note: &str) {
-    let (v, b) = (value.as_secs_f64() * 1e6, baseline.as_secs_f64() * 1e6);
-    println!(
-        "{name:<48} {v:>10.1} us  baseline {b:>10.1} us  ratio {:>6.1}  ({note})",
-        v / b
-    );
-    println!(
-        "{{\"bench\":\"{name}\",\"unit\":\"us\",\"value\":{v:.3},\"baseline\":{b:.3},\"ratio\":{:.3}}}",
-        v / b
-    );
-}
+use harness::timing::{median, report};
 
 /// Minor and major page faults of this process so far.
 fn faults() -> (i64, i64) {

@@ -12,3 +12,6 @@ pub(crate) mod nats;
 pub(crate) mod plugins;
 pub(crate) mod quic;
 pub(crate) mod server;
+// The benchmarks' timing helpers; the tests do not use them.
+#[allow(dead_code)]
+pub(crate) mod timing;
