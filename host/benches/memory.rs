@@ -31,9 +31,8 @@
 //! `cargo bench --bench memory -- zoo` runs only the named groups
 //! (`examples`, `stalled`, `jobs`, `zoo`).
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use rmpv::Value;
@@ -78,24 +77,8 @@ fn serve(plugins: &Path, state: &Path, config: Option<&Path>) -> (Child, String)
     if let Some(config) = config {
         command.arg("--config").arg(config);
     }
-    let mut child = command
-        .env("WARDEN_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("warden serve printed its address")
-            .unwrap();
-        if let Some((_, rest)) = line.split_once(" on ") {
-            break rest.trim().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
-    (child, addr)
+    command.env("WARDEN_LOG", "warn");
+    harness::serve_process::spawn(command)
 }
 
 /// The client side's runtime.

@@ -65,27 +65,13 @@ fn report(name: &str, value: Duration, baseline: Duration, baseline_name: &str) 
 
 /// `warden serve` on 127.0.0.1:0 for `plugins`; the child and its address.
 fn serve(plugins: &Path, state: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_warden"));
+    command
         .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
         .arg(state)
         .arg(plugins)
-        .env("WARDEN_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("warden serve printed its address")
-            .unwrap();
-        if let Some((_, rest)) = line.split_once(" on ") {
-            break rest.trim().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
-    (child, addr)
+        .env("WARDEN_LOG", "warn");
+    harness::serve_process::spawn(command)
 }
 
 /// `warden ARGS` against the server at `addr` with its state in `state`.

@@ -12,6 +12,9 @@ pub(crate) mod nats;
 pub(crate) mod plugins;
 pub(crate) mod quic;
 pub(crate) mod server;
+// Used by the benchmarks that run `warden serve` as a process.
+#[allow(dead_code)]
+pub(crate) mod serve_process;
 // The benchmarks' timing helpers; the tests do not use them.
 #[allow(dead_code)]
 pub(crate) mod timing;

@@ -49,7 +49,8 @@ fn read_until(stream: impl std::io::Read + Send + 'static, prefix: &'static str)
 /// `warden serve DIR` (the plugins in `dir/plugins`, state in
 /// `dir/state`) in its own process, once its plugins answer.
 pub(crate) fn warden(dir: &Path) -> Process {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_warden"));
+    command
         .arg("serve")
         .arg(dir.join("plugins"))
         .args([
@@ -59,14 +60,8 @@ pub(crate) fn warden(dir: &Path) -> Process {
             "1000",
             "--state-dir",
         ])
-        .arg(dir.join("state"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("warden serve starts");
-    let stderr = child.stderr.take().expect("stderr is piped");
-    let addr = read_until(stderr, "warden: listening on ");
+        .arg(dir.join("state"));
+    let (child, addr) = super::harness::serve_process::spawn(command);
     let process = Process {
         child,
         addr: addr.parse().expect("an address"),

@@ -225,21 +225,12 @@ pub async fn withdraw(config: &ClusterConfig, name: &str) -> Result<bool, Cluste
 /// Connection and store failures.
 pub async fn deployments(config: &ClusterConfig) -> Result<Vec<Deployed>, ClusterError> {
     let store = connect(config).await?;
-    let mut listed: Vec<Deployed> = list(&store)
+    // By name: the map keeps them in order.
+    Ok(list_versions(&store)
         .await
         .map_err(deploy_failed)?
         .into_values()
-        .collect();
-    listed.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(listed)
-}
-
-/// The deployments in `store`, by name.
-async fn list(store: &ObjectStore) -> Result<BTreeMap<String, Deployed>, String> {
-    Ok(list_versions(store)
-        .await?
-        .into_iter()
-        .map(|(name, (deployed, _))| (name, deployed))
+        .map(|(deployed, _)| deployed)
         .collect())
 }
 
