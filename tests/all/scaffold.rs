@@ -229,16 +229,15 @@ fn dev_rebuilds_on_change_and_keeps_the_last_good_version_when_a_build_fails() {
     let source = std::fs::read_to_string(&app).unwrap();
     std::fs::write(&app, source.replace("Hello, {name}!", "Hi again, {name}!")).unwrap();
     dev.wait_for("rebuilding");
-    dev.wait_for("built and loaded");
-    let mut answer = String::new();
-    for _ in 0..100 {
-        answer = dev.call("live/hello", &["Ann"]);
-        if answer.contains("Hi again") {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert_eq!(answer, "\"Hi again, Ann!\"", "the new version is served");
+    dev.wait_for("it is served as soon as it is compiled");
+    // The server's own log says when new calls get the new version (an
+    // 18 MB component takes seconds to compile on a slow machine).
+    dev.wait_for("replaced plugin=live");
+    assert_eq!(
+        dev.call("live/hello", &["Ann"]),
+        "\"Hi again, Ann!\"",
+        "the new version is served"
+    );
 
     std::fs::write(
         &app,

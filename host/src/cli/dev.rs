@@ -103,7 +103,12 @@ fn rebuild(project: &Path, debug: bool, plugins: &Path) {
         install(&built, plugins)
     });
     match result {
-        Ok(file) => eprintln!("warden dev: built and loaded {}", file.display()),
+        // The server compiles the new file before it swaps it in; its own
+        // log says `replaced plugin=…` once new calls get the new version.
+        Ok(file) => eprintln!(
+            "warden dev: built {}; it is served as soon as it is compiled",
+            file.display()
+        ),
         Err(e) => eprintln!(
             "warden dev: build failed, still serving the last good version: {}",
             e.message()
