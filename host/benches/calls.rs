@@ -9,12 +9,14 @@
 //!   instantiate + typed call on the same engine;
 //! - a 64 KiB `list<u8>` and a 16,384-element `list<s32>` through
 //!   `Plugin::call`, against the typed call with the same data: the cost of
-//!   converting big arguments and results.
+//!   converting big arguments and results; the list also as the RPC server
+//!   calls it (`Plugin::call_encoded`: MessagePack in and out), beside what
+//!   decoding and encoding it with `rmpv` alone costs.
 //!
 //! Run with `cargo bench --bench calls`.
 
 use rmpv::Value;
-use warden_host::{Limits, Runtime, RuntimeConfig};
+use warden_host::{Args, Limits, Reply, Runtime, RuntimeConfig};
 use wasmtime::component::{ComponentExportIndex, Linker, Val};
 
 #[path = "../../tests/harness/mod.rs"]
@@ -149,6 +151,64 @@ fn main() {
     report(
         "16,384 x s32 list echo, Plugin::call",
         warden_list,
+        typed_list_time,
+        "baseline: typed call, live instance",
+    );
+    // As a front end that speaks MessagePack calls it: the arguments as
+    // they came off the wire, the answer written as MessagePack.
+    let mut frame = Vec::new();
+    rmpv::encode::write_value(
+        &mut frame,
+        &Value::Map(vec![
+            ("type".into(), "call".into()),
+            ("node".into(), "types/echo/echo-list".into()),
+            ("args".into(), list_args.clone()),
+        ]),
+    )
+    .unwrap();
+    let (_, raw_args) = warden_host::proto::parse_request(frame.into()).unwrap();
+    let warden_encoded = median(500, || {
+        let r = tokio
+            .block_on(plugin.call_encoded(
+                "echo/echo-list",
+                Args::Encoded(raw_args.clone()),
+                Default::default(),
+                None,
+            ))
+            .unwrap();
+        assert!(matches!(r, Reply::Encoded(ref b) if b.len() + 1 == raw_args.bytes().len()));
+    });
+    report(
+        "16,384 x s32 list echo, MessagePack in and out",
+        warden_encoded,
+        typed_list_time,
+        "target <= 10x; baseline: typed call, live instance",
+    );
+    // What the values themselves cost around the same call: the arguments
+    // as they come off the wire decoded into `rmpv::Value`s and the answer
+    // encoded back, with no wasm at all.
+    let mut request = Vec::new();
+    rmpv::encode::write_value(&mut request, &list_args).unwrap();
+    let mut answer = Vec::with_capacity(request.len());
+    let msgpack_alone = median(500, || {
+        let decoded = rmpv::decode::read_value(&mut &request[..]).unwrap();
+        answer.clear();
+        rmpv::encode::write_value(&mut answer, &decoded[0]).unwrap();
+        assert_eq!(answer.len() + 1, request.len());
+    });
+    report(
+        "16,384 x s32: rmpv decode + encode alone",
+        msgpack_alone,
+        typed_list_time,
+        "baseline: typed call, live instance",
+    );
+    let clone_alone = median(500, || {
+        let args = list_args.clone();
+        assert_eq!(args.as_array().map(Vec::len), Some(1));
+    });
+    report(
+        "16,384 x s32: the bench's clone of the arguments",
+        clone_alone,
         typed_list_time,
         "baseline: typed call, live instance",
     );

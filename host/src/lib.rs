@@ -84,6 +84,6 @@ pub use host::{Host, HostBuilder, HostConfig};
 pub use proto::{CallError, CallEvent, ErrorKind, LogLevel, NodeInfo, NodeKind, UnknownErrorKind};
 #[cfg(feature = "server")]
 pub use runtime::{
-    CallOptions, Limits, LoadError, NodeDesc, Plugin, Runtime, RuntimeConfig, StreamIo,
-    WIT_SECTION, WitSource,
+    Args, CallOptions, Limits, LoadError, NodeDesc, Plugin, Reply, Runtime, RuntimeConfig,
+    StreamIo, WIT_SECTION, WitSource,
 };

@@ -125,6 +125,68 @@ async fn the_example_nodes_answer_over_the_wire() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_of_numbers_over_the_wire_read_and_answer_like_any_value() {
+    // The server reads a numbers node's list straight from the request's
+    // MessagePack and writes the answer straight back; what the client sees
+    // is what the general path gives, errors included.
+    let server = standard()
+        .plugin(
+            "small",
+            &test_plugin("types"),
+            "[limits]\nmax_result = \"1 KiB\"",
+        )
+        .start()
+        .await;
+    let client = server.client().await;
+    let ints: Vec<Value> = (0..16_384)
+        .map(|i: i64| Value::from((i - 8192) * 262_139))
+        .collect();
+    let list = Value::Array(ints.clone());
+    for args in [
+        Value::Array(vec![list.clone()]),
+        Value::Map(vec![("v".into(), list.clone())]),
+    ] {
+        assert_eq!(
+            client.call("types/echo/echo-list", args).await.unwrap(),
+            list
+        );
+    }
+    let err = call_err(
+        client
+            .call("types/echo/echo-list", mp("[[1, 2147483648]]"))
+            .await,
+    );
+    assert_eq!(err.kind, ErrorKind::BadArgs);
+    assert!(err.message.contains("at `[1]`"), "{}", err.message);
+    assert!(err.message.contains("out of range"), "{}", err.message);
+    let err = call_err(client.call("types/echo/echo-list", mp("[[1.5]]")).await);
+    assert_eq!(err.kind, ErrorKind::BadArgs, "{}", err.message);
+    let err = call_err(client.call("types/echo/echo-list", mp("[[1], [2]]")).await);
+    assert_eq!(err.kind, ErrorKind::BadArgs, "{}", err.message);
+    assert!(err.message.contains("takes 1 argument"), "{}", err.message);
+    // The result cap counts 9 bytes a number, as on the general path.
+    let fits: Vec<Value> = (0..110).map(Value::from).collect();
+    assert_eq!(
+        client
+            .call(
+                "small/echo/echo-list",
+                Value::Array(vec![Value::Array(fits.clone())])
+            )
+            .await
+            .unwrap(),
+        Value::Array(fits)
+    );
+    let err = call_err(
+        client
+            .call("small/echo/echo-list", Value::Array(vec![list]))
+            .await,
+    );
+    assert_eq!(err.kind, ErrorKind::ResourceLimit, "{}", err.message);
+    assert!(err.message.contains("result cap"), "{}", err.message);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_concurrent_calls_on_one_connection_are_all_right() {
     let server = standard().max_calls(1000).start().await;
     let client = server.client().await;

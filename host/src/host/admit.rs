@@ -27,7 +27,7 @@ use crate::access::Identity;
 use crate::caps::EventSink;
 use crate::plugins::{Served, Unresolved};
 use crate::proto::{CallError, ErrorKind, NodeInfo, NodeKind, TraceContext};
-use crate::runtime::{CallOptions, Plugin, StreamIo};
+use crate::runtime::{Args, CallOptions, Plugin, Reply, StreamIo};
 
 /// Who asks for a call; it decides which rules apply.
 #[derive(Debug, Clone, Copy)]
@@ -173,6 +173,23 @@ impl Admitted {
     /// The call's [`CallError`]: `bad-args`, `trap`, `timeout`,
     /// `resource-limit`, `node-error`, `cancelled`, ...
     pub async fn run(self, args: Value, io: CallIo) -> Result<Value, CallError> {
+        self.run_inner(Args::Value(args), io, false)
+            .await?
+            .into_value()
+    }
+
+    /// Runs the call like [`Admitted::run`], for a front end that speaks
+    /// MessagePack: `args` may stay as they arrived, and a numbers node
+    /// answers encoded (see [`Plugin::call_encoded`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Admitted::run`].
+    pub async fn run_encoded(self, args: Args, io: CallIo) -> Result<Reply, CallError> {
+        self.run_inner(args, io, true).await
+    }
+
+    async fn run_inner(self, args: Args, io: CallIo, encoded: bool) -> Result<Reply, CallError> {
         let ends_by = self.ends_by();
         let (served, name) = match self.target {
             Target::Here { served, name, .. } => (served, name),
@@ -194,7 +211,10 @@ impl Admitted {
                 };
                 let full = call.node.clone();
                 let started = Instant::now();
-                let result = remote.call(call, args, io).await;
+                let result = match args.into_value() {
+                    Ok(args) => remote.call(call, args, io).await.map(Reply::Value),
+                    Err(e) => Err(e),
+                };
                 let outcome = result.as_ref().map(|_| ());
                 self.host
                     .inner
@@ -227,10 +247,15 @@ impl Admitted {
         };
         let started = Instant::now();
         let call = async {
+            if encoded {
+                return plugin.call_encoded(&name, args, options, io.stream).await;
+            }
+            let args = args.into_value()?;
             match io.stream {
                 Some(stream) => plugin.call_stream(&name, args, options, stream).await,
                 None => plugin.call(&name, args, options).await,
             }
+            .map(Reply::Value)
         };
         let result = tracing::Instrument::instrument(call, span).await;
         let outcome = result.as_ref().map(|_| ());

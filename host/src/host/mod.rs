@@ -44,7 +44,7 @@ use crate::proto::{CallError, ErrorKind};
 use crate::runtime::Runtime;
 
 pub use crate::access::{ConnectionBudgets, ConnectionGuard, GuardSlot, Identity, Refusal};
-pub use crate::runtime::StreamIo;
+pub use crate::runtime::{Args, Reply, StreamIo};
 pub use admit::{Admitted, Ahead, CallIo, LOAD_WAIT, Origin, Wait};
 pub use blobs::{BlobDownload, BlobUpload};
 pub use builder::{HostBuilder, HostError};

@@ -48,6 +48,23 @@ impl RawValue {
         &self.bytes
     }
 
+    /// Whether it takes at most `max_decoded` bytes once decoded (see
+    /// [`Extent::decoded_bytes`]), without decoding it.
+    ///
+    /// # Errors
+    ///
+    /// [`RawError::TooBig`] past the bound.
+    pub fn check(&self, max_decoded: usize) -> Result<(), RawError> {
+        let decoded = self.extent.decoded_bytes();
+        if decoded > max_decoded {
+            return Err(RawError::TooBig {
+                decoded,
+                max: max_decoded,
+            });
+        }
+        Ok(())
+    }
+
     /// Decodes it, if it takes at most `max_decoded` bytes once decoded
     /// (see [`Extent::decoded_bytes`]).
     ///
@@ -56,13 +73,7 @@ impl RawValue {
     /// [`RawError::TooBig`] past the bound; [`RawError::Malformed`] cannot
     /// happen for a value read by [`parse_request`], which checked it.
     pub fn decode(&self, max_decoded: usize) -> Result<Value, RawError> {
-        let decoded = self.extent.decoded_bytes();
-        if decoded > max_decoded {
-            return Err(RawError::TooBig {
-                decoded,
-                max: max_decoded,
-            });
-        }
+        self.check(max_decoded)?;
         // Inside the request's map: one level is used.
         decode_value(&self.bytes, MAX_DEPTH - 1).map_err(RawError::Malformed)
     }

@@ -269,6 +269,29 @@ impl ResponseWriter {
         self.write(Response::outcome(result), out)
     }
 
+    /// Appends the final frame of a success whose value is already
+    /// MessagePack (`value` holds exactly one value) to `out`: the same
+    /// bytes [`ResponseWriter::finish`] writes for the decoded value.
+    ///
+    /// # Errors
+    ///
+    /// [`AfterFinal`] once the final frame was written.
+    pub fn finish_encoded(&mut self, value: &[u8], out: &mut Vec<u8>) -> Result<(), AfterFinal> {
+        if self.finished {
+            return Err(AfterFinal);
+        }
+        self.finished = true;
+        // `{"type": "ok", "value": …}`, keys in the order `Response::Ok`
+        // writes them.
+        const HEAD: &[u8] = b"\x82\xa4type\xa2ok\xa5value";
+        let len = HEAD.len() + value.len();
+        out.reserve(4 + len);
+        out.extend_from_slice(&(len as u32).to_be_bytes());
+        out.extend_from_slice(HEAD);
+        out.extend_from_slice(value);
+        Ok(())
+    }
+
     /// Appends `response` to `out`.
     ///
     /// # Errors
@@ -380,6 +403,25 @@ mod tests {
             deadline_ms: None,
             meta: None,
         }
+    }
+
+    #[test]
+    fn an_encoded_answer_is_the_frame_of_its_value() {
+        let value = Value::Array(vec![1.into(), (-300).into(), Value::F64(0.5)]);
+        let mut encoded = Vec::new();
+        rmpv::encode::write_value(&mut encoded, &value).unwrap();
+        let mut direct = Vec::new();
+        let mut writer = ResponseWriter::new();
+        writer.finish_encoded(&encoded, &mut direct).unwrap();
+        let mut decoded = Vec::new();
+        ResponseWriter::new()
+            .finish(Ok(value), &mut decoded)
+            .unwrap();
+        assert_eq!(direct, decoded);
+        assert_eq!(
+            writer.finish_encoded(&encoded, &mut direct),
+            Err(AfterFinal)
+        );
     }
 
     /// A server writer and a client reader joined in memory, fed byte by byte.

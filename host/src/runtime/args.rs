@@ -8,7 +8,42 @@ use wasmtime::component::types::Type;
 use super::convert::{self, ConvError};
 use super::numbers::Numbers;
 use super::reflect::NodeEntry;
-use crate::proto::{CallError, ErrorKind};
+use crate::proto::{CallError, ErrorKind, RawValue};
+
+/// A call's arguments as a front end has them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Args {
+    /// Decoded values: a map by parameter name, an array in order, or nil.
+    Value(Value),
+    /// The same as MessagePack, as it came off the wire, already checked
+    /// against the caller's bound on its decoded size
+    /// ([`RawValue::extent`]). A numbers node reads its list straight from
+    /// these bytes; other nodes get them decoded.
+    Encoded(RawValue),
+}
+
+impl From<Value> for Args {
+    fn from(value: Value) -> Self {
+        Args::Value(value)
+    }
+}
+
+impl Args {
+    /// The arguments as values, decoding encoded ones.
+    ///
+    /// # Errors
+    ///
+    /// `bad-request` for bytes that are not one MessagePack value (which a
+    /// request read by the protocol's parser cannot hold).
+    pub fn into_value(self) -> Result<Value, CallError> {
+        match self {
+            Args::Value(value) => Ok(value),
+            Args::Encoded(raw) => raw
+                .decode(usize::MAX)
+                .map_err(|e| CallError::new(ErrorKind::BadRequest, e.to_string())),
+        }
+    }
+}
 
 /// A node's arguments, ready for the guest.
 pub(super) enum Params {
@@ -21,8 +56,19 @@ pub(super) enum Params {
 }
 
 impl Params {
+    /// The arguments of a call of `node`; a numbers node's list is read
+    /// straight from encoded arguments.
+    pub(super) fn take(node: &NodeEntry, args: Args) -> Result<Params, CallError> {
+        if let (Args::Encoded(raw), Some(kind)) = (&args, node.numbers)
+            && let Some(numbers) = Numbers::decode(kind, &node.params[0].0, raw.bytes())
+        {
+            return Ok(Params::Numbers(numbers));
+        }
+        Params::take_value(node, args.into_value()?)
+    }
+
     /// The arguments of a call of `node`, moving a bytes node's bytes.
-    pub(super) fn take(node: &NodeEntry, args: Value) -> Result<Params, CallError> {
+    fn take_value(node: &NodeEntry, args: Value) -> Result<Params, CallError> {
         match take_bytes(node, args) {
             Ok(bytes) => Ok(Params::Bytes(bytes)),
             Err(args) => match take_numbers(node, &args) {

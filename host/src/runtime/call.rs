@@ -9,7 +9,7 @@ use rmpv::Value;
 use wasmtime::Store;
 use wasmtime::component::{Instance, Val};
 
-use super::args::{Params, bind};
+use super::args::{Args, Params, bind};
 use super::classify::classify;
 use super::convert;
 use super::plugin::Plugin;
@@ -49,6 +49,35 @@ impl CallOptions {
     }
 }
 
+/// A call's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// The result value.
+    Value(Value),
+    /// The result as one MessagePack value, written straight from the
+    /// guest's result without a `Value` per element: a numbers node's list,
+    /// when asked for with [`Plugin::call_encoded`].
+    Encoded(Vec<u8>),
+}
+
+impl Reply {
+    /// The answer as a value, decoding an encoded one.
+    ///
+    /// # Errors
+    ///
+    /// `internal` if encoded bytes do not decode (the host wrote them, so
+    /// this is a bug).
+    pub fn into_value(self) -> Result<Value, CallError> {
+        match self {
+            Reply::Value(value) => Ok(value),
+            Reply::Encoded(bytes) => crate::proto::decode_value(&bytes, crate::proto::MAX_DEPTH)
+                .map_err(|e| {
+                    CallError::new(ErrorKind::Internal, format!("an encoded answer: {e}"))
+                }),
+        }
+    }
+}
+
 /// How a node's run ended.
 enum Ran {
     /// A bytes node's result.
@@ -82,7 +111,28 @@ impl Plugin {
         args: Value,
         options: CallOptions,
     ) -> Result<Value, CallError> {
-        self.call_inner(name, args, options, None).await
+        self.call_inner(name, args.into(), options, None, false)
+            .await?
+            .into_value()
+    }
+
+    /// Calls node `name` like [`Plugin::call`] (or [`Plugin::call_stream`]
+    /// when `io` is given), for a front end that speaks MessagePack: the
+    /// arguments may stay encoded as they arrived, and a numbers node
+    /// (`(list<N>) -> list<N>`) answers its list encoded, so neither
+    /// becomes one `Value` per element. Other answers are values.
+    ///
+    /// # Errors
+    ///
+    /// As [`Plugin::call`].
+    pub async fn call_encoded(
+        &self,
+        name: &str,
+        args: Args,
+        options: CallOptions,
+        io: Option<StreamIo>,
+    ) -> Result<Reply, CallError> {
+        self.call_inner(name, args, options, io, true).await
     }
 
     /// Calls node `name` like [`Plugin::call`], handing each item of a
@@ -101,7 +151,9 @@ impl Plugin {
         options: CallOptions,
         io: StreamIo,
     ) -> Result<Value, CallError> {
-        self.call_inner(name, args, options, Some(io)).await
+        self.call_inner(name, args.into(), options, Some(io), false)
+            .await?
+            .into_value()
     }
 
     /// Checks that `args` fit node `name`'s parameters, without calling it
@@ -131,10 +183,11 @@ impl Plugin {
     async fn call_inner(
         &self,
         name: &str,
-        args: Value,
+        args: Args,
         options: CallOptions,
         io: Option<StreamIo>,
-    ) -> Result<Value, CallError> {
+        encoded: bool,
+    ) -> Result<Reply, CallError> {
         let node = self.callable(name)?;
         let params = Params::take(node, args)?;
         let limits = &self.inner.limits;
@@ -160,13 +213,19 @@ impl Plugin {
         let pump = Pump::new(io, limits.max_result_bytes, deadline, full.clone());
         let outcome = self.run(&mut store, node, instance, params, pump).await;
         let stderr = flush_output(&store);
+        let budget = self.inner.limits.max_result_bytes;
         match outcome {
-            Ok(Ran::Result(val)) => self.convert_result(node, val.as_ref()),
-            Ok(Ran::Bytes(result)) => self.bytes_result(node, result),
-            Ok(Ran::Numbers(list)) => list
-                .into_value(self.inner.limits.max_result_bytes)
+            Ok(Ran::Result(val)) => self.convert_result(node, val.as_ref()).map(Reply::Value),
+            Ok(Ran::Bytes(result)) => self.bytes_result(node, result).map(Reply::Value),
+            Ok(Ran::Numbers(list)) if encoded => list
+                .encode(budget)
+                .map(Reply::Encoded)
                 .map_err(|_| self.too_large(node)),
-            Ok(Ran::Streamed(value)) => Ok(value),
+            Ok(Ran::Numbers(list)) => list
+                .into_value(budget)
+                .map(Reply::Value)
+                .map_err(|_| self.too_large(node)),
+            Ok(Ran::Streamed(value)) => Ok(Reply::Value(value)),
             Err(RunError::Call(e)) => Err(e),
             Err(RunError::Wasm(error)) => {
                 let mut error = classify(

@@ -24,6 +24,7 @@ mod engine;
 mod error;
 mod imports;
 mod numbers;
+mod numbers_wire;
 mod output;
 mod plugin;
 mod reflect;
@@ -34,7 +35,8 @@ mod warm;
 mod wit_docs;
 mod wit_type;
 
-pub use call::CallOptions;
+pub use args::Args;
+pub use call::{CallOptions, Reply};
 pub use config::{Limits, RuntimeConfig};
 pub use engine::Runtime;
 pub use error::LoadError;

@@ -16,10 +16,11 @@ use wasmtime::component::Func;
 use wasmtime::component::types::Type;
 
 use super::convert::{TooLarge, float, int};
+use super::numbers_wire as wire;
 use super::store::CallState;
 
 macro_rules! numbers {
-    ($($case:ident: $ty:ty, $wit:ident, $from:expr, $to:expr;)*) => {
+    ($($case:ident: $ty:ty, $wit:ident, $from:expr, $to:expr, $read:expr, $write:expr;)*) => {
         /// The element type of a numbers node's list.
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         pub(crate) enum NumberKind {
@@ -70,6 +71,48 @@ macro_rules! numbers {
                 }
             }
 
+            /// The list in a call's MessagePack arguments (`[list]`, or
+            /// `{param: list}`), read without a `Value` per element; `None`
+            /// when they are not that or an element does not fit (the
+            /// general path then says which).
+            pub(crate) fn decode(kind: NumberKind, param: &str, args: &[u8]) -> Option<Numbers> {
+                let (mut reader, len) = wire::list_in_args(args, param)?;
+                let numbers = match kind {
+                    $(NumberKind::$case => {
+                        let read: fn(wire::Num) -> Option<$ty> = $read;
+                        let mut out = Vec::with_capacity(len);
+                        for _ in 0..len {
+                            out.push(read(reader.num()?)?);
+                        }
+                        Numbers::$case(out)
+                    })*
+                };
+                (reader.remaining() == 0).then_some(numbers)
+            }
+
+            /// The list as MessagePack, within `budget` as
+            /// [`Numbers::into_value`] counts it.
+            pub(crate) fn encode(&self, budget: usize) -> Result<Vec<u8>, TooLarge> {
+                let len = match self {
+                    $(Numbers::$case(list) => list.len(),)*
+                };
+                let most = len.saturating_mul(9).saturating_add(5);
+                if most > budget {
+                    return Err(TooLarge);
+                }
+                let mut out = Vec::with_capacity(most);
+                wire::put_array_len(&mut out, len);
+                match self {
+                    $(Numbers::$case(list) => {
+                        let write: fn(&mut Vec<u8>, $ty) = $write;
+                        for &v in list {
+                            write(&mut out, v);
+                        }
+                    })*
+                }
+                Ok(out)
+            }
+
             /// Calls `func` (a numbers node of this kind) with the list;
             /// the list it returns.
             pub(crate) async fn call(
@@ -106,15 +149,21 @@ macro_rules! numbers {
 }
 
 numbers! {
-    S8: i8, S8, |t, v| int(t, v).ok(), Value::from;
-    U16: u16, U16, |t, v| int(t, v).ok(), Value::from;
-    S16: i16, S16, |t, v| int(t, v).ok(), Value::from;
-    U32: u32, U32, |t, v| int(t, v).ok(), Value::from;
-    S32: i32, S32, |t, v| int(t, v).ok(), Value::from;
-    U64: u64, U64, |t, v| int(t, v).ok(), Value::from;
-    S64: i64, S64, |t, v| int(t, v).ok(), Value::from;
-    F32: f32, Float32, |t, v| float(t, v).ok().map(|f| f as f32), Value::F32;
-    F64: f64, Float64, |t, v| float(t, v).ok(), Value::F64;
+    S8: i8, S8, |t, v| int(t, v).ok(), Value::from, wire::Num::int,
+        |out, v| wire::put_int(out, v.into());
+    U16: u16, U16, |t, v| int(t, v).ok(), Value::from, wire::Num::int,
+        |out, v| wire::put_uint(out, v.into());
+    S16: i16, S16, |t, v| int(t, v).ok(), Value::from, wire::Num::int,
+        |out, v| wire::put_int(out, v.into());
+    U32: u32, U32, |t, v| int(t, v).ok(), Value::from, wire::Num::int,
+        |out, v| wire::put_uint(out, v.into());
+    S32: i32, S32, |t, v| int(t, v).ok(), Value::from, wire::Num::int,
+        |out, v| wire::put_int(out, v.into());
+    U64: u64, U64, |t, v| int(t, v).ok(), Value::from, wire::Num::int, wire::put_uint;
+    S64: i64, S64, |t, v| int(t, v).ok(), Value::from, wire::Num::int, wire::put_int;
+    F32: f32, Float32, |t, v| float(t, v).ok().map(|f| f as f32), Value::F32,
+        |n| Some(n.float() as f32), wire::put_f32;
+    F64: f64, Float64, |t, v| float(t, v).ok(), Value::F64, |n| Some(n.float()), wire::put_f64;
 }
 
 /// The kind of a `(list<N>) -> list<N>` node, if `params` and `result`
@@ -151,6 +200,68 @@ mod tests {
             Numbers::take(NumberKind::F64, &floats),
             Some(Numbers::F64(vec![2.0, 0.5, f64::NEG_INFINITY]))
         );
+    }
+
+    /// `value` as MessagePack.
+    fn encoded(value: &Value) -> Vec<u8> {
+        let mut out = Vec::new();
+        rmpv::encode::write_value(&mut out, value).unwrap();
+        out
+    }
+
+    #[test]
+    fn encoded_arguments_read_as_their_values_do() {
+        let cases: Vec<(NumberKind, Vec<Value>)> = vec![
+            (
+                NumberKind::S32,
+                vec![1.into(), (-2).into(), 300.into(), i32::MIN.into()],
+            ),
+            (NumberKind::S8, vec![(-128).into(), 127.into()]),
+            (NumberKind::S8, vec![128.into()]),
+            (NumberKind::U32, vec![(-1).into()]),
+            (NumberKind::U64, vec![u64::MAX.into(), 0.into()]),
+            (NumberKind::S64, vec![u64::MAX.into()]),
+            (NumberKind::S32, vec![Value::from("1")]),
+            (NumberKind::S32, vec![Value::F64(1.0)]),
+            (
+                NumberKind::F32,
+                vec![2.into(), Value::F32(0.5), Value::F64(1e40)],
+            ),
+            (
+                NumberKind::F64,
+                vec![u64::MAX.into(), (-3).into(), Value::F64(0.1)],
+            ),
+            // Strings are left to the general path.
+            (NumberKind::F64, vec![Value::from("NaN")]),
+            (NumberKind::U16, vec![]),
+        ];
+        for (kind, items) in cases {
+            let list = Value::Array(items.clone());
+            let want = Numbers::take(kind, &items).filter(|_| !items.iter().any(Value::is_str));
+            let by_position = encoded(&Value::Array(vec![list.clone()]));
+            assert_eq!(
+                Numbers::decode(kind, "xs", &by_position),
+                want,
+                "{kind:?} {items:?}"
+            );
+            let by_name = encoded(&Value::Map(vec![("xs".into(), list)]));
+            assert_eq!(
+                Numbers::decode(kind, "xs", &by_name),
+                want,
+                "{kind:?} {items:?}"
+            );
+            // What is encoded back is what the general path would write.
+            if let Some(numbers) = want {
+                let value = numbers.clone().into_value(usize::MAX).unwrap();
+                assert_eq!(numbers.encode(usize::MAX).unwrap(), encoded(&value));
+            }
+        }
+        // Trailing or missing bytes.
+        let mut long = encoded(&Value::Array(vec![Value::Array(vec![1.into()])]));
+        long.push(0);
+        assert_eq!(Numbers::decode(NumberKind::S32, "xs", &long), None);
+        assert_eq!(Numbers::decode(NumberKind::S32, "xs", &long[..2]), None);
+        assert_eq!(Numbers::U16(vec![1, 2, 3]).encode(31), Err(TooLarge));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 
 use super::Shared;
 use super::stream::{Exchange, Outcome, Stop};
-use crate::host::{CallIo, Identity, Origin, StreamIo, Wait};
+use crate::host::{Args, CallIo, Identity, Origin, Reply, StreamIo, Wait};
 use crate::proto::{CallEvent, Follows, Inbound, NodeKind, RawValue};
 
 /// Items a stream node may produce ahead of the client. With QUIC's flow
@@ -38,7 +38,7 @@ enum Heard {
 /// What one turn of the loop below decided.
 enum Step {
     /// The node finished.
-    Ran(Result<Value, crate::proto::CallError>),
+    Ran(Result<Reply, crate::proto::CallError>),
     /// The client went away or reset the stream: cancel.
     Cancelled,
     /// The client did not take the call's events by its end.
@@ -66,11 +66,11 @@ pub(super) async fn call(
         Ok(admitted) => admitted.with_trace(trace),
         Err(e) => return Outcome::Answer(Err(e)),
     };
-    // Decoded only now that the caller was admitted, and within a bound.
-    let args = match shared.decode_args(&args) {
-        Ok(args) => args,
-        Err(e) => return Outcome::Answer(Err(e)),
-    };
+    // Checked against the bound on their decoded size only now that the
+    // caller was admitted; decoded (if at all) by the call.
+    if let Err(e) = shared.check_args(&args) {
+        return Outcome::Answer(Err(e));
+    }
     let ahead = admitted.ahead();
     let channel = admitted.kind() == NodeKind::Channel;
     // A client that stops reading cannot hold the call past its end: the
@@ -108,7 +108,7 @@ pub(super) async fn call(
             inputs: inputs_rx,
         }),
     };
-    let running = admitted.run(args, io);
+    let running = admitted.run_encoded(Args::Encoded(args), io);
     tokio::pin!(running);
 
     // A channel node reads the client's side while it takes input; any

@@ -255,13 +255,24 @@ impl Server {
 impl Shared {
     /// A request's arguments, decoded within the bound.
     fn decode_args(&self, args: &RawValue) -> Result<rmpv::Value, CallError> {
-        args.decode(self.max_decoded_args).map_err(|e| match e {
-            RawError::TooBig { .. } => CallError::new(
-                ErrorKind::ResourceLimit,
-                format!("the arguments are too big: {e}"),
-            ),
-            RawError::Malformed(e) => CallError::new(ErrorKind::BadRequest, e.to_string()),
-        })
+        args.decode(self.max_decoded_args).map_err(args_error)
+    }
+
+    /// Whether a request's arguments are within the bound, without
+    /// decoding them.
+    fn check_args(&self, args: &RawValue) -> Result<(), CallError> {
+        args.check(self.max_decoded_args).map_err(args_error)
+    }
+}
+
+/// What a caller is told about arguments that were not decoded.
+fn args_error(e: RawError) -> CallError {
+    match e {
+        RawError::TooBig { .. } => CallError::new(
+            ErrorKind::ResourceLimit,
+            format!("the arguments are too big: {e}"),
+        ),
+        RawError::Malformed(e) => CallError::new(ErrorKind::BadRequest, e.to_string()),
     }
 }
 

@@ -10,7 +10,7 @@ use rmpv::Value;
 
 use super::Shared;
 use super::budget::{ByteBudget, Exhausted, Held};
-use crate::host::{Ahead, Identity};
+use crate::host::{Ahead, Identity, Reply};
 use crate::proto::{
     CallError, CallEvent, ErrorKind, Inbound, Request, RequestReader, ResponseWriter, StreamError,
     caller_value, codes, encode_frame,
@@ -199,9 +199,14 @@ impl Output {
     /// A client that does not take it within the frame timeout has the
     /// stream reset with code 8: it cannot hold the answer (and the stream)
     /// for as long as it likes.
-    pub(super) async fn finish(&mut self, result: Result<Value, CallError>) -> Result<(), Gone> {
+    pub(super) async fn finish(&mut self, result: Result<Reply, CallError>) -> Result<(), Gone> {
         let mut out = Vec::new();
-        self.writer.finish(result, &mut out).map_err(|_| Gone)?;
+        match result {
+            Ok(Reply::Encoded(value)) => self.writer.finish_encoded(&value, &mut out),
+            Ok(Reply::Value(value)) => self.writer.finish(Ok(value), &mut out),
+            Err(e) => self.writer.finish(Err(e), &mut out),
+        }
+        .map_err(|_| Gone)?;
         let write = write_encoded(&mut self.send, out.into());
         match tokio::time::timeout(self.final_timeout, write).await {
             Ok(written) => written.map_err(|_| Gone)?,
@@ -231,7 +236,7 @@ pub(super) enum Outcome {
     /// Answer with this final frame.
     Answer(Result<Value, CallError>),
     /// A call's answer; afterwards the plugin makes an instance ahead.
-    Called(Result<Value, CallError>, Ahead),
+    Called(Result<Reply, CallError>, Ahead),
     /// Already finished or reset (cancelled, or the client went away).
     Done,
 }
@@ -352,7 +357,7 @@ pub(super) async fn serve_stream(
     };
     let (result, ran) = match outcome {
         Outcome::Done => return,
-        Outcome::Answer(result) => (result, None),
+        Outcome::Answer(result) => (result.map(Reply::Value), None),
         Outcome::Called(result, plugin) => (result, Some(plugin)),
     };
     // Nothing more is taken from the client: what it sent is let go
