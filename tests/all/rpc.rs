@@ -125,10 +125,11 @@ async fn the_example_nodes_answer_over_the_wire() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lists_of_numbers_over_the_wire_read_and_answer_like_any_value() {
-    // The server reads a numbers node's list straight from the request's
-    // MessagePack and writes the answer straight back; what the client sees
-    // is what the general path gives, errors included.
+async fn lists_of_numbers_and_bytes_over_the_wire_read_and_answer_like_any_value() {
+    // The server reads a numbers node's list and a bytes node's bytes
+    // straight from the request's MessagePack and writes the answer
+    // straight back; what the client sees is what the general path gives,
+    // errors included.
     let server = standard()
         .plugin(
             "small",
@@ -183,6 +184,35 @@ async fn lists_of_numbers_over_the_wire_read_and_answer_like_any_value() {
     );
     assert_eq!(err.kind, ErrorKind::ResourceLimit, "{}", err.message);
     assert!(err.message.contains("result cap"), "{}", err.message);
+
+    // Bytes of each MessagePack `bin` size, by position and by name.
+    for len in [0usize, 200, 70_000] {
+        let bytes = Value::Binary((0..len).map(|i| (i % 251) as u8).collect());
+        for args in [
+            Value::Array(vec![bytes.clone()]),
+            Value::Map(vec![("v".into(), bytes.clone())]),
+        ] {
+            assert_eq!(
+                client.call("types/echo/echo-bytes", args).await.unwrap(),
+                bytes
+            );
+        }
+    }
+    let err = call_err(
+        client
+            .call("types/echo/echo-bytes", mp(r#"["text"]"#))
+            .await,
+    );
+    assert_eq!(err.kind, ErrorKind::BadArgs, "{}", err.message);
+    let err = call_err(
+        client
+            .call(
+                "small/echo/echo-bytes",
+                Value::Array(vec![Value::Binary(vec![1; 2000])]),
+            )
+            .await,
+    );
+    assert_eq!(err.kind, ErrorKind::ResourceLimit, "{}", err.message);
     server.stop().await;
 }
 

@@ -277,6 +277,39 @@ impl ResponseWriter {
     ///
     /// [`AfterFinal`] once the final frame was written.
     pub fn finish_encoded(&mut self, value: &[u8], out: &mut Vec<u8>) -> Result<(), AfterFinal> {
+        self.finish_head(value.len(), out)?;
+        out.extend_from_slice(value);
+        Ok(())
+    }
+
+    /// Appends the final frame of a success whose value is `len` bytes
+    /// (MessagePack `bin`) to `out`, all but the bytes themselves: the
+    /// caller sends them right after, without copying them into `out`.
+    ///
+    /// # Errors
+    ///
+    /// [`AfterFinal`] once the final frame was written.
+    pub fn finish_bin(&mut self, len: usize, out: &mut Vec<u8>) -> Result<(), AfterFinal> {
+        let mut header = Vec::with_capacity(5);
+        match (u8::try_from(len), u16::try_from(len)) {
+            (Ok(len), _) => header.extend_from_slice(&[0xc4, len]),
+            (_, Ok(len)) => {
+                header.push(0xc5);
+                header.extend_from_slice(&len.to_be_bytes());
+            }
+            _ => {
+                header.push(0xc6);
+                header.extend_from_slice(&u32::try_from(len).unwrap_or(u32::MAX).to_be_bytes());
+            }
+        }
+        self.finish_head(header.len() + len, out)?;
+        out.extend_from_slice(&header);
+        Ok(())
+    }
+
+    /// The length prefix and the start of an `ok` frame whose value takes
+    /// `value_len` bytes.
+    fn finish_head(&mut self, value_len: usize, out: &mut Vec<u8>) -> Result<(), AfterFinal> {
         if self.finished {
             return Err(AfterFinal);
         }
@@ -284,11 +317,10 @@ impl ResponseWriter {
         // `{"type": "ok", "value": …}`, keys in the order `Response::Ok`
         // writes them.
         const HEAD: &[u8] = b"\x82\xa4type\xa2ok\xa5value";
-        let len = HEAD.len() + value.len();
-        out.reserve(4 + len);
-        out.extend_from_slice(&(len as u32).to_be_bytes());
+        let len = u32::try_from(HEAD.len() + value_len).unwrap_or(u32::MAX);
+        out.reserve(4 + HEAD.len());
+        out.extend_from_slice(&len.to_be_bytes());
         out.extend_from_slice(HEAD);
-        out.extend_from_slice(value);
         Ok(())
     }
 
@@ -422,6 +454,18 @@ mod tests {
             writer.finish_encoded(&encoded, &mut direct),
             Err(AfterFinal)
         );
+        // Bytes: the head here, the bytes sent after it.
+        for len in [0usize, 255, 256, 65_535, 65_536] {
+            let data = vec![7u8; len];
+            let mut head = Vec::new();
+            ResponseWriter::new().finish_bin(len, &mut head).unwrap();
+            head.extend_from_slice(&data);
+            let mut decoded = Vec::new();
+            ResponseWriter::new()
+                .finish(Ok(Value::Binary(data)), &mut decoded)
+                .unwrap();
+            assert_eq!(head, decoded, "{len}");
+        }
     }
 
     /// A server writer and a client reader joined in memory, fed byte by byte.

@@ -1,11 +1,13 @@
 //! Binding a call's arguments (a map by parameter name, an array in order,
 //! or nil) to a node's parameters.
 
+use bytes::Bytes;
 use rmpv::Value;
 use wasmtime::component::Val;
 use wasmtime::component::types::Type;
 
 use super::convert::{self, ConvError};
+use super::msgpack;
 use super::numbers::Numbers;
 use super::reflect::NodeEntry;
 use crate::proto::{CallError, ErrorKind, RawValue};
@@ -49,8 +51,9 @@ impl Args {
 pub(super) enum Params {
     /// Converted to `Val`s.
     Vals(Vec<Val>),
-    /// The one `list<u8>` argument of a bytes node, taken as it is.
-    Bytes(Vec<u8>),
+    /// The one `list<u8>` argument of a bytes node, taken as it is (from
+    /// the request's own bytes when they arrived encoded).
+    Bytes(Bytes),
     /// The one list argument of a numbers node.
     Numbers(Numbers),
 }
@@ -59,10 +62,18 @@ impl Params {
     /// The arguments of a call of `node`; a numbers node's list is read
     /// straight from encoded arguments.
     pub(super) fn take(node: &NodeEntry, args: Args) -> Result<Params, CallError> {
-        if let (Args::Encoded(raw), Some(kind)) = (&args, node.numbers)
-            && let Some(numbers) = Numbers::decode(kind, &node.params[0].0, raw.bytes())
-        {
-            return Ok(Params::Numbers(numbers));
+        if let Args::Encoded(raw) = &args {
+            let param = node.params.first().map_or("", |(name, _)| name.as_str());
+            if let Some(kind) = node.numbers
+                && let Some(numbers) = Numbers::decode(kind, param, raw.bytes())
+            {
+                return Ok(Params::Numbers(numbers));
+            }
+            if node.bytes.is_some()
+                && let Some(range) = msgpack::bin_in_args(raw.bytes(), param)
+            {
+                return Ok(Params::Bytes(raw.bytes().slice(range)));
+            }
         }
         Params::take_value(node, args.into_value()?)
     }
@@ -70,7 +81,7 @@ impl Params {
     /// The arguments of a call of `node`, moving a bytes node's bytes.
     fn take_value(node: &NodeEntry, args: Value) -> Result<Params, CallError> {
         match take_bytes(node, args) {
-            Ok(bytes) => Ok(Params::Bytes(bytes)),
+            Ok(bytes) => Ok(Params::Bytes(bytes.into())),
             Err(args) => match take_numbers(node, &args) {
                 Some(numbers) => Ok(Params::Numbers(numbers)),
                 None => bind(node, &args).map(Params::Vals),

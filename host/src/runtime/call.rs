@@ -58,6 +58,10 @@ pub enum Reply {
     /// guest's result without a `Value` per element: a numbers node's list,
     /// when asked for with [`Plugin::call_encoded`].
     Encoded(Vec<u8>),
+    /// Bytes to write as MessagePack `bin` without copying them into a
+    /// frame first: a bytes node's result, when asked for with
+    /// [`Plugin::call_encoded`].
+    Bin(Vec<u8>),
 }
 
 impl Reply {
@@ -70,6 +74,7 @@ impl Reply {
     pub fn into_value(self) -> Result<Value, CallError> {
         match self {
             Reply::Value(value) => Ok(value),
+            Reply::Bin(bytes) => Ok(Value::Binary(bytes)),
             Reply::Encoded(bytes) => crate::proto::decode_value(&bytes, crate::proto::MAX_DEPTH)
                 .map_err(|e| {
                     CallError::new(ErrorKind::Internal, format!("an encoded answer: {e}"))
@@ -216,7 +221,10 @@ impl Plugin {
         let budget = self.inner.limits.max_result_bytes;
         match outcome {
             Ok(Ran::Result(val)) => self.convert_result(node, val.as_ref()).map(Reply::Value),
-            Ok(Ran::Bytes(result)) => self.bytes_result(node, result).map(Reply::Value),
+            Ok(Ran::Bytes(result)) => self.bytes_result(node, result).map(|bytes| match encoded {
+                true => Reply::Bin(bytes),
+                false => Reply::Value(Value::Binary(bytes)),
+            }),
             Ok(Ran::Numbers(list)) if encoded => list
                 .encode(budget)
                 .map(Reply::Encoded)
@@ -265,11 +273,11 @@ impl Plugin {
                 let result = match node.bytes {
                     Some(BytesResult::BytesOrError) => {
                         let typed = func.typed::<(&[u8],), (Result<Vec<u8>, String>,)>(&*store)?;
-                        typed.call_async(&mut *store, (&bytes,)).await?.0
+                        typed.call_async(&mut *store, (&bytes[..],)).await?.0
                     }
                     _ => {
                         let typed = func.typed::<(&[u8],), (Vec<u8>,)>(&*store)?;
-                        Ok(typed.call_async(&mut *store, (&bytes,)).await?.0)
+                        Ok(typed.call_async(&mut *store, (&bytes[..],)).await?.0)
                     }
                 };
                 return Ok(Ran::Bytes(result));
@@ -320,7 +328,7 @@ impl Plugin {
         &self,
         node: &NodeEntry,
         result: Result<Vec<u8>, String>,
-    ) -> Result<Value, CallError> {
+    ) -> Result<Vec<u8>, CallError> {
         let cap = self.inner.limits.max_result_bytes;
         let size = match &result {
             Ok(b) => b.len(),
@@ -331,7 +339,7 @@ impl Plugin {
             return Err(self.too_large(node));
         }
         match result {
-            Ok(bytes) => Ok(Value::Binary(bytes)),
+            Ok(bytes) => Ok(bytes),
             Err(message) => Err(CallError::new(ErrorKind::NodeError, message.clone())
                 .with_details(Value::from(message))),
         }

@@ -16,7 +16,7 @@ use wasmtime::component::Func;
 use wasmtime::component::types::Type;
 
 use super::convert::{TooLarge, float, int};
-use super::numbers_wire as wire;
+use super::msgpack as wire;
 use super::store::CallState;
 
 macro_rules! numbers {

@@ -5,6 +5,7 @@
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use quinn::{RecvStream, SendStream, VarInt};
 use rmpv::Value;
 
@@ -201,13 +202,27 @@ impl Output {
     /// for as long as it likes.
     pub(super) async fn finish(&mut self, result: Result<Reply, CallError>) -> Result<(), Gone> {
         let mut out = Vec::new();
+        // Big bytes go out as they are, after the frame's head.
+        let mut bytes = None;
         match result {
             Ok(Reply::Encoded(value)) => self.writer.finish_encoded(&value, &mut out),
+            Ok(Reply::Bin(bin)) => {
+                let head = self.writer.finish_bin(bin.len(), &mut out);
+                bytes = Some(Bytes::from(bin));
+                head
+            }
             Ok(Reply::Value(value)) => self.writer.finish(Ok(value), &mut out),
             Err(e) => self.writer.finish(Err(e), &mut out),
         }
         .map_err(|_| Gone)?;
-        let write = write_encoded(&mut self.send, out.into());
+        let send = &mut self.send;
+        let write = async move {
+            write_encoded(send, out.into()).await?;
+            match bytes {
+                Some(bytes) => write_encoded(send, bytes).await,
+                None => Ok(()),
+            }
+        };
         match tokio::time::timeout(self.final_timeout, write).await {
             Ok(written) => written.map_err(|_| Gone)?,
             Err(_) => {

@@ -1,13 +1,14 @@
-//! A numbers node's list straight from and to MessagePack, without one
-//! `rmpv::Value` per element: what a front end that speaks MessagePack
-//! hands over ([`Args::Encoded`](super::Args::Encoded)) and asks back
-//! ([`Reply::Encoded`](super::Reply::Encoded)).
+//! Flat arguments and results straight from and to MessagePack, without
+//! `rmpv::Value`s: a numbers node's list (no `Value` per element) and a
+//! bytes node's bytes (no copy), from what a front end that speaks
+//! MessagePack hands over ([`Args::Encoded`](super::Args::Encoded)), and a
+//! numbers node's answer ([`Reply::Encoded`](super::Reply::Encoded)).
 //!
 //! Only the shapes the general path would take with the same meaning are
 //! read here (integers in range for an integer list; integers and floats
-//! for a float list); anything else, including `"NaN"` written as a string
-//! and every value the general path refuses, returns `None` and goes the
-//! general way, so errors read the same.
+//! for a float list; `bin` for bytes); anything else, including `"NaN"`
+//! written as a string and every value the general path refuses, returns
+//! `None` and goes the general way, so errors read the same.
 
 /// A number as MessagePack wrote it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -144,11 +145,9 @@ impl Num {
     }
 }
 
-/// The list inside a call's encoded arguments, `[list]` or `{param: list}`:
-/// a reader at its first element and the element count, checked against
-/// the bytes left (each element takes one at least) so nothing is
-/// allocated for elements that are not there.
-pub(super) fn list_in_args<'a>(bytes: &'a [u8], param: &str) -> Option<(Reader<'a>, usize)> {
+/// A reader at the one argument inside a call's encoded arguments,
+/// `[arg]` or `{param: arg}`.
+fn only_arg<'a>(bytes: &'a [u8], param: &str) -> Option<Reader<'a>> {
     let mut r = Reader::new(bytes);
     match bytes.first()? {
         0x90..=0x9f | 0xdc | 0xdd => {
@@ -162,8 +161,32 @@ pub(super) fn list_in_args<'a>(bytes: &'a [u8], param: &str) -> Option<(Reader<'
             }
         }
     }
+    Some(r)
+}
+
+/// The list inside a call's encoded arguments, `[list]` or `{param: list}`:
+/// a reader at its first element and the element count, checked against
+/// the bytes left (each element takes one at least) so nothing is
+/// allocated for elements that are not there.
+pub(super) fn list_in_args<'a>(bytes: &'a [u8], param: &str) -> Option<(Reader<'a>, usize)> {
+    let mut r = only_arg(bytes, param)?;
     let len = r.array_len()?;
     (len <= r.remaining()).then_some((r, len))
+}
+
+/// Where the `bin` inside a call's encoded arguments (`[bin]` or
+/// `{param: bin}`) lies in `bytes`, when that is all they hold.
+pub(super) fn bin_in_args(bytes: &[u8], param: &str) -> Option<std::ops::Range<usize>> {
+    let mut r = only_arg(bytes, param)?;
+    let len = match r.byte()? {
+        0xc4 => usize::from(r.byte()?),
+        0xc5 => usize::from(u16::from_be_bytes(r.take()?)),
+        0xc6 => usize::try_from(u32::from_be_bytes(r.take()?)).ok()?,
+        _ => return None,
+    };
+    let start = r.pos;
+    r.slice(len)?;
+    (r.remaining() == 0).then_some(start..r.pos)
 }
 
 /// Appends an unsigned integer in its shortest form (as `rmpv` writes it).
@@ -318,5 +341,25 @@ mod tests {
         assert!(list_in_args(&two, "xs").is_none());
         assert!(list_in_args(&[0x91, 0xdd, 0xff, 0xff, 0xff, 0xff, 1], "xs").is_none());
         assert!(list_in_args(&[], "xs").is_none());
+    }
+
+    #[test]
+    fn bytes_are_found_where_they_lie() {
+        for len in [0usize, 5, 300, 70_000] {
+            let data: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let bin = Value::Binary(data.clone());
+            let by_position = encoded(&Value::Array(vec![bin.clone()]));
+            let range = bin_in_args(&by_position, "b").unwrap();
+            assert_eq!(&by_position[range], &data[..]);
+            let by_name = encoded(&Value::Map(vec![("b".into(), bin)]));
+            let range = bin_in_args(&by_name, "b").unwrap();
+            assert_eq!(&by_name[range], &data[..]);
+            assert!(bin_in_args(&by_name, "c").is_none());
+            assert!(bin_in_args(&by_position[..by_position.len() - 1], "b").is_none());
+        }
+        // A string, or something after the bytes, is not this shape.
+        assert!(bin_in_args(&encoded(&Value::Array(vec!["ab".into()])), "b").is_none());
+        let two = encoded(&Value::Array(vec![Value::Binary(vec![1]), Value::Nil]));
+        assert!(bin_in_args(&two, "b").is_none());
     }
 }
