@@ -257,11 +257,12 @@ pub(super) fn put_f64(out: &mut Vec<u8>, v: f64) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use rmpv::Value;
 
-    fn encoded(v: &Value) -> Vec<u8> {
+    /// `v` as MessagePack, as `rmpv` writes it.
+    pub(in super::super) fn encoded(v: &Value) -> Vec<u8> {
         let mut out = Vec::new();
         rmpv::encode::write_value(&mut out, v).unwrap();
         out

@@ -181,6 +181,7 @@ pub(crate) fn shape(params: &[(String, Type)], result: Option<&Type>) -> Option<
 
 #[cfg(test)]
 mod tests {
+    use super::super::msgpack::tests::encoded;
     use super::*;
 
     #[test]
@@ -200,13 +201,6 @@ mod tests {
             Numbers::take(NumberKind::F64, &floats),
             Some(Numbers::F64(vec![2.0, 0.5, f64::NEG_INFINITY]))
         );
-    }
-
-    /// `value` as MessagePack.
-    fn encoded(value: &Value) -> Vec<u8> {
-        let mut out = Vec::new();
-        rmpv::encode::write_value(&mut out, value).unwrap();
-        out
     }
 
     #[test]

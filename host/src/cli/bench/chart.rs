@@ -1,5 +1,6 @@
-//! `--sweep --chart FILE`: calls/s and p99 latency against the number of
-//! calls in flight, as an SVG (or an HTML page holding the SVG and a table).
+//! `--sweep --chart FILE` and `--sweep-bytes --chart FILE`: calls/s and p99
+//! latency against what the sweep varies (calls in flight, or payload
+//! size), as an SVG (or an HTML page holding the SVG and a table).
 
 use std::fmt::Write;
 
@@ -13,8 +14,16 @@ const RIGHT: f64 = 80.0;
 const TOP: f64 = 50.0;
 const BOTTOM: f64 = 60.0;
 
-/// The chart of a sweep, one point per run.
-pub(super) fn svg(title: &str, runs: &[Outcome]) -> String {
+/// The x axis of a sweep: its title and one label per run.
+pub(super) struct Axis {
+    /// `calls in flight`, `payload`.
+    pub(super) title: String,
+    /// What each run's step was, e.g. `64` or `64 KiB`.
+    pub(super) labels: Vec<String>,
+}
+
+/// The chart of a sweep, one point per run, at the x labels of `axis`.
+pub(super) fn svg(title: &str, axis: &Axis, runs: &[Outcome]) -> String {
     let n = runs.len().max(1);
     let x = |i: usize| {
         if n == 1 {
@@ -63,22 +72,30 @@ pub(super) fn svg(title: &str, runs: &[Outcome]) -> String {
             duration((top_p99 * f) as u64),
         );
     }
-    for (i, run) in runs.iter().enumerate() {
-        let _ = writeln!(
-            out,
-            r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
-            x(i),
-            H - BOTTOM + 18.0,
-            run.concurrency
-        );
+    // Labels wider than their share of the axis (about 7 px a character)
+    // would run into each other: then only every `every`-th is shown.
+    let widest = axis.labels.iter().map(|l| l.chars().count()).max();
+    let wanted = (widest.unwrap_or(0) as f64 * 7.0 + 8.0) / ((W - LEFT - RIGHT) / n as f64);
+    let every = (wanted.ceil() as usize).max(1);
+    for (i, label) in axis.labels.iter().enumerate().take(runs.len()) {
+        if i % every == 0 {
+            let _ = writeln!(
+                out,
+                r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
+                x(i),
+                H - BOTTOM + 18.0,
+                escape(label)
+            );
+        }
     }
     let _ = writeln!(
         out,
-        r##"<text x="{}" y="{}" text-anchor="middle">calls in flight</text>
+        r##"<text x="{}" y="{}" text-anchor="middle">{}</text>
 <text x="16" y="{}" transform="rotate(-90 16 {})" text-anchor="middle" fill="#1f77b4">calls/s</text>
 <text x="{}" y="{}" transform="rotate(90 {} {})" text-anchor="middle" fill="#d62728">p99 latency</text>"##,
         (LEFT + W - RIGHT) / 2.0,
         H - 16.0,
+        escape(&axis.title),
         H / 2.0,
         H / 2.0,
         W - 16.0,
@@ -112,29 +129,38 @@ pub(super) fn svg(title: &str, runs: &[Outcome]) -> String {
     out
 }
 
-/// An HTML page with the chart and a table of the runs.
-pub(super) fn html(title: &str, runs: &[Outcome]) -> String {
+/// An HTML page with the chart and a table of the runs, one row per label
+/// of `axis` (with MB/s for payload sweeps).
+pub(super) fn html(title: &str, axis: &Axis, runs: &[Outcome]) -> String {
+    let with_mb = runs.iter().any(|r| r.payload_bytes.is_some());
     let mut rows = String::new();
-    for r in runs {
+    for (label, r) in axis.labels.iter().zip(runs) {
         let l = r.latency();
-        let errors: u64 = r.errors.values().sum();
+        let mb = match r.mb_per_sec() {
+            Some(mb) => format!("<td>{mb:.2}</td>"),
+            None if with_mb => "<td></td>".to_owned(),
+            None => String::new(),
+        };
         let _ = writeln!(
             rows,
-            "<tr><td>{}</td><td>{:.0}</td><td>{}</td><td>{}</td><td>{}</td><td>{errors}</td></tr>",
-            r.concurrency,
+            "<tr><td>{}</td><td>{:.0}</td>{mb}<td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(label),
             r.rate(),
             duration(l.p50),
             duration(l.p99),
             duration(l.max),
+            escape(&r.errors_text()),
         );
     }
     format!(
         "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{t}</title>\
          <style>body{{font-family:sans-serif}}td,th{{padding:2px 10px;text-align:right}}</style>\
-         </head><body>\n{svg}<table><tr><th>in flight</th><th>calls/s</th><th>p50</th><th>p99</th>\
+         </head><body>\n{svg}<table><tr><th>{step}</th><th>calls/s</th>{mb}<th>p50</th><th>p99</th>\
          <th>max</th><th>errors</th></tr>\n{rows}</table></body></html>\n",
         t = escape(title),
-        svg = svg(title, runs),
+        svg = svg(title, axis, runs),
+        step = escape(&axis.title),
+        mb = if with_mb { "<th>MB/s</th>" } else { "" },
     )
 }
 
@@ -160,7 +186,48 @@ fn escape(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::load::histogram;
     use super::*;
+
+    fn run(payload_bytes: Option<usize>) -> Outcome {
+        let mut latencies = histogram();
+        latencies.record(250).unwrap();
+        Outcome {
+            latencies,
+            errors: Default::default(),
+            elapsed: std::time::Duration::from_secs(1),
+            concurrency: 1,
+            payload_bytes,
+        }
+    }
+
+    #[test]
+    fn both_sweeps_draw_their_axis() {
+        let runs = [run(Some(16)), run(Some(65536))];
+        let axis = Axis {
+            title: "payload".into(),
+            labels: vec!["16 bytes".into(), "64 KiB".into()],
+        };
+        let svg = svg("echo", &axis, &runs);
+        for text in [">payload<", ">16 bytes<", ">64 KiB<"] {
+            assert!(svg.contains(text), "{text}: {svg}");
+        }
+        let page = html("echo", &axis, &runs);
+        assert!(page.contains("<th>payload</th>"), "{page}");
+        assert!(page.contains("<th>MB/s</th>"), "{page}");
+        assert!(
+            page.contains("<tr><td>64 KiB</td><td>1</td><td>0.07</td>"),
+            "{page}"
+        );
+
+        let axis = Axis {
+            title: "calls in flight".into(),
+            labels: vec!["1".into()],
+        };
+        let page = html("add", &axis, &[run(None)]);
+        assert!(page.contains("<th>calls in flight</th>"), "{page}");
+        assert!(!page.contains("MB/s"), "{page}");
+    }
 
     #[test]
     fn axes_round_up() {

@@ -3,11 +3,13 @@
 //! call's latency recorded in an HDR histogram.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use hdrhistogram::Histogram;
 
 use crate::rpc::{CallOpts, Client};
@@ -24,13 +26,72 @@ pub(super) enum Target {
     },
 }
 
-/// One node and its arguments, ready to send.
+/// One node and its arguments, ready to send: `args` is what a QUIC
+/// target sends, `json` what an HTTP target sends.
 pub(super) struct Request {
     pub(super) node: String,
     pub(super) args: rmpv::Value,
-    /// The arguments as JSON text, for HTTP.
-    pub(super) json: String,
+    /// The arguments as JSON text, for HTTP (empty for QUIC).
+    pub(super) json: Bytes,
     pub(super) timeout: Duration,
+    /// With `--sweep-bytes`: the length of the one `list<u8>` argument.
+    pub(super) payload_bytes: Option<usize>,
+}
+
+impl Request {
+    /// A call of `node` with `args`, also written as JSON when it goes
+    /// over `http`.
+    pub(super) fn new(node: &str, args: rmpv::Value, timeout: Duration, http: bool) -> Self {
+        let json = match http {
+            true => Bytes::from(crate::json::from_msgpack(&args).to_string()),
+            false => Bytes::new(),
+        };
+        Request {
+            node: node.to_owned(),
+            args,
+            json,
+            timeout,
+            payload_bytes: None,
+        }
+    }
+
+    /// A call of `node` with one argument, a `list<u8>` of `len` bytes
+    /// (`0, 1, … 255, 0, 1, …`): a MessagePack `bin` over QUIC, a JSON
+    /// array of numbers (as the HTTP gateway reads `list<u8>`) over `http`.
+    pub(super) fn payload(node: &str, len: usize, timeout: Duration, http: bool) -> Self {
+        let bytes = (0..len).map(|i| i as u8);
+        let (args, json) = match http {
+            // Written directly: as `serde_json::Value`s the bytes would
+            // take 32 times their size on the way.
+            true => (rmpv::Value::Nil, Bytes::from(bytes_json(bytes, len))),
+            false => (
+                rmpv::Value::Array(vec![rmpv::Value::Binary(bytes.collect())]),
+                Bytes::new(),
+            ),
+        };
+        Request {
+            node: node.to_owned(),
+            args,
+            json,
+            timeout,
+            payload_bytes: Some(len),
+        }
+    }
+}
+
+/// `[[0,1,2]]`: the arguments of one `list<u8>` parameter as JSON.
+fn bytes_json(bytes: impl Iterator<Item = u8>, len: usize) -> String {
+    let mut out = String::with_capacity(len.saturating_mul(4).saturating_add(4));
+    out.push_str("[[");
+    for (i, b) in bytes.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        // Writing to a String cannot fail.
+        let _ = write!(out, "{b}");
+    }
+    out.push_str("]]");
+    out
 }
 
 /// When a run ends.
@@ -48,7 +109,10 @@ pub(super) struct Outcome {
     pub(super) errors: BTreeMap<String, u64>,
     /// Wall time from the first call to the last answer.
     pub(super) elapsed: Duration,
+    /// Calls in flight at once.
     pub(super) concurrency: usize,
+    /// With `--sweep-bytes`: the bytes of the one `list<u8>` argument.
+    pub(super) payload_bytes: Option<usize>,
 }
 
 impl Outcome {
@@ -210,6 +274,7 @@ pub(super) async fn run(
         errors,
         elapsed,
         concurrency,
+        payload_bytes: request.payload_bytes,
     }
 }
 
@@ -230,4 +295,26 @@ fn draw(stop: Stop, elapsed: Duration, done: u64, failed: u64) {
         elapsed.as_secs_f64(),
     );
     let _ = std::io::stderr().flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_are_bin_over_quic_and_number_arrays_over_http() {
+        let quic = Request::payload("types/echo/echo-bytes", 3, Duration::from_secs(1), false);
+        assert_eq!(
+            quic.args,
+            rmpv::Value::Array(vec![rmpv::Value::Binary(vec![0, 1, 2])])
+        );
+        assert_eq!(quic.payload_bytes, Some(3));
+        let http = Request::payload("types/echo/echo-bytes", 257, Duration::from_secs(1), true);
+        let json: serde_json::Value = serde_json::from_slice(&http.json).unwrap();
+        assert_eq!(json[0].as_array().unwrap().len(), 257);
+        assert_eq!(json[0][255], 255);
+        assert_eq!(json[0][256], 0);
+        let empty = Request::payload("n", 0, Duration::from_secs(1), true);
+        assert_eq!(&empty.json[..], b"[[]]");
+    }
 }

@@ -2,12 +2,15 @@
 //! `ghz`. It calls a served node with N calls in flight for a duration (or
 //! a number of calls) over QUIC or the HTTP gateway and prints calls/s,
 //! latency percentiles from an HDR histogram, a text histogram and errors
-//! by kind (or JSON); `--sweep` runs a series of concurrencies and can draw
-//! calls/s and p99 against them (`--chart FILE.svg|.html`).
+//! by kind (or JSON). Two sweeps print one line per run instead and can
+//! draw calls/s and p99 against their steps (`--chart FILE.svg|.html`):
+//! `--sweep` runs a series of concurrencies, `--sweep-bytes` a series of
+//! payload sizes (each call sends one `list<u8>` of the step's size), to
+//! show how cost grows with load or with payload.
 //!
 //! - `load`: the callers and the measurement;
-//! - `report`: the summary as text or JSON;
-//! - `chart`: the sweep's SVG/HTML chart.
+//! - `report`: the summary as text or JSON, and a sweep's table;
+//! - `chart`: a sweep's SVG/HTML chart.
 
 mod chart;
 mod load;
@@ -17,31 +20,40 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use load::{Request, Stop, Target};
+use load::{Outcome, Request, Stop, Target};
 
 use super::Failure;
 use super::client::{ConnectArgs, parse_args};
+use crate::text::bytes_text;
 
 /// The concurrencies of `--sweep` without a list.
 const DEFAULT_SWEEP: &str = "1,2,4,8,16,32,64,128,256,512";
 /// The most calls in flight one run may have.
 const MAX_CONCURRENCY: usize = 4096;
+/// The most runs one sweep may have.
+const MAX_STEPS: usize = 32;
+/// The largest payload a `--sweep-bytes` step may send.
+const MAX_PAYLOAD: usize = 64 << 20;
 
 /// Arguments of `warden bench`.
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("sweeps").args(["sweep", "sweep_bytes"])))]
 pub(crate) struct BenchArgs {
     /// The node's full name, e.g. `math/add`.
     node: String,
-    /// The arguments, as for `warden call`.
+    /// The arguments, as for `warden call` (not with --sweep-bytes, which
+    /// sends its own).
     args: Vec<String>,
     /// Calls in flight at once (on one QUIC connection, or the HTTP client's
     /// connection pool).
     #[arg(long, short = 'c', default_value_t = 1)]
     concurrency: usize,
-    /// How long to run, in seconds (default 10; with --sweep, per step, default 3).
+    /// How long to run, in seconds (default 10; with --sweep or
+    /// --sweep-bytes, per step, default 3).
     #[arg(long, short = 'd', value_name = "SECONDS", conflicts_with = "calls")]
     duration: Option<f64>,
-    /// Stop after this many calls instead of after a duration.
+    /// Stop after this many calls (per step, in a sweep) instead of after a
+    /// duration.
     #[arg(long, short = 'n')]
     calls: Option<u64>,
     /// Each call's deadline, in seconds.
@@ -58,18 +70,98 @@ pub(crate) struct BenchArgs {
     /// default 1,2,4,…,512) and print one line per run.
     #[arg(long, value_name = "LIST", num_args = 0..=1, default_missing_value = DEFAULT_SWEEP)]
     sweep: Option<String>,
-    /// With --sweep: write calls/s and p99 latency against the calls in
-    /// flight to FILE, an SVG (or an HTML page with a table, for `.html`).
-    #[arg(long, value_name = "FILE", requires = "sweep")]
+    /// Run once per payload size in LIST (comma-separated, e.g.
+    /// `0,1KiB,64KiB,1MiB`: units B, KiB, MiB, or a number of bytes; at most
+    /// 32 sizes of at most 64 MiB) at --concurrency calls in flight, and
+    /// print one line per run. Each call sends the node one argument, a
+    /// `list<u8>` of that many bytes (over --http a JSON array of numbers,
+    /// so the gateway's body limits are reached sooner); sizes the server's
+    /// limits refuse count as errors by kind. MB/s counts the request
+    /// payload only: its bytes times the successful calls per second.
+    #[arg(long, value_name = "LIST", conflicts_with_all = ["sweep", "args"])]
+    sweep_bytes: Option<String>,
+    /// With --sweep or --sweep-bytes: write calls/s and p99 latency against
+    /// the calls in flight or the payload sizes to FILE, an SVG (or an HTML
+    /// page with a table, for `.html`).
+    #[arg(long, value_name = "FILE", requires = "sweeps")]
     chart: Option<PathBuf>,
     #[command(flatten)]
     connect: ConnectArgs,
 }
 
+/// What a sweep varies from run to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sweep {
+    /// The calls in flight (`--sweep`).
+    Concurrency,
+    /// The size of the one `list<u8>` argument (`--sweep-bytes`).
+    Payload,
+}
+
+impl Sweep {
+    /// What its chart's x axis (and its HTML table's first column) is called.
+    fn title(self) -> &'static str {
+        match self {
+            Sweep::Concurrency => "calls in flight",
+            Sweep::Payload => "payload",
+        }
+    }
+
+    /// Its table's first column, as short as the numbers below it.
+    fn heading(self) -> &'static str {
+        match self {
+            Sweep::Concurrency => "in flight",
+            Sweep::Payload => "payload",
+        }
+    }
+
+    /// The step of `run`: `64` in flight, or a `64 KiB` payload.
+    fn label(self, run: &Outcome) -> String {
+        match (self, run.payload_bytes) {
+            (Sweep::Payload, Some(n)) => bytes_text(n),
+            _ => run.concurrency.to_string(),
+        }
+    }
+}
+
+/// One run: how many calls in flight and, with `--sweep-bytes`, how many
+/// payload bytes.
+#[derive(Debug, Clone, Copy)]
+struct Step {
+    concurrency: usize,
+    payload_bytes: Option<usize>,
+}
+
 pub(crate) fn run(args: BenchArgs) -> Result<(), Failure> {
-    let levels = match &args.sweep {
-        Some(list) => parse_levels(list)?,
-        None => vec![check_concurrency(args.concurrency)?],
+    let (sweep, steps) = match (&args.sweep, &args.sweep_bytes) {
+        (_, Some(list)) => {
+            let concurrency = check_concurrency(args.concurrency)?;
+            let steps = parse_sizes(list)?
+                .into_iter()
+                .map(|n| Step {
+                    concurrency,
+                    payload_bytes: Some(n),
+                })
+                .collect();
+            (Some(Sweep::Payload), steps)
+        }
+        (Some(list), None) => {
+            let steps = parse_levels(list)?
+                .into_iter()
+                .map(|concurrency| Step {
+                    concurrency,
+                    payload_bytes: None,
+                })
+                .collect();
+            (Some(Sweep::Concurrency), steps)
+        }
+        (None, None) => {
+            let step = Step {
+                concurrency: check_concurrency(args.concurrency)?,
+                payload_bytes: None,
+            };
+            (None, vec![step])
+        }
     };
     let stop = match (args.calls, args.duration) {
         (Some(0), _) => return Err(Failure::new("usage", "--calls must be at least 1")),
@@ -83,7 +175,7 @@ pub(crate) fn run(args: BenchArgs) -> Result<(), Failure> {
                 "--duration must be a positive number of seconds, at most a day",
             ));
         }
-        (None, None) if args.sweep.is_some() => Stop::After(Duration::from_secs(3)),
+        (None, None) if sweep.is_some() => Stop::After(Duration::from_secs(3)),
         (None, None) => Stop::After(Duration::from_secs(10)),
     };
     if !(args.timeout.is_finite() && args.timeout > 0.0) {
@@ -92,45 +184,30 @@ pub(crate) fn run(args: BenchArgs) -> Result<(), Failure> {
             "--timeout must be a positive number of seconds",
         ));
     }
+    let timeout = Duration::from_secs_f64(args.timeout);
     let call_args = parse_args(&args.args)?;
-    let request = Arc::new(Request {
-        node: args.node.clone(),
-        json: crate::json::from_msgpack(&call_args).to_string(),
-        args: call_args,
-        timeout: Duration::from_secs_f64(args.timeout),
-    });
-    let transport = if args.http.is_some() { "http" } else { "quic" };
+    let http = args.http.is_some();
+    let transport = if http { "http" } else { "quic" };
     super::tokio()?.block_on(async {
         let target = Arc::new(target(&args).await?);
+        let request = Arc::new(Request::new(&args.node, call_args, timeout, http));
         let mut runs = Vec::new();
-        for concurrency in levels {
-            let outcome = load::run(
-                target.clone(),
-                request.clone(),
-                concurrency,
-                stop,
-                args.json,
-            )
-            .await;
+        for step in steps {
+            // Each payload is made just before its run, so at most one is held.
+            let request = match step.payload_bytes {
+                Some(n) => Arc::new(Request::payload(&args.node, n, timeout, http)),
+                None => request.clone(),
+            };
+            let outcome =
+                load::run(target.clone(), request, step.concurrency, stop, args.json).await;
             if args.json {
                 println!("{}", outcome.to_json(&args.node, transport));
-            } else if args.sweep.is_some() {
-                let l = outcome.latency();
-                let errors: u64 = outcome.errors.values().sum();
+            } else if let Some(sweep) = sweep {
                 if runs.is_empty() {
-                    println!(
-                        "{:>9}  {:>10}  {:>10}  {:>10}  {:>10}  errors",
-                        "in flight", "calls/s", "p50", "p99", "max"
-                    );
+                    let with_mb = sweep == Sweep::Payload;
+                    println!("{}", report::sweep_header(sweep.heading(), with_mb));
                 }
-                println!(
-                    "{:>9}  {:>10.0}  {:>10}  {:>10}  {:>10}  {errors}",
-                    concurrency,
-                    outcome.rate(),
-                    report::duration(l.p50),
-                    report::duration(l.p99),
-                    report::duration(l.max),
-                );
+                println!("{}", outcome.sweep_row(&sweep.label(&outcome)));
             } else {
                 print!("{}", outcome.to_text(&args.node, transport));
             }
@@ -139,12 +216,16 @@ pub(crate) fn run(args: BenchArgs) -> Result<(), Failure> {
         if let Target::Quic(client) = target.as_ref() {
             client.close().await;
         }
-        if let Some(file) = &args.chart {
+        if let (Some(file), Some(sweep)) = (&args.chart, sweep) {
             let title = format!("{} over {transport}", args.node);
+            let axis = chart::Axis {
+                title: sweep.title().to_owned(),
+                labels: runs.iter().map(|r| sweep.label(r)).collect(),
+            };
             let page = if file.extension().is_some_and(|e| e == "html") {
-                chart::html(&title, &runs)
+                chart::html(&title, &axis, &runs)
             } else {
-                chart::svg(&title, &runs)
+                chart::svg(&title, &axis, &runs)
             };
             std::fs::write(file, page).map_err(|e| {
                 Failure::new("usage", format!("cannot write `{}`: {e}", file.display()))
@@ -153,17 +234,32 @@ pub(crate) fn run(args: BenchArgs) -> Result<(), Failure> {
         }
         // Every call failing is a failed benchmark (wrong node, arguments, access).
         match runs.iter().all(|r| r.latencies.is_empty()) {
-            true => Err(Failure::new(
-                runs.iter()
-                    .flat_map(|r| r.errors.keys())
-                    .next()
-                    .cloned()
-                    .unwrap_or_else(|| "usage".into()),
-                format!("no call of `{}` succeeded", args.node),
-            )),
+            true => Err(all_failed(&args.node, sweep, &runs)),
             false => Ok(()),
         }
     })
+}
+
+/// The failure of a benchmark in which no call succeeded: its most common
+/// error kind, the counts of each, and for `--sweep-bytes` refused
+/// arguments, what the node was sent.
+fn all_failed(node: &str, sweep: Option<Sweep>, runs: &[Outcome]) -> Failure {
+    let mut errors = std::collections::BTreeMap::<&str, u64>::new();
+    for (kind, n) in runs.iter().flat_map(|r| &r.errors) {
+        *errors.entry(kind).or_default() += n;
+    }
+    let Some((kind, _)) = errors.iter().max_by_key(|(_, n)| **n) else {
+        return Failure::new("usage", format!("no call of `{node}` was made"));
+    };
+    let counts: Vec<String> = errors.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    let mut message = format!("no call of `{node}` succeeded ({})", counts.join(", "));
+    if sweep == Some(Sweep::Payload) && errors.contains_key("bad-args") {
+        message.push_str(
+            "; --sweep-bytes sends each call one argument, a `list<u8>` of the step's size, \
+             so the node must take exactly one `list<u8>` parameter",
+        );
+    }
+    Failure::new(*kind, message)
 }
 
 async fn target(args: &BenchArgs) -> Result<Target, Failure> {
@@ -213,10 +309,52 @@ fn parse_levels(list: &str) -> Result<Vec<usize>, Failure> {
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    if levels.len() > 32 {
-        return Err(Failure::new("usage", "--sweep takes at most 32 steps"));
+    if levels.len() > MAX_STEPS {
+        return Err(Failure::new(
+            "usage",
+            format!("--sweep takes at most {MAX_STEPS} steps"),
+        ));
     }
     levels.into_iter().map(check_concurrency).collect()
+}
+
+/// The payload sizes of `--sweep-bytes LIST`: `0,1KiB,64KiB,1MiB` or plain
+/// byte counts, at most [`MAX_STEPS`] of them, each at most [`MAX_PAYLOAD`].
+fn parse_sizes(list: &str) -> Result<Vec<usize>, Failure> {
+    let items: Vec<&str> = list.split(',').map(str::trim).collect();
+    if items.len() > MAX_STEPS {
+        return Err(Failure::new(
+            "usage",
+            format!(
+                "--sweep-bytes takes at most {MAX_STEPS} sizes, not {}",
+                items.len()
+            ),
+        ));
+    }
+    items
+        .into_iter()
+        .map(|item| {
+            let size = crate::units::parse_size(item).ok_or_else(|| {
+                Failure::new(
+                    "usage",
+                    format!(
+                        "--sweep-bytes wants sizes like 0,1KiB,64KiB,1MiB (units B, KiB, MiB, \
+                         or a number of bytes), not `{item}`"
+                    ),
+                )
+            })?;
+            if size > MAX_PAYLOAD {
+                return Err(Failure::new(
+                    "usage",
+                    format!(
+                        "--sweep-bytes: `{item}` is more than the {} one call may send",
+                        bytes_text(MAX_PAYLOAD)
+                    ),
+                ));
+            }
+            Ok(size)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -230,5 +368,48 @@ mod tests {
         assert!(parse_levels("0").is_err());
         assert!(parse_levels("5000").is_err());
         assert!(parse_levels("a").is_err());
+    }
+
+    #[test]
+    fn payload_sizes_read_like_people_write_them() {
+        assert_eq!(
+            parse_sizes("0,1KiB, 64 KiB,1MiB,100,7B").unwrap(),
+            [0, 1024, 64 << 10, 1 << 20, 100, 7]
+        );
+        assert_eq!(parse_sizes("64MiB").unwrap(), [64 << 20]);
+        for (list, item) in [
+            ("1,abc", "`abc`"),
+            ("16,,32", "``"),
+            ("1KB", "`1KB`"),
+            ("-1", "`-1`"),
+            ("1.5KiB", "`1.5KiB`"),
+            ("100MiB", "`100MiB`"),
+            ("99999999999999999999999", "`99999999999999999999999`"),
+        ] {
+            match parse_sizes(list) {
+                Err(e) => {
+                    assert_eq!(e.kind, "usage");
+                    assert!(e.message().contains(item), "{list}: {}", e.message());
+                }
+                Ok(sizes) => panic!("{list} gave {sizes:?}"),
+            }
+        }
+        assert!(
+            parse_sizes("100MiB")
+                .unwrap_err()
+                .message()
+                .contains("more than the 64 MiB")
+        );
+        let many = vec!["1"; MAX_STEPS + 1].join(",");
+        assert!(
+            parse_sizes(&many)
+                .unwrap_err()
+                .message()
+                .contains("at most 32")
+        );
+        assert_eq!(
+            parse_sizes(&vec!["1"; MAX_STEPS].join(",")).unwrap().len(),
+            32
+        );
     }
 }

@@ -1,9 +1,11 @@
 //! What a run prints: throughput, latency percentiles, a text histogram of
-//! the latencies, errors by kind; or the same as JSON.
+//! the latencies, errors by kind; or the same as JSON; or, in a sweep, one
+//! line of a table.
 
 use serde_json::{Value as Json, json};
 
 use super::load::Outcome;
+use crate::text::bytes_text;
 
 /// Latency percentiles of the successful calls, in microseconds.
 pub(super) struct Latency {
@@ -22,6 +24,31 @@ impl Outcome {
         self.calls() as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
 
+    /// With `--sweep-bytes`: request payload megabytes (10^6) per second,
+    /// the payload's bytes times the successful calls per second (a refused
+    /// payload moved nothing).
+    pub(super) fn mb_per_sec(&self) -> Option<f64> {
+        let ok_rate = self.latencies.len() as f64 / self.elapsed.as_secs_f64().max(1e-9);
+        self.payload_bytes.map(|n| n as f64 * ok_rate / 1e6)
+    }
+
+    /// The failed calls, with their kinds when there are any: `0`,
+    /// `5 (bad-args)`, `9 (connection-lost 6, resource-limit 3)`.
+    pub(super) fn errors_text(&self) -> String {
+        let total: u64 = self.errors.values().sum();
+        let kinds: Vec<String> = match self.errors.len() {
+            0 => return total.to_string(),
+            1 => self.errors.keys().cloned().collect(),
+            _ => self
+                .errors
+                .iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect(),
+        };
+        format!("{total} ({})", kinds.join(", "))
+    }
+
+    /// Latency percentiles of the successful calls.
     pub(super) fn latency(&self) -> Latency {
         let h = &self.latencies;
         Latency {
@@ -42,6 +69,7 @@ impl Outcome {
             "node": node,
             "transport": transport,
             "concurrency": self.concurrency,
+            "payload_bytes": self.payload_bytes,
             "calls": self.calls(),
             "ok": self.latencies.len(),
             "errors": self.errors,
@@ -57,8 +85,12 @@ impl Outcome {
     /// The run as text: summary, percentiles, histogram, errors.
     pub(super) fn to_text(&self, node: &str, transport: &str) -> String {
         let l = self.latency();
+        let payload = match self.payload_bytes {
+            Some(n) => format!(", {} payload", bytes_text(n)),
+            None => String::new(),
+        };
         let mut out = format!(
-            "{node} over {transport}, {} in flight: {} calls in {:.2} s, {:.0} calls/s\n",
+            "{node} over {transport}, {} in flight{payload}: {} calls in {:.2} s, {:.0} calls/s\n",
             self.concurrency,
             self.calls(),
             self.elapsed.as_secs_f64(),
@@ -128,6 +160,38 @@ impl Outcome {
     }
 }
 
+/// The heading of a sweep's table: `step` names its first column; MB/s
+/// is shown for payload sweeps (`with_mb`).
+pub(super) fn sweep_header(step: &str, with_mb: bool) -> String {
+    let mb = match with_mb {
+        true => format!("  {:>10}", "MB/s"),
+        false => String::new(),
+    };
+    format!(
+        "{step:>9}  {:>10}{mb}  {:>10}  {:>10}  {:>10}  errors",
+        "calls/s", "p50", "p99", "max"
+    )
+}
+
+impl Outcome {
+    /// The run as one line of a sweep's table, its step shown as `label`.
+    pub(super) fn sweep_row(&self, label: &str) -> String {
+        let l = self.latency();
+        let errors = self.errors_text();
+        let mb = match self.mb_per_sec() {
+            Some(mb) => format!("  {mb:>10.2}"),
+            None => String::new(),
+        };
+        format!(
+            "{label:>9}  {:>10.0}{mb}  {:>10}  {:>10}  {:>10}  {errors}",
+            self.rate(),
+            duration(l.p50),
+            duration(l.p99),
+            duration(l.max),
+        )
+    }
+}
+
 /// Microseconds as `850 µs`, `1.25 ms` or `2.50 s`.
 pub(super) fn duration(us: u64) -> String {
     match us {
@@ -152,6 +216,7 @@ mod tests {
             errors: errors.iter().map(|(k, n)| ((*k).to_owned(), *n)).collect(),
             elapsed: std::time::Duration::from_secs(2),
             concurrency: 4,
+            payload_bytes: None,
         }
     }
 
@@ -178,6 +243,41 @@ mod tests {
             .map(|l| l.split_whitespace().nth(5).unwrap().parse::<u64>().unwrap())
             .sum();
         assert_eq!(counted, 1000, "{text}");
+    }
+
+    #[test]
+    fn payload_rows_show_megabytes_per_second() {
+        let mut o = outcome(&[100, 200], &[]);
+        assert_eq!(o.mb_per_sec(), None);
+        assert!(!o.sweep_row("4").contains('.'), "{}", o.sweep_row("4"));
+        assert_eq!(o.to_json("n", "quic")["payload_bytes"], Json::Null);
+        o.payload_bytes = Some(1_000_000);
+        // 2 calls in 2 s of 1 MB each.
+        assert_eq!(o.mb_per_sec(), Some(1.0));
+        o.errors.insert("resource-limit".into(), 8);
+        assert_eq!(o.mb_per_sec(), Some(1.0), "refused payloads move nothing");
+        o.errors.clear();
+        let header = sweep_header("payload", true);
+        let row = o.sweep_row(&bytes_text(1_000_000));
+        assert!(header.contains("MB/s"), "{header}");
+        assert!(row.contains("976.6 KiB") && row.contains("1.00"), "{row}");
+        assert_eq!(
+            header.split_whitespace().count(),
+            row.split_whitespace().count() - 4,
+            "the label, p50, p99 and max are two words each: {header}\n{row}"
+        );
+        assert_eq!(o.to_json("n", "quic")["payload_bytes"], 1_000_000);
+        assert!(o.to_text("n", "quic").contains("976.6 KiB payload"));
+    }
+
+    #[test]
+    fn sweep_rows_name_the_error_kinds() {
+        assert_eq!(outcome(&[100], &[]).errors_text(), "0");
+        let one = outcome(&[], &[("bad-args", 5)]);
+        assert_eq!(one.errors_text(), "5 (bad-args)");
+        assert!(one.sweep_row("16").ends_with("  5 (bad-args)"));
+        let two = outcome(&[], &[("resource-limit", 3), ("connection-lost", 6)]);
+        assert_eq!(two.errors_text(), "9 (connection-lost 6, resource-limit 3)");
     }
 
     #[test]
