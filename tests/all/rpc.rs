@@ -217,6 +217,37 @@ async fn lists_of_numbers_and_bytes_over_the_wire_read_and_answer_like_any_value
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arguments_past_the_limits_get_a_call_error_not_a_lost_connection() {
+    // A request frame over the server's 16 MiB limit is refused before it
+    // is read to its end: the client reads why instead of reporting its
+    // write as a lost connection.
+    let server = standard().start().await;
+    let client = server.client().await;
+    for mib in [17usize, 40] {
+        let args = Value::Array(vec![Value::Binary(vec![1; mib << 20])]);
+        let err = call_err(client.call("types/echo/echo-bytes", args).await);
+        assert_eq!(err.kind, ErrorKind::BadRequest, "{}", err.message);
+        assert!(
+            err.message
+                .contains("exceeds the maximum frame size of 16777216 bytes"),
+            "{}",
+            err.message
+        );
+        assert!(err.message.contains("as a blob"), "{}", err.message);
+    }
+    // Within the frame limit, the node's own limits answer.
+    let args = Value::Array(vec![Value::Binary(vec![1; 9 << 20])]);
+    let err = call_err(client.call("types/echo/echo-bytes", args).await);
+    assert_eq!(err.kind, ErrorKind::ResourceLimit, "{}", err.message);
+    // The connection goes on.
+    assert_eq!(
+        client.call("math/add", mp("[1, 2]")).await.unwrap(),
+        Value::from(3)
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_concurrent_calls_on_one_connection_are_all_right() {
     let server = standard().max_calls(1000).start().await;
     let client = server.client().await;

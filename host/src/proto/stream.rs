@@ -46,9 +46,16 @@ impl StreamError {
             FrameError::TooLarge { .. } => codes::FRAME_TOO_LARGE,
             FrameError::Malformed(_) | FrameError::Truncated { .. } => codes::MALFORMED,
         };
+        let message = match e {
+            FrameError::TooLarge { .. } => format!(
+                "{e}; send big data as a blob (upload it, then pass its reference) or in \
+                 smaller pieces"
+            ),
+            _ => e.to_string(),
+        };
         StreamError {
             code,
-            error: CallError::new(ErrorKind::BadRequest, e.to_string()),
+            error: CallError::new(ErrorKind::BadRequest, message),
         }
     }
 

@@ -258,10 +258,16 @@ impl Client {
             let connection = self.connection().await?;
             match connection.open_bi().await {
                 Ok((mut send, recv)) => {
-                    write_encoded(&mut send, frame.clone())
-                        .await
-                        .map_err(ClientError::ConnectionLost)?;
-                    let _ = send.finish();
+                    match send.write_chunk(frame.clone()).await {
+                        Ok(()) => {
+                            let _ = send.finish();
+                        }
+                        // The server refused the request before reading all
+                        // of it (a frame over its limit, a full budget): its
+                        // answer, read from `recv`, says why.
+                        Err(quinn::WriteError::Stopped(_)) => {}
+                        Err(e) => return Err(ClientError::ConnectionLost(e.to_string())),
+                    }
                     return Ok((send, recv));
                 }
                 Err(e) if attempt == 0 => {
