@@ -5,6 +5,9 @@
 //!   (HTTP/1.1 keep-alive, 64 connections), against a bare axum handler
 //!   that parses the same JSON body and returns the same value (no wasm,
 //!   no host): the gateway's share of a call;
+//! - the CPU time per call of both, client and server together, and the
+//!   same figures for a call the gateway refuses (404, no wasm): where the
+//!   gateway's time goes;
 //! - sequential p50 of the same.
 //!
 //! Client and server run in this one process (two tokio worker threads),
@@ -22,6 +25,7 @@ mod harness;
 
 use harness::plugins::example;
 use harness::server::Setup;
+use harness::timing::cpu_time;
 
 fn report(name: &str, unit: &str, value: f64, baseline: f64, target: &str) {
     let ratio = value / baseline;
@@ -43,6 +47,10 @@ async fn bare_axum() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move {
+        // As the gateway does: answers are not held back by Nagle.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let _ = axum::serve(listener, app).await;
     });
     base
@@ -51,8 +59,10 @@ async fn bare_axum() -> String {
 const IN_FLIGHT: usize = 64;
 const DURATION: Duration = Duration::from_secs(4);
 
-/// Calls/s of `url` with `IN_FLIGHT` requests at once for `DURATION`.
-async fn throughput(url: &str) -> f64 {
+/// Calls/s of `url` with `IN_FLIGHT` requests of `body` at once for
+/// `DURATION`, and the CPU time each took (client and server together);
+/// every answer must have status `expect`.
+async fn throughput(url: &str, body: &'static str, expect: u16) -> (f64, f64) {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(IN_FLIGHT)
         .build()
@@ -62,12 +72,13 @@ async fn throughput(url: &str) -> f64 {
         client
             .post(url)
             .header("content-type", "application/json")
-            .body("[1, 2]")
+            .body(body)
             .send()
             .await
             .unwrap();
     }
     let started = Instant::now();
+    let cpu = cpu_time();
     let workers = (0..IN_FLIGHT).map(|_| {
         let client = client.clone();
         let url = url.to_owned();
@@ -77,15 +88,16 @@ async fn throughput(url: &str) -> f64 {
                 let answer = client
                     .post(&url)
                     .header("content-type", "application/json")
-                    .body("[1, 2]")
+                    .body(body)
                     .send()
                     .await
                     .unwrap();
                 let status = answer.status();
                 let body = answer.bytes().await.unwrap();
-                assert!(
-                    status.is_success(),
-                    "{status}: {}",
+                assert_eq!(
+                    status.as_u16(),
+                    expect,
+                    "{}",
                     String::from_utf8_lossy(&body)
                 );
                 done += 1;
@@ -97,7 +109,8 @@ async fn throughput(url: &str) -> f64 {
     for worker in workers {
         calls += worker.await.unwrap();
     }
-    calls as f64 / started.elapsed().as_secs_f64()
+    let cpu = (cpu_time() - cpu).as_secs_f64() * 1e6 / calls as f64;
+    (calls as f64 / started.elapsed().as_secs_f64(), cpu)
 }
 
 /// The median round trips of `a` and `b`, one call at a time, taken in
@@ -155,14 +168,57 @@ fn main() {
             bare_p50.as_secs_f64() * 1e6,
             "baseline: a bare axum handler",
         );
-        let warden = throughput(&gateway).await;
-        let baseline = throughput(&bare).await;
+        let (warden, warden_cpu) = throughput(&gateway, "[1, 2]", 200).await;
+        let (baseline, baseline_cpu) = throughput(&bare, "[1, 2]", 200).await;
         report(
             "http 64 in flight calls/s",
             "call/s",
             warden,
             baseline,
             "target >= 0.7x a bare axum handler",
+        );
+        report(
+            "http 64 in flight CPU per call",
+            "us",
+            warden_cpu,
+            baseline_cpu,
+            "client and server; baseline: a bare axum handler",
+        );
+        // Where the time goes: the gateway refusing a call of a node that
+        // does not exist (connection handling, middleware, the caller, the
+        // host's lookup; no body read, no wasm, no conversion).
+        let missing = format!("{}/v1/call/math/nope", server.http.as_deref().unwrap());
+        let (refused, refused_cpu) = throughput(&missing, "[1, 2]", 404).await;
+        report(
+            "http 64 in flight, refused (404) calls/s",
+            "call/s",
+            refused,
+            baseline,
+            "the gateway without wasm; baseline: a bare axum handler",
+        );
+        report(
+            "http 64 in flight, refused (404) CPU/call",
+            "us",
+            refused_cpu,
+            baseline_cpu,
+            "the gateway without wasm; baseline: a bare axum handler",
+        );
+        // The same with the body read and converted: arguments that do
+        // not fit the node (422 bad-args), still no wasm.
+        let (bad, bad_cpu) = throughput(&gateway, "[1]", 422).await;
+        report(
+            "http 64 in flight, bad args (422) calls/s",
+            "call/s",
+            bad,
+            baseline,
+            "body read and converted, no wasm; baseline: a bare axum handler",
+        );
+        report(
+            "http 64 in flight, bad args (422) CPU/call",
+            "us",
+            bad_cpu,
+            baseline_cpu,
+            "body read and converted, no wasm; baseline: a bare axum handler",
         );
         server.stop().await;
     });

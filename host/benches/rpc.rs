@@ -39,6 +39,7 @@ mod harness;
 use harness::bare_wasm::BareCall;
 use harness::plugins::{example, test_plugin};
 use harness::server::Setup;
+use harness::timing::{cpu_time, cpu_time_of};
 
 #[path = "rpc/multiplexed.rs"]
 mod multiplexed;
@@ -142,29 +143,6 @@ fn wanted() -> impl Fn(&str) -> bool {
         }
     }
     move |group| named.is_empty() || named.iter().any(|n| n == group)
-}
-
-/// CPU time (user and system) this process has used, from /proc (Linux);
-/// zero elsewhere.
-fn cpu_time() -> Duration {
-    cpu_time_of("self")
-}
-
-/// CPU time (user and system) process `pid` (or `self`) has used.
-fn cpu_time_of(pid: &str) -> Duration {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return Duration::ZERO;
-    };
-    // Fields after the command name (which may hold spaces) in parentheses:
-    // utime and stime are the 12th and 13th, in clock ticks (100 per second).
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let ticks: u64 = after
-        .split_whitespace()
-        .skip(11)
-        .take(2)
-        .filter_map(|f| f.parse::<u64>().ok())
-        .sum();
-    Duration::from_millis(ticks * 10)
 }
 
 /// 2,000 timed calls of `math/add` after 200 untimed, sorted. With

@@ -32,3 +32,26 @@ pub(crate) fn report(name: &str, value: Duration, baseline: Duration, note: &str
         v / b
     );
 }
+
+/// CPU time (user and system) this process has used, from /proc (Linux);
+/// zero elsewhere.
+pub(crate) fn cpu_time() -> Duration {
+    cpu_time_of("self")
+}
+
+/// CPU time (user and system) process `pid` (or `self`) has used.
+pub(crate) fn cpu_time_of(pid: &str) -> Duration {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return Duration::ZERO;
+    };
+    // Fields after the command name (which may hold spaces) in parentheses:
+    // utime and stime are the 12th and 13th, in clock ticks (100 per second).
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let ticks: u64 = after
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|f| f.parse::<u64>().ok())
+        .sum();
+    Duration::from_millis(ticks * 10)
+}
