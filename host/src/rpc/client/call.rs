@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use futures::FutureExt;
+
 use quinn::{RecvStream, SendStream, VarInt};
 use rmpv::Value;
 
@@ -134,6 +136,12 @@ impl CallStream {
     pub async fn result(mut self) -> Result<Value, ClientError> {
         while self.next().await.is_some() {}
         self.done = true;
+        // The stream's end usually came in the same packet as the final
+        // frame: taking it now, without waiting, lets the stream be dropped
+        // as read to its end. Dropped unread, quinn would stop it and wake
+        // the connection's task for nothing, once per call.
+        let reader = &mut self.reader;
+        let _ = read_some(&mut self.recv, |bytes| reader.push(bytes)).now_or_never();
         self.result
             .take()
             .unwrap_or_else(|| Err(ClientError::Protocol("no result".into())))
