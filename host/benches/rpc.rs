@@ -418,7 +418,11 @@ fn main() {
             let mut refused = Vec::with_capacity(2000);
             let mut raw_call = Vec::with_capacity(2000);
             let mut raw_describe = Vec::with_capacity(2000);
+            let mut client_call = Vec::with_capacity(2000);
             for _ in 0..2000 {
+                let started = Instant::now();
+                client.call("math/add", args.clone()).await.unwrap();
+                client_call.push(started.elapsed());
                 let started = Instant::now();
                 bare_round_trip(&raw, &frame).await;
                 raw_describe.push(started.elapsed());
@@ -433,6 +437,7 @@ fn main() {
             raw_call.sort();
             raw_describe.sort();
             refused.sort();
+            client_call.sort();
             // Datagrams each way per round trip: every extra packet is a
             // send syscall and a wake-up on the critical path.
             for (label, conn, payload) in [
@@ -465,6 +470,13 @@ fn main() {
                 percentile(&raw_call, 0.5).as_secs_f64() * 1e6,
                 bare_p50,
                 "where the time goes; baseline: bare quinn",
+            );
+            report(
+                "warden client vs bare client, math/add p50",
+                "us",
+                percentile(&client_call, 0.5).as_secs_f64() * 1e6,
+                percentile(&raw_call, 0.5).as_secs_f64() * 1e6,
+                "what the Rust client adds; the same server, taking turns",
             );
             report(
                 "bare quinn client -> warden refusal p50",
