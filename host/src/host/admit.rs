@@ -179,8 +179,8 @@ impl Admitted {
     }
 
     /// Runs the call like [`Admitted::run`], for a front end that speaks
-    /// MessagePack: `args` may stay as they arrived, and a numbers node
-    /// answers encoded (see [`Plugin::call_encoded`]).
+    /// MessagePack: `args` may stay as they arrived, and a numbers or bytes
+    /// node answers ready to write (see [`Plugin::call_encoded`]).
     ///
     /// # Errors
     ///
@@ -246,17 +246,7 @@ impl Admitted {
             trace: own,
         };
         let started = Instant::now();
-        let call = async {
-            if encoded {
-                return plugin.call_encoded(&name, args, options, io.stream).await;
-            }
-            let args = args.into_value()?;
-            match io.stream {
-                Some(stream) => plugin.call_stream(&name, args, options, stream).await,
-                None => plugin.call(&name, args, options).await,
-            }
-            .map(Reply::Value)
-        };
+        let call = plugin.call_with(&name, args, options, io.stream, encoded);
         let result = tracing::Instrument::instrument(call, span).await;
         let outcome = result.as_ref().map(|_| ());
         self.host

@@ -277,16 +277,15 @@ impl ResponseWriter {
     }
 
     /// Appends the final frame of a success whose value is already
-    /// MessagePack (`value` holds exactly one value) to `out`: the same
-    /// bytes [`ResponseWriter::finish`] writes for the decoded value.
+    /// `len` bytes of MessagePack (exactly one value) to `out`, all but the
+    /// value itself: the caller sends it right after, and the frame is the
+    /// same bytes [`ResponseWriter::finish`] writes for the decoded value.
     ///
     /// # Errors
     ///
     /// [`AfterFinal`] once the final frame was written.
-    pub fn finish_encoded(&mut self, value: &[u8], out: &mut Vec<u8>) -> Result<(), AfterFinal> {
-        self.finish_head(value.len(), out)?;
-        out.extend_from_slice(value);
-        Ok(())
+    pub fn finish_encoded(&mut self, len: usize, out: &mut Vec<u8>) -> Result<(), AfterFinal> {
+        self.finish_head(len, out)
     }
 
     /// Appends the final frame of a success whose value is `len` bytes
@@ -451,14 +450,15 @@ mod tests {
         rmpv::encode::write_value(&mut encoded, &value).unwrap();
         let mut direct = Vec::new();
         let mut writer = ResponseWriter::new();
-        writer.finish_encoded(&encoded, &mut direct).unwrap();
+        writer.finish_encoded(encoded.len(), &mut direct).unwrap();
+        direct.extend_from_slice(&encoded);
         let mut decoded = Vec::new();
         ResponseWriter::new()
             .finish(Ok(value), &mut decoded)
             .unwrap();
         assert_eq!(direct, decoded);
         assert_eq!(
-            writer.finish_encoded(&encoded, &mut direct),
+            writer.finish_encoded(encoded.len(), &mut direct),
             Err(AfterFinal)
         );
         // Bytes: the head here, the bytes sent after it.

@@ -20,7 +20,8 @@ pub enum Args {
     /// The same as MessagePack, as it came off the wire, already checked
     /// against the caller's bound on its decoded size
     /// ([`RawValue::extent`]). A numbers node reads its list straight from
-    /// these bytes; other nodes get them decoded.
+    /// these bytes and a bytes node takes its bytes as a slice of them;
+    /// other nodes get them decoded.
     Encoded(RawValue),
 }
 

@@ -116,16 +116,17 @@ impl Plugin {
         args: Value,
         options: CallOptions,
     ) -> Result<Value, CallError> {
-        self.call_inner(name, args.into(), options, None, false)
+        self.call_with(name, args.into(), options, None, false)
             .await?
             .into_value()
     }
 
     /// Calls node `name` like [`Plugin::call`] (or [`Plugin::call_stream`]
     /// when `io` is given), for a front end that speaks MessagePack: the
-    /// arguments may stay encoded as they arrived, and a numbers node
-    /// (`(list<N>) -> list<N>`) answers its list encoded, so neither
-    /// becomes one `Value` per element. Other answers are values.
+    /// arguments may stay encoded as they arrived, a numbers node
+    /// (`(list<N>) -> list<N>`) answers its list encoded (no `Value` per
+    /// element) and a bytes node its bytes as [`Reply::Bin`]. Other answers
+    /// are values.
     ///
     /// # Errors
     ///
@@ -137,7 +138,7 @@ impl Plugin {
         options: CallOptions,
         io: Option<StreamIo>,
     ) -> Result<Reply, CallError> {
-        self.call_inner(name, args, options, io, true).await
+        self.call_with(name, args, options, io, true).await
     }
 
     /// Calls node `name` like [`Plugin::call`], handing each item of a
@@ -156,7 +157,7 @@ impl Plugin {
         options: CallOptions,
         io: StreamIo,
     ) -> Result<Value, CallError> {
-        self.call_inner(name, args.into(), options, Some(io), false)
+        self.call_with(name, args.into(), options, Some(io), false)
             .await?
             .into_value()
     }
@@ -185,7 +186,10 @@ impl Plugin {
         Ok(node)
     }
 
-    async fn call_inner(
+    /// One call: `io` for a stream or channel node's items and input, and
+    /// with `encoded` the answer of a numbers or bytes node ready to write
+    /// (what [`Plugin::call_encoded`] gives); without it, always a value.
+    pub(crate) async fn call_with(
         &self,
         name: &str,
         args: Args,

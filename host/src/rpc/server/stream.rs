@@ -202,19 +202,18 @@ impl Output {
     /// for as long as it likes.
     pub(super) async fn finish(&mut self, result: Result<Reply, CallError>) -> Result<(), Gone> {
         let mut out = Vec::new();
-        // Big bytes go out as they are, after the frame's head.
-        let mut bytes = None;
-        match result {
-            Ok(Reply::Encoded(value)) => self.writer.finish_encoded(&value, &mut out),
-            Ok(Reply::Bin(bin)) => {
-                let head = self.writer.finish_bin(bin.len(), &mut out);
-                bytes = Some(Bytes::from(bin));
-                head
-            }
-            Ok(Reply::Value(value)) => self.writer.finish(Ok(value), &mut out),
-            Err(e) => self.writer.finish(Err(e), &mut out),
-        }
-        .map_err(|_| Gone)?;
+        // An answer already encoded goes out as it is, after the frame's head.
+        let (head, tail) = match result {
+            Ok(Reply::Encoded(value)) => (
+                self.writer.finish_encoded(value.len(), &mut out),
+                Some(value),
+            ),
+            Ok(Reply::Bin(bin)) => (self.writer.finish_bin(bin.len(), &mut out), Some(bin)),
+            Ok(Reply::Value(value)) => (self.writer.finish(Ok(value), &mut out), None),
+            Err(e) => (self.writer.finish(Err(e), &mut out), None),
+        };
+        head.map_err(|_| Gone)?;
+        let bytes = tail.map(Bytes::from);
         let send = &mut self.send;
         let write = async move {
             write_encoded(send, out.into()).await?;
