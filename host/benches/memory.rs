@@ -99,7 +99,10 @@ async fn idle_client(
     token: Option<String>,
 ) -> (Client, Trust, f64) {
     let trust = Trust::Fingerprint(tls::local_fingerprint(state).unwrap());
-    let opts = warden_host::rpc::ConnectOpts { token };
+    let opts = warden_host::rpc::ConnectOpts {
+        token,
+        ..Default::default()
+    };
     let client = Client::connect_with(addr, trust.clone(), opts)
         .await
         .unwrap();

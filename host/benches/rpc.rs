@@ -364,6 +364,17 @@ fn main() {
         let client = Client::connect(&addr.to_string(), Trust::Fingerprint(fingerprint.clone()))
             .await
             .unwrap();
+        // The client as it was before sessions: a stream per call.
+        let per_call = Client::connect_with(
+            &addr.to_string(),
+            Trust::Fingerprint(fingerprint.clone()),
+            warden_host::rpc::ConnectOpts {
+                stream_per_call: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
         let conn = bare_client(bare_addr, &fingerprint).await;
         // The limit of a sandboxed call: wasmtime alone, on an engine like
         // the server's.
@@ -414,6 +425,20 @@ fn main() {
                 }
                 .to_value(),
                 &mut call,
+            );
+            let mut per_call_times = Vec::with_capacity(2000);
+            for _ in 0..2000 {
+                let started = Instant::now();
+                per_call.call("math/add", args.clone()).await.unwrap();
+                per_call_times.push(started.elapsed());
+            }
+            per_call_times.sort();
+            report(
+                "rpc sequential math/add p50, a stream per call",
+                "us",
+                percentile(&per_call_times, 0.5).as_secs_f64() * 1e6,
+                bare_p50,
+                "the client without sessions; baseline: bare quinn",
             );
             let mut refused = Vec::with_capacity(2000);
             let mut raw_call = Vec::with_capacity(2000);
@@ -512,6 +537,23 @@ fn main() {
             let cpu = cpu_time();
             let quinn_rate = in_flight_quinn(&conn, calls).await;
             let quinn_cpu = (cpu_time() - cpu).as_secs_f64() * 1e6 / calls as f64;
+            let cpu = cpu_time();
+            let per_call_rate = in_flight_warden(&per_call, &args, calls).await;
+            let per_call_cpu = (cpu_time() - cpu).as_secs_f64() * 1e6 / calls as f64;
+            report(
+                "rpc concurrent calls/s, a stream per call",
+                "call/s",
+                per_call_rate,
+                quinn_rate,
+                "the client without sessions; baseline: bare quinn",
+            );
+            report(
+                "rpc concurrent CPU per call, a stream per call",
+                "us",
+                per_call_cpu,
+                quinn_cpu,
+                "the client without sessions; baseline: bare quinn",
+            );
             // The same load on one long-lived stream with request ids.
             let (mux_rate, mux_cpu) = {
                 let endpoint = bare_server_config(&identity);
@@ -589,7 +631,7 @@ fn main() {
         }
 
         if wanted("processes") {
-            drop(client);
+            drop((client, per_call));
             in_processes(&args, wasm_cpu).await;
         }
     });

@@ -34,6 +34,7 @@ mod python_tool;
 mod rpc;
 mod runtime;
 mod scaffold;
+mod sessions;
 mod slow_peers;
 mod streams;
 mod support;

@@ -230,6 +230,7 @@ impl TestServer {
     pub(crate) async fn client_with(&self, token: Option<&str>) -> Result<Client, ClientError> {
         let opts = ConnectOpts {
             token: token.map(str::to_owned),
+            ..ConnectOpts::default()
         };
         Client::connect_with(
             &self.addr,

@@ -130,9 +130,16 @@ pub(crate) fn connect(
     let trust = trust(py, &addr, fingerprint, ca_file, state_dir)?;
     let queue = completer.map(|c| c.queue.clone());
     let work = async move {
-        Client::connect_with(&addr, trust, ConnectOpts { token })
-            .await
-            .map(Outcome::Client)
+        Client::connect_with(
+            &addr,
+            trust,
+            ConnectOpts {
+                token,
+                ..ConnectOpts::default()
+            },
+        )
+        .await
+        .map(Outcome::Client)
     };
     dispatch(py, queue.as_ref(), fut, work)
 }
@@ -202,9 +209,7 @@ impl NativeClient {
         let client = self.client.clone();
         self.run(py, fut, async move {
             client
-                .call_with(&node, args, opts)
-                .await?
-                .result()
+                .call_opts(&node, args, opts)
                 .await
                 .map(Outcome::Value)
         })

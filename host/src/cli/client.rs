@@ -60,6 +60,7 @@ impl ConnectArgs {
     pub(crate) async fn connect(&self) -> Result<Client, Failure> {
         let opts = ConnectOpts {
             token: self.token.clone(),
+            ..ConnectOpts::default()
         };
         Client::connect_with(&self.addr, self.trust()?, opts)
             .await

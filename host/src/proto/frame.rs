@@ -83,6 +83,9 @@ pub enum Request {
         /// The job's id.
         id: String,
     },
+    /// `{"type": "session"}`: opens a session, a stream carrying many plain
+    /// calls, each with an id (see [`super::session`]).
+    Session,
 }
 
 /// What kind of frames follow a request on the client's side of its stream.
@@ -94,6 +97,8 @@ pub enum Follows {
     Inputs,
     /// A blob's bytes, as `bin` frames.
     Chunks,
+    /// A session's `call` and `cancel` frames, each with an id.
+    Session,
 }
 
 impl Request {
@@ -125,6 +130,7 @@ impl Request {
             Request::Submit { .. } => "submit",
             Request::Job { .. } => "job",
             Request::Cancel { .. } => "cancel",
+            Request::Session => "session",
         }
     }
 
@@ -172,10 +178,12 @@ impl Request {
             "cancel" => Request::Cancel {
                 id: map.short_str("id", MAX_NAME_BYTES)?,
             },
+            "session" => Request::Session,
             other => {
                 return Err(ProtoError(format!(
                     "unknown request type `{}`; expected `call`, `catalog`, `describe`, \
-                     `status`, `hello`, `blob-put`, `blob-get`, `submit`, `job` or `cancel`",
+                     `status`, `hello`, `blob-put`, `blob-get`, `submit`, `job`, `cancel` or \
+                     `session`",
                     shorten(other)
                 )));
             }
@@ -202,7 +210,7 @@ impl Request {
                 .put("args", args)
                 .some("deadline_ms", deadline_ms)
                 .some("meta", meta),
-            Request::Catalog | Request::Status => map,
+            Request::Catalog | Request::Status | Request::Session => map,
             Request::Describe { node } => map.put("node", node),
             Request::Hello { token } => map.put("token", token),
             Request::BlobPut { size } => map.some("size", size),

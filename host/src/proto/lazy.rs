@@ -120,6 +120,14 @@ const SMALL_KEYS: [&str; 10] = [
 /// [`ProtoError`] when the body is not a well-formed map, a field is
 /// missing, of the wrong type or too long, or the type is unknown.
 pub fn parse_request(body: Bytes) -> Result<(Request, RawValue), ProtoError> {
+    let (small, args) = request_fields(body)?;
+    let request = Request::from_value(Value::Map(small))?;
+    Ok((request, args))
+}
+
+/// A request frame's small fields, decoded, and its `args`, not decoded
+/// (see [`parse_request`]).
+pub(super) fn request_fields(body: Bytes) -> Result<(Vec<(Value, Value)>, RawValue), ProtoError> {
     let malformed = |e: DecodeError| ProtoError(format!("frame is not valid MessagePack: {e}"));
     let Some((entries, mut pos)) = map_header(&body) else {
         return Err(match skip_value(&body, 0, MAX_DEPTH) {
@@ -174,8 +182,7 @@ pub fn parse_request(body: Bytes) -> Result<(Request, RawValue), ProtoError> {
             body.len() - pos
         )));
     }
-    let request = Request::from_value(Value::Map(small))?;
-    Ok((request, args))
+    Ok((small, args))
 }
 
 /// The number of entries and the header's length, if `bytes` start with a

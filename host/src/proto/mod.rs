@@ -24,6 +24,7 @@ mod job;
 mod lazy;
 mod node;
 mod record;
+pub mod session;
 mod status;
 mod stream;
 mod trace;

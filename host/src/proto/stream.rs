@@ -29,6 +29,7 @@ use super::event::CallEvent;
 use super::frame::{Follows, Request, Response, parse_input};
 use super::lazy::{RawValue, chunk_bytes, parse_request};
 use super::record::ProtoError;
+use super::session::{SessionFrame, ok_bin_head, ok_head, parse_session_frame};
 
 /// Why a stream cannot go on: the code to stop (or reset) it with and the
 /// error to tell the peer, when it can still be told.
@@ -85,6 +86,8 @@ pub enum Inbound {
     Input(Value),
     /// One chunk of a `blob-put`.
     Chunk(Bytes),
+    /// A frame of a session: a call with its id, or a cancel.
+    Session(SessionFrame),
     /// The client finished its side after a complete frame.
     End,
 }
@@ -198,6 +201,9 @@ impl RequestReader {
             ReadPhase::After(Follows::Chunks) => chunk_bytes(body)
                 .map(|c| Some(Inbound::Chunk(c)))
                 .map_err(StreamError::malformed),
+            ReadPhase::After(Follows::Session) => parse_session_frame(body)
+                .map(|f| Some(Inbound::Session(f)))
+                .map_err(StreamError::malformed),
             ReadPhase::After(Follows::Nothing) | ReadPhase::Ended => Ok(None),
         }
     }
@@ -296,37 +302,25 @@ impl ResponseWriter {
     ///
     /// [`AfterFinal`] once the final frame was written.
     pub fn finish_bin(&mut self, len: usize, out: &mut Vec<u8>) -> Result<(), AfterFinal> {
-        let mut header = Vec::with_capacity(5);
-        match (u8::try_from(len), u16::try_from(len)) {
-            (Ok(len), _) => header.extend_from_slice(&[0xc4, len]),
-            (_, Ok(len)) => {
-                header.push(0xc5);
-                header.extend_from_slice(&len.to_be_bytes());
-            }
-            _ => {
-                header.push(0xc6);
-                header.extend_from_slice(&u32::try_from(len).unwrap_or(u32::MAX).to_be_bytes());
-            }
-        }
-        self.finish_head(header.len() + len, out)?;
-        out.extend_from_slice(&header);
+        self.finish_final()?;
+        ok_bin_head(None, len, out);
         Ok(())
     }
 
     /// The length prefix and the start of an `ok` frame whose value takes
     /// `value_len` bytes.
     fn finish_head(&mut self, value_len: usize, out: &mut Vec<u8>) -> Result<(), AfterFinal> {
+        self.finish_final()?;
+        ok_head(None, value_len, out);
+        Ok(())
+    }
+
+    /// Marks the final frame written, once.
+    fn finish_final(&mut self) -> Result<(), AfterFinal> {
         if self.finished {
             return Err(AfterFinal);
         }
         self.finished = true;
-        // `{"type": "ok", "value": …}`, keys in the order `Response::Ok`
-        // writes them.
-        const HEAD: &[u8] = b"\x82\xa4type\xa2ok\xa5value";
-        let len = u32::try_from(HEAD.len() + value_len).unwrap_or(u32::MAX);
-        out.reserve(4 + HEAD.len());
-        out.extend_from_slice(&len.to_be_bytes());
-        out.extend_from_slice(HEAD);
         Ok(())
     }
 

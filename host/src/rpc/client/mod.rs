@@ -10,9 +10,11 @@
 
 mod blobs;
 mod call;
+mod session;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -23,9 +25,10 @@ use tokio::sync::Mutex;
 use super::tls::{self, Trust};
 use super::transport::{self, write_encoded};
 use crate::proto::{
-    CallError, DEFAULT_MAX_FRAME_BYTES, JobInfo, NodeInfo, Request, ServerStatus, frame_bytes,
-    parse_caller,
+    CallError, DEFAULT_MAX_FRAME_BYTES, ErrorKind, JobInfo, NodeInfo, Request, ServerStatus,
+    frame_bytes, parse_caller,
 };
+use session::{NotSent, Session};
 
 pub use crate::proto::BlobInfo;
 pub use crate::proto::CallEvent as Event;
@@ -81,6 +84,12 @@ pub struct ConnectOpts {
     /// (re)connection. Servers with an access config need it for anything
     /// their anonymous callers may not do.
     pub token: Option<String>,
+    /// Give every call a stream of its own instead of sending plain calls
+    /// ([`Client::call`], [`Client::call_opts`]) over one session per
+    /// connection (PROTOCOL.md "Sessions"). A session costs both ends less
+    /// per call; its calls share one stream, so a big argument delays the
+    /// calls sent after it.
+    pub stream_per_call: bool,
 }
 
 /// Opens a stream on `connection` and sends `request` on it, leaving the
@@ -97,6 +106,17 @@ async fn start(
         .await
         .map_err(ClientError::ConnectionLost)?;
     Ok((send, recv))
+}
+
+/// Whether a session refused a call because the node is a stream or
+/// channel node, which runs on a stream of its own: `bad-request` with the
+/// node's kind as `details`.
+fn needs_own_stream(e: &CallError) -> bool {
+    e.kind == ErrorKind::BadRequest
+        && matches!(
+            e.details.as_ref().and_then(Value::as_str),
+            Some("stream" | "channel")
+        )
 }
 
 fn job_info(value: Value) -> Result<JobInfo, ClientError> {
@@ -121,6 +141,15 @@ struct Inner {
     connection: Mutex<Option<Connection>>,
     max_frame: usize,
     token: Option<String>,
+    stream_per_call: bool,
+    /// The session plain calls go through, once opened.
+    session: std::sync::Mutex<Option<Arc<Session>>>,
+    /// Held while a session is being opened, so calls arriving together
+    /// share one.
+    opening: Mutex<()>,
+    /// The next call id (unique across this client's sessions, so a call
+    /// keeps its frame when it moves to a new session).
+    next_id: AtomicU64,
 }
 
 impl Client {
@@ -198,6 +227,10 @@ impl Client {
                 connection: Mutex::new(None),
                 max_frame: DEFAULT_MAX_FRAME_BYTES,
                 token: opts.token,
+                stream_per_call: opts.stream_per_call,
+                session: std::sync::Mutex::new(None),
+                opening: Mutex::new(()),
+                next_id: AtomicU64::new(1),
             }),
         };
         client.connection().await?;
@@ -253,7 +286,13 @@ impl Client {
     /// connection turns out to be gone.
     async fn open(&self, request: Request) -> Result<(SendStream, RecvStream), ClientError> {
         // Encoded once, moving the arguments: a retry resends the same bytes.
-        let frame = Bytes::from(frame_bytes(&request.into_value()));
+        self.open_frame(Bytes::from(frame_bytes(&request.into_value())))
+            .await
+    }
+
+    /// Opens a stream and sends a request frame already encoded on it,
+    /// reconnecting once if the connection turns out to be gone.
+    async fn open_frame(&self, frame: Bytes) -> Result<(SendStream, RecvStream), ClientError> {
         for attempt in 0..2 {
             let connection = self.connection().await?;
             match connection.open_bi().await {
@@ -280,6 +319,86 @@ impl Client {
         Err(ClientError::ConnectionLost("reconnecting failed".into()))
     }
 
+    /// The session plain calls go through, opened (on a live connection)
+    /// when there is none or the last one ended.
+    async fn session(&self) -> Result<Arc<Session>, ClientError> {
+        let usable = || {
+            let slot = self.inner.session.lock().unwrap_or_else(|e| e.into_inner());
+            slot.as_ref().filter(|s| s.is_usable()).cloned()
+        };
+        if let Some(session) = usable() {
+            return Ok(session);
+        }
+        let _opening = self.inner.opening.lock().await;
+        if let Some(session) = usable() {
+            return Ok(session);
+        }
+        let mut opened = Err(ClientError::ConnectionLost("reconnecting failed".into()));
+        for _ in 0..2 {
+            let connection = self.connection().await?;
+            opened = Session::open(&connection, self.inner.max_frame).await;
+            if opened.is_ok() {
+                break;
+            }
+            // The connection is gone: reconnect once.
+            *self.inner.connection.lock().await = None;
+        }
+        let session = opened?;
+        *self.inner.session.lock().unwrap_or_else(|e| e.into_inner()) = Some(session.clone());
+        Ok(session)
+    }
+
+    /// Makes a plain call through the session: its answer, or (for a
+    /// stream or channel node, which a session does not run) the call made
+    /// again on a stream of its own.
+    async fn call_in_session(
+        &self,
+        request: Request,
+        give_up: Option<tokio::time::Instant>,
+    ) -> Result<Value, ClientError> {
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let frame = Bytes::from(crate::proto::session::call_frame(id, request));
+        let mut pending = None;
+        for _ in 0..2 {
+            let session = self.session().await?;
+            match session.send(id, frame.clone()).await {
+                Ok(sent) => {
+                    pending = Some(sent);
+                    break;
+                }
+                // It ended before the call went out: on a new one.
+                Err(NotSent::Ended) => {}
+            }
+        }
+        let Some(pending) = pending else {
+            return Err(ClientError::ConnectionLost(
+                "the session ended and a new one ended too".into(),
+            ));
+        };
+        let answer = match give_up {
+            Some(at) => tokio::time::timeout_at(at, pending.answer())
+                .await
+                .unwrap_or_else(|_| {
+                    Err(ClientError::Call(CallError::new(
+                        ErrorKind::Timeout,
+                        "no answer before the deadline",
+                    )))
+                }),
+            None => pending.answer().await,
+        };
+        match answer {
+            Err(ClientError::Call(e)) if needs_own_stream(&e) => {
+                // The session's call frame is a valid request on its own
+                // (the server ignores its `id` there).
+                let (send, recv) = self.open_frame(frame).await?;
+                CallStream::new(Some(send), recv, self.inner.max_frame, give_up)
+                    .result()
+                    .await
+            }
+            other => other,
+        }
+    }
+
     /// Calls `node` with `args` (a map by parameter name, an array in order,
     /// or nil) and returns its result, ignoring progress and log events.
     ///
@@ -288,9 +407,26 @@ impl Client {
     /// [`ClientError::Call`] with the server's error kind when the call
     /// failed; the other variants when the transport did.
     pub async fn call(&self, node: &str, args: Value) -> Result<Value, ClientError> {
-        self.call_with(node, args, CallOpts::default())
-            .await?
-            .result()
+        self.call_opts(node, args, CallOpts::default()).await
+    }
+
+    /// Calls `node` like [`Client::call`], with a deadline or metadata.
+    /// Dropping the future before it returns cancels the call.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::call`]; `timeout` when the deadline passed.
+    pub async fn call_opts(
+        &self,
+        node: &str,
+        args: Value,
+        opts: CallOpts,
+    ) -> Result<Value, ClientError> {
+        if self.inner.stream_per_call {
+            return self.call_with(node, args, opts).await?.result().await;
+        }
+        let give_up = opts.give_up();
+        self.call_in_session(opts.request(node, args), give_up)
             .await
     }
 

@@ -102,6 +102,7 @@ pub(super) async fn serve(
         connection: connection.clone(),
         buffered: ByteBudget::new(shared.budgets.buffered_per_connection),
         uploads: AtomicUsize::new(0),
+        stop: stop.clone(),
     });
     let mut streams = JoinSet::new();
     loop {

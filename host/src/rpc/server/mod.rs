@@ -7,12 +7,14 @@
 //!   what a connection or stream gets while the server shuts down;
 //! - `stream`: one request stream, from request frame to final frame;
 //! - `call`: a `call` request's events, items and channel input;
+//!   `session`: many plain calls over one stream, each with an id;
 //!   `blobs`: blob uploads and downloads.
 
 mod blobs;
 mod budget;
 mod call;
 mod connection;
+mod session;
 mod stream;
 mod tokenless;
 

@@ -31,6 +31,8 @@ pub(super) struct Conn {
     /// Its place among the connections without a caller token, until a
     /// successful `hello`.
     pub(super) place: std::sync::Mutex<Option<super::tokenless::Place>>,
+    /// Becomes `true` when the server starts shutting down.
+    pub(super) stop: tokio::sync::watch::Receiver<bool>,
 }
 
 /// One upload in progress on a connection; given back when dropped.
@@ -307,6 +309,10 @@ pub(super) async fn serve_stream(
             return;
         }
     };
+    if request == Request::Session {
+        super::session::serve(ex, shared.clone(), identity, conn.stop.clone()).await;
+        return;
+    }
     let host = &shared.host;
     let outcome = match request {
         Request::Hello { token } => Outcome::Answer(host.identify(&token).map(|who| {
@@ -368,6 +374,7 @@ pub(super) async fn serve_stream(
         Request::Cancel { id } => {
             Outcome::Answer(host.cancel(&identity, &id).await.map(|j| j.to_value()))
         }
+        Request::Session => Outcome::Done,
     };
     let (result, ran) = match outcome {
         Outcome::Done => return,
