@@ -8,12 +8,15 @@ use std::time::Duration;
 use quinn::{RecvStream, SendStream};
 use rmpv::Value;
 use warden_host::ErrorKind;
+use warden_host::access::ConnectionLimits;
+use warden_host::host::HostConfig;
 use warden_host::proto::session::{call_frame, cancel_frame, parse_answer};
-use warden_host::proto::{FrameDecoder, Request, Response, frame_bytes};
+use warden_host::proto::{FrameDecoder, Request, Response, codes, frame_bytes};
 use warden_host::rpc::{CallOpts, Client, ClientError, ConnectOpts, Trust};
 
 use crate::access::plugins;
-use crate::support::{eventually, mp};
+use crate::harness::server::Setup;
+use crate::support::{eventually, example, mp, test_plugin};
 
 fn call(node: &str, args: &str) -> Request {
     Request::Call {
@@ -272,4 +275,85 @@ async fn the_client_sends_plain_calls_through_a_session_and_keeps_their_meaning(
     per_call.close().await;
     client.close().await;
     served.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_does_not_read_has_its_session_reset_and_calls_cancelled() {
+    let served = Setup::new()
+        .plugin("types", &test_plugin("types"), "")
+        .plugin("math", &example("math"), "")
+        .config(HostConfig {
+            connections: ConnectionLimits {
+                frame_timeout: Some(Duration::from_secs(1)),
+                ..ConnectionLimits::default()
+            },
+            ..HostConfig::default()
+        })
+        .start()
+        .await;
+    let client = served.client_with(None).await.unwrap();
+    let mut session = Raw::open(&client).await;
+    // Answers of 2 MiB each, never read: QUIC's windows fill, the server's
+    // writer waits, and after the frame timeout it resets the session.
+    let bytes = Value::Binary(vec![7; 2 << 20]);
+    for id in 0..8 {
+        let echo = Request::Call {
+            node: "types/echo/echo-bytes".into(),
+            args: Value::Array(vec![bytes.clone()]),
+            deadline_ms: None,
+            meta: None,
+        };
+        session.write(&call_frame(id, echo)).await;
+    }
+    session
+        .write(&call_frame(100, call("math/slow-sum", "[100, 100]")))
+        .await;
+    let reset = tokio::time::timeout(Duration::from_secs(20), session.send.stopped())
+        .await
+        .expect("the server stops the session in time");
+    assert!(
+        matches!(reset, Ok(Some(code)) if code.into_inner() == u64::from(codes::CANCELLED)),
+        "{reset:?}"
+    );
+    assert!(
+        eventually(10, || served.stats.running_calls() == 0).await,
+        "the session's calls were cancelled"
+    );
+    // Reading now finds the reset (code 8) after what was written.
+    let mut buf = vec![0u8; 1 << 20];
+    let ended = loop {
+        match session.recv.read(&mut buf).await {
+            Ok(Some(_)) => {}
+            other => break other,
+        }
+    };
+    assert!(
+        matches!(&ended, Err(quinn::ReadError::Reset(code)) if code.into_inner() == u64::from(codes::TOO_SLOW)),
+        "{ended:?}"
+    );
+    client.close().await;
+    served.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_shutdown_a_session_answers_its_running_calls_then_says_why_it_ends() {
+    let served = plugins().start().await;
+    let client = served.client_with(None).await.unwrap();
+    let mut session = Raw::open(&client).await;
+    session
+        .write(&call_frame(1, call("math/slow-sum", "[5, 100]")))
+        .await;
+    assert!(eventually(10, || served.stats.running_calls() == 1).await);
+    let stopping = tokio::spawn(served.stop());
+    assert_eq!(
+        session.next_final().await,
+        (Some(1), Response::Ok(Value::from(15)))
+    );
+    let (id, answer) = session.next_final().await;
+    assert_eq!(id, None);
+    let e = error(answer);
+    assert_eq!(e.kind, ErrorKind::Cancelled);
+    assert!(e.message.contains("shutting down"), "{}", e.message);
+    assert!(session.next().await.is_none(), "then the session ends");
+    stopping.await.unwrap();
 }

@@ -358,33 +358,29 @@ impl Client {
     ) -> Result<Value, ClientError> {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let frame = Bytes::from(crate::proto::session::call_frame(id, request));
-        let mut pending = None;
-        for _ in 0..2 {
-            let session = self.session().await?;
-            match session.send(id, frame.clone()).await {
-                Ok(sent) => {
-                    pending = Some(sent);
-                    break;
+        let call = async {
+            let mut why = None;
+            for _ in 0..2 {
+                match self.session().await?.send(id, frame.clone()).await {
+                    Ok(pending) => return pending.answer().await,
+                    // It ended before the call went out: on a new one.
+                    Err(NotSent::Ended(ended)) => why = ended,
                 }
-                // It ended before the call went out: on a new one.
-                Err(NotSent::Ended) => {}
             }
-        }
-        let Some(pending) = pending else {
-            return Err(ClientError::ConnectionLost(
-                "the session ended and a new one ended too".into(),
-            ));
+            Err(why.unwrap_or_else(|| {
+                ClientError::ConnectionLost("the session ended and a new one ended too".into())
+            }))
         };
+        // The deadline covers waiting for a session, for a place on it and
+        // for the answer.
         let answer = match give_up {
-            Some(at) => tokio::time::timeout_at(at, pending.answer())
-                .await
-                .unwrap_or_else(|_| {
-                    Err(ClientError::Call(CallError::new(
-                        ErrorKind::Timeout,
-                        "no answer before the deadline",
-                    )))
-                }),
-            None => pending.answer().await,
+            Some(at) => tokio::time::timeout_at(at, call).await.unwrap_or_else(|_| {
+                Err(ClientError::Call(CallError::new(
+                    ErrorKind::Timeout,
+                    "no answer before the deadline",
+                )))
+            }),
+            None => call.await,
         };
         match answer {
             Err(ClientError::Call(e)) if needs_own_stream(&e) => {

@@ -13,7 +13,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use quinn::{Connection, RecvStream, SendStream, VarInt};
 use rmpv::Value;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use super::ClientError;
 use crate::proto::session::{MAX_SESSION_CALLS, cancel_frame, parse_answer};
@@ -22,16 +22,22 @@ use crate::rpc::transport::{read_some, write_encoded};
 
 type Answer = Result<Value, ClientError>;
 
-/// How long a call whose frame could not be written waits for the
-/// session's reader to say why the session ended.
+/// How long calls wait, after the session's frames could no longer be
+/// written, for the session's reader to say why it ended.
 const WHY_ENDED: Duration = Duration::from_secs(10);
+
+/// Frames the writer task takes at once.
+const WRITE_BATCH: usize = 64;
 
 /// One session on one connection.
 pub(super) struct Session {
     connection: Connection,
-    send: tokio::sync::Mutex<SendStream>,
+    /// To the writer task, which owns the stream: a frame handed over is
+    /// written whole even if its call is dropped meanwhile.
+    frames: mpsc::UnboundedSender<Bytes>,
     calls: Arc<Calls>,
-    /// Places for calls running on the server.
+    /// Places for calls running on the server (each holds its frame, so
+    /// they also bound what the writer's queue holds).
     places: Arc<Semaphore>,
 }
 
@@ -46,6 +52,8 @@ struct State {
     /// By id: where the answer goes (none once the caller gave up) and the
     /// call's place, given back with its final frame.
     waiting: HashMap<u64, (Option<oneshot::Sender<Answer>>, OwnedSemaphorePermit)>,
+    /// No more calls go out on it (its frames could not be written).
+    closing: bool,
     /// Why the session ended, once it has.
     ended: Option<ClientError>,
 }
@@ -80,13 +88,14 @@ impl Calls {
 
 /// Why a call did not go out on a session.
 pub(super) enum NotSent {
-    /// The session had ended before the call was written: try another.
-    Ended,
+    /// The session had ended (or could no longer write) before the call
+    /// was sent: try another. Why it ended, if known.
+    Ended(Option<ClientError>),
 }
 
 impl Session {
     /// Opens a session on `connection`; its reader runs until the server
-    /// ends it or the connection closes.
+    /// ends it or the connection closes, its writer until it is dropped.
     pub(super) async fn open(
         connection: &Connection,
         max_frame: usize,
@@ -102,10 +111,12 @@ impl Session {
         .await
         .map_err(ClientError::ConnectionLost)?;
         let calls = Arc::new(Calls::default());
+        let (frames, queued) = mpsc::unbounded_channel();
         tokio::spawn(read_answers(calls.clone(), recv, max_frame));
+        tokio::spawn(write_frames(send, queued, calls.clone()));
         Ok(Arc::new(Session {
             connection: connection.clone(),
-            send: tokio::sync::Mutex::new(send),
+            frames,
             calls,
             places: Arc::new(Semaphore::new(MAX_SESSION_CALLS)),
         }))
@@ -113,45 +124,36 @@ impl Session {
 
     /// Whether calls can still go out on it.
     pub(super) fn is_usable(&self) -> bool {
-        self.connection.close_reason().is_none() && self.calls.lock().ended.is_none()
+        let state = self.calls.lock();
+        self.connection.close_reason().is_none() && !state.closing && state.ended.is_none()
     }
 
     /// Sends call `id` (its frame already encoded) and returns its answer
-    /// to come.
+    /// to come; waits for a place while the session runs its maximum.
     pub(super) async fn send(self: &Arc<Self>, id: u64, frame: Bytes) -> Result<Pending, NotSent> {
+        let ended = |state: &State| NotSent::Ended(state.ended.clone());
         let Ok(place) = self.places.clone().acquire_owned().await else {
-            return Err(NotSent::Ended);
+            return Err(ended(&self.calls.lock()));
         };
         let (tx, rx) = oneshot::channel();
         {
             let mut state = self.calls.lock();
-            if state.ended.is_some() {
-                return Err(NotSent::Ended);
+            if state.closing || state.ended.is_some() {
+                return Err(ended(&state));
             }
             state.waiting.insert(id, (Some(tx), place));
         }
-        let pending = Pending {
+        if self.frames.send(frame).is_err() {
+            let mut state = self.calls.lock();
+            state.waiting.remove(&id);
+            return Err(ended(&state));
+        }
+        Ok(Pending {
             session: self.clone(),
             id,
             answer: rx,
             answered: false,
-        };
-        let written = write_encoded(&mut *self.send.lock().await, frame).await;
-        if let Err(e) = written {
-            // The server stopped reading (it says why on its side, which
-            // the reader passes on) or the connection is gone.
-            tracing::debug!("session write failed: {e}");
-            let calls = self.calls.clone();
-            let connection = self.connection.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(WHY_ENDED).await;
-                let why = connection
-                    .close_reason()
-                    .map_or_else(|| e.clone(), |r| r.to_string());
-                calls.end(ClientError::ConnectionLost(why));
-            });
-        }
-        Ok(pending)
+        })
     }
 }
 
@@ -187,27 +189,33 @@ impl Drop for Pending {
             Some((tx, _place)) => tx.take().is_some(),
             None => false,
         };
-        if !waited {
-            return;
-        }
-        let session = self.session.clone();
-        let frame = Bytes::from(cancel_frame(self.id));
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                let _ = write_encoded(&mut *session.send.lock().await, frame).await;
-            });
+        if waited {
+            let _ = self.session.frames.send(Bytes::from(cancel_frame(self.id)));
         }
     }
 }
 
-impl Drop for Session {
-    fn drop(&mut self) {
-        // Nothing more will be sent: the server answers what runs, then
-        // ends the session, which ends the reader.
-        if let Ok(mut send) = self.send.try_lock() {
-            let _ = send.finish();
+/// Writes the frames calls hand over, whole and in order, until the
+/// session is dropped (then finishes the stream). When a write fails, no
+/// more calls go out on the session, and the calls waiting fail with the
+/// reader's reason, or after [`WHY_ENDED`] with the write's.
+async fn write_frames(
+    mut send: SendStream,
+    mut queued: mpsc::UnboundedReceiver<Bytes>,
+    calls: Arc<Calls>,
+) {
+    let mut batch = Vec::with_capacity(WRITE_BATCH);
+    while queued.recv_many(&mut batch, WRITE_BATCH).await > 0 {
+        if let Err(e) = send.write_all_chunks(&mut batch).await {
+            tracing::debug!("session write failed: {e}");
+            calls.lock().closing = true;
+            tokio::time::sleep(WHY_ENDED).await;
+            calls.end(ClientError::ConnectionLost(e.to_string()));
+            return;
         }
+        batch.clear();
     }
+    let _ = send.finish();
 }
 
 /// Reads the session's frames and hands each call its answer, until the

@@ -2,20 +2,20 @@
 //! [`crate::proto::session`] and PROTOCOL.md "Sessions").
 //!
 //! The session's task reads `call` and `cancel` frames and starts one task
-//! per call; each call writes its own frames (events, then its one final
-//! frame) through the session's [`Writer`], so an answer goes out from the
-//! task that produced it, without a hop through another task. A client
-//! that stops taking frames stalls only its own session: a write waits at
-//! most the frame timeout, after which the session is reset and its calls
-//! cancelled.
+//! per call; each call queues its frames (events, then its one final
+//! frame) for the session's writer task, which owns the stream and writes
+//! each whole. A client that stops taking frames stalls only its own
+//! session: a write waits at most the frame timeout, after which the
+//! session's stream is reset with code 8 and its calls cancelled.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use quinn::{SendStream, VarInt};
-use tokio::sync::{Mutex, mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
 use super::Shared;
@@ -31,94 +31,154 @@ use crate::rpc::transport::write_encoded;
 /// new ones are dropped (as on a call's own stream).
 const EVENT_BUFFER: usize = 256;
 
-/// The server's side of a session, shared by its calls.
+/// Frames queued for the session's writer task.
+const WRITE_QUEUE: usize = 64;
+
+/// Frames for the writer task: written whole, in order.
+struct Out {
+    frames: Vec<u8>,
+    /// An answer's value, sent as it is after `frames`.
+    tail: Option<Bytes>,
+    /// The call whose final frame this is: it leaves the unanswered right
+    /// before the frame is written (see [`Unanswered`]).
+    answers: Option<u64>,
+}
+
+/// How the session's calls reach its writer task, which owns the stream:
+/// a write is never cut short by a call that ends meanwhile, so frames
+/// never interleave or break off.
+#[derive(Clone)]
 struct Writer {
-    send: Mutex<SendStream>,
-    /// How long one write may wait for the client to take it.
-    timeout: Duration,
-    /// Set once a write failed or timed out: the session is over.
-    broken: watch::Sender<bool>,
+    queue: mpsc::Sender<Out>,
 }
 
 /// The session is over: nothing more can be written.
 struct Broken;
 
 impl Writer {
-    /// Writes `frames` and then `tail` (an answer's value, sent as it is),
-    /// together, so frames of different calls never interleave.
-    async fn write(&self, frames: Vec<u8>, tail: Option<Bytes>) -> Result<(), Broken> {
-        if *self.broken.borrow() {
-            return Err(Broken);
+    async fn write(&self, out: Out) -> Result<(), Broken> {
+        self.queue.send(out).await.map_err(|_| Broken)
+    }
+
+    /// Queues call `id`'s event.
+    async fn event(&self, id: u64, event: CallEvent) -> Result<(), Broken> {
+        let mut frames = Vec::new();
+        answer_frame(id, Response::Event(event), &mut frames);
+        self.write(Out {
+            frames,
+            tail: None,
+            answers: None,
+        })
+        .await
+    }
+
+    /// Queues call `id`'s final frame.
+    async fn answer(&self, id: u64, result: Result<Reply, CallError>) -> Result<(), Broken> {
+        let mut frames = Vec::new();
+        let tail = match result {
+            Ok(Reply::Encoded(value)) => {
+                ok_head(Some(id), value.len(), &mut frames);
+                Some(value)
+            }
+            Ok(Reply::Bin(bin)) => {
+                ok_bin_head(Some(id), bin.len(), &mut frames);
+                Some(bin)
+            }
+            Ok(Reply::Value(value)) => {
+                answer_frame(id, Response::Ok(value), &mut frames);
+                None
+            }
+            Err(e) => {
+                answer_frame(id, Response::Err(e), &mut frames);
+                None
+            }
+        };
+        self.write(Out {
+            frames,
+            tail: tail.map(Bytes::from),
+            answers: Some(id),
+        })
+        .await
+    }
+}
+
+/// How the writer task ended its stream.
+enum Ending {
+    /// Finish it after an error about the session itself (a frame without
+    /// `id`, which the client fails every waiting call with), if any.
+    Finish(Option<CallError>),
+    /// Reset it: the client went away or the session is cancelled.
+    Reset,
+}
+
+/// The session's writer task: writes what the calls queue, each write
+/// bounded by the frame timeout (past it the stream is reset with code 8),
+/// until the queue closes; then ends the stream as `ending` says. Returns
+/// early (the session is broken) when a write fails or the client stops
+/// the stream.
+async fn write_frames(
+    mut send: SendStream,
+    mut queue: mpsc::Receiver<Out>,
+    unanswered: Arc<Unanswered>,
+    timeout: Duration,
+    ending: oneshot::Receiver<Ending>,
+) {
+    let stopped = send.stopped();
+    tokio::pin!(stopped);
+    loop {
+        let out = tokio::select! {
+            biased;
+            out = queue.recv() => out,
+            _ = &mut stopped => return,
+        };
+        let Some(out) = out else { break };
+        if let Some(id) = out.answers {
+            unanswered.answered(id);
         }
         let write = async {
-            let mut send = self.send.lock().await;
-            write_encoded(&mut send, frames.into()).await?;
-            match tail {
+            write_encoded(&mut send, out.frames.into()).await?;
+            match out.tail {
                 Some(tail) => write_encoded(&mut send, tail).await,
                 None => Ok(()),
             }
         };
-        match tokio::time::timeout(self.timeout, write).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => {
-                self.broken.send_replace(true);
-                Err(Broken)
-            }
+        match tokio::time::timeout(timeout, write).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return,
             Err(_) => {
-                // A frame may have been cut: the stream cannot go on.
-                if let Ok(mut send) = self.send.try_lock() {
-                    let _ = send.reset(VarInt::from_u32(codes::TOO_SLOW));
-                }
-                self.broken.send_replace(true);
-                Err(Broken)
+                let _ = send.reset(VarInt::from_u32(codes::TOO_SLOW));
+                return;
             }
         }
     }
-
-    /// Writes call `id`'s event.
-    async fn event(&self, id: u64, event: CallEvent) -> Result<(), Broken> {
-        let mut out = Vec::new();
-        answer_frame(id, Response::Event(event), &mut out);
-        self.write(out, None).await
-    }
-
-    /// Writes call `id`'s final frame.
-    async fn answer(&self, id: u64, result: Result<Reply, CallError>) -> Result<(), Broken> {
-        let mut out = Vec::new();
-        let tail = match result {
-            Ok(Reply::Encoded(value)) => {
-                ok_head(Some(id), value.len(), &mut out);
-                Some(value)
+    match ending.await {
+        Ok(Ending::Finish(error)) => {
+            if let Some(error) = error {
+                let mut frames = Vec::new();
+                crate::proto::encode_frame(&Response::Err(error).into_value(), &mut frames);
+                let write = write_encoded(&mut send, frames.into());
+                if !matches!(tokio::time::timeout(timeout, write).await, Ok(Ok(()))) {
+                    let _ = send.reset(VarInt::from_u32(codes::TOO_SLOW));
+                    return;
+                }
             }
-            Ok(Reply::Bin(bin)) => {
-                ok_bin_head(Some(id), bin.len(), &mut out);
-                Some(bin)
+            if send.finish().is_ok() {
+                // Until the client has it all, so a connection closed at
+                // shutdown does not cut it off.
+                let _ = tokio::time::timeout(Duration::from_secs(5), stopped).await;
             }
-            Ok(Reply::Value(value)) => {
-                answer_frame(id, Response::Ok(value), &mut out);
-                None
-            }
-            Err(e) => {
-                answer_frame(id, Response::Err(e), &mut out);
-                None
-            }
-        };
-        self.write(out, tail.map(Bytes::from)).await
-    }
-
-    /// Writes an error about the session itself (a frame without `id`):
-    /// the client fails every call it still waits for with it.
-    async fn fail(&self, error: CallError) {
-        let mut out = Vec::new();
-        crate::proto::encode_frame(&Response::Err(error).into_value(), &mut out);
-        let _ = self.write(out, None).await;
+        }
+        Ok(Ending::Reset) | Err(_) => {
+            let _ = send.reset(VarInt::from_u32(codes::CANCELLED));
+        }
     }
 }
 
 /// The session's calls that have not answered yet, by id, with how to
-/// cancel each (taken once used). A call leaves it right before it writes
-/// its final frame, so a client that gets an answer and sends the next
-/// call at once finds its place free.
+/// cancel each (taken once used). A call leaves it when the writer task
+/// takes its final frame, right before writing it: a client that gets an
+/// answer and sends its next call at once finds the place free, and an
+/// answer waiting to be written still counts against the session's cap.
 #[derive(Default)]
 struct Unanswered(std::sync::Mutex<HashMap<u64, Option<oneshot::Sender<()>>>>);
 
@@ -127,7 +187,7 @@ impl Unanswered {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Call `id` is about to answer.
+    /// Call `id` is answered.
     fn answered(&self, id: u64) {
         self.lock().remove(&id);
     }
@@ -143,22 +203,35 @@ pub(super) async fn serve(
 ) {
     let Exchange { mut input, output } = ex;
     input.reader.expect(Follows::Session);
-    let (broken_tx, mut broken) = watch::channel(false);
-    let writer = Arc::new(Writer {
-        send: Mutex::new(output.send),
-        timeout: shared.budgets.frame_timeout,
-        broken: broken_tx,
-    });
-    let mut calls = JoinSet::new();
     let unanswered = Arc::new(Unanswered::default());
-    // Which call each task runs, for a task that panicked.
-    let mut tasks: HashMap<tokio::task::Id, u64> = HashMap::new();
+    let (queue, queued) = mpsc::channel(WRITE_QUEUE);
+    let (ending, ends) = oneshot::channel();
+    let mut writing = AbortOnDrop(tokio::spawn(write_frames(
+        output.send,
+        queued,
+        unanswered.clone(),
+        shared.budgets.frame_timeout,
+        ends,
+    )));
+    let writer = Writer { queue };
+    let mut calls = JoinSet::new();
+    // Which call each task runs and whether it has answered, for a task
+    // that panicked.
+    let mut tasks: HashMap<tokio::task::Id, (u64, Arc<AtomicBool>)> = HashMap::new();
     let mut reading = true;
     let mut draining = *stop.borrow();
-    loop {
+    let end = loop {
         // Shutting down: the session ends once its calls have.
         if (!reading || draining) && calls.is_empty() {
-            break;
+            break if draining {
+                Ending::Finish(Some(CallError::new(
+                    ErrorKind::Cancelled,
+                    "the server is shutting down: calls it had not read are not run; retry \
+                     once it is back",
+                )))
+            } else {
+                Ending::Finish(None)
+            };
         }
         tokio::select! {
             biased;
@@ -167,18 +240,20 @@ pub(super) async fn serve(
                     Ok((task, ())) => *task,
                     Err(e) => e.id(),
                 };
-                if let Some(id) = tasks.remove(&task)
+                if let Some((id, answered)) = tasks.remove(&task)
                     && joined.is_err()
+                    && !answered.load(Ordering::Acquire)
                 {
-                    unanswered.answered(id);
                     let e = CallError::new(ErrorKind::Internal, "the call's task failed");
                     let _ = writer.answer(id, Err(e)).await;
                 }
             }
-            _ = broken.changed() => {
+            // The writer stopped early: a write failed, timed out, or the
+            // client stopped the session.
+            _ = &mut writing.0 => {
+                tracing::debug!("session ended: the client does not take its answers");
                 calls.abort_all();
                 input.stop(codes::CANCELLED);
-                tracing::debug!("session ended: the client stopped taking its answers");
                 return;
             }
             _ = stop.changed(), if !draining => draining = true,
@@ -208,19 +283,24 @@ pub(super) async fn serve(
                         }
                     };
                     if let Some(e) = refused {
-                        // A failed write breaks the session: seen next turn.
-                        let _ = writer.answer(id, Err(e)).await;
+                        // Waits while the writer is behind: the client's
+                        // frames are not read meanwhile. A broken writer
+                        // is seen next turn.
+                        let mut frames = Vec::new();
+                        answer_frame(id, Response::Err(e), &mut frames);
+                        let _ = writer.write(Out { frames, tail: None, answers: None }).await;
                         continue;
                     }
+                    let answered = Arc::new(AtomicBool::new(false));
                     let call = Call {
                         shared: shared.clone(),
                         identity: identity.clone(),
                         writer: writer.clone(),
-                        unanswered: unanswered.clone(),
+                        answered: answered.clone(),
                         id,
                     };
                     let task = calls.spawn(call.run(request, args, cancel_rx)).id();
-                    tasks.insert(task, id);
+                    tasks.insert(task, (id, answered));
                 }
                 Ok(Inbound::Session(SessionFrame::Cancel { id })) => {
                     // The call answers `cancelled` itself, unless it has
@@ -234,29 +314,32 @@ pub(super) async fn serve(
                 Ok(_) => reading = false,
                 Err(Stop::Bad(e)) => {
                     tracing::debug!("bad session: {e}");
-                    calls.abort_all();
                     input.stop(e.code);
-                    writer.fail(e.error).await;
-                    finish(&writer).await;
-                    return;
+                    break Ending::Finish(Some(e.error));
                 }
-                Err(Stop::Gone) => {
-                    calls.abort_all();
-                    return;
-                }
+                Err(Stop::Gone) => break Ending::Reset,
             },
         }
+    };
+    // Calls still running (a session ended early) are cancelled; their
+    // frames already queued are written first.
+    calls.abort_all();
+    while calls.join_next().await.is_some() {}
+    if matches!(end, Ending::Finish(_)) {
+        input.stop(codes::DONE);
     }
-    input.stop(codes::DONE);
-    finish(&writer).await;
+    drop(writer);
+    let _ = ending.send(end);
+    let _ = (&mut writing.0).await;
 }
 
-/// Finishes the server's side, and waits (a little) until the client has
-/// it all, so a connection closed at shutdown does not cut it off.
-async fn finish(writer: &Writer) {
-    let mut send = writer.send.lock().await;
-    if send.finish().is_ok() {
-        let _ = tokio::time::timeout(Duration::from_secs(5), send.stopped()).await;
+/// Aborts a task when dropped (the session's writer, if the session's own
+/// task is aborted at the end of shutdown's grace period).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -264,15 +347,16 @@ async fn finish(writer: &Writer) {
 struct Call {
     shared: Arc<Shared>,
     identity: Identity,
-    writer: Arc<Writer>,
-    unanswered: Arc<Unanswered>,
+    writer: Writer,
+    /// Set once its final frame is queued.
+    answered: Arc<AtomicBool>,
     id: u64,
 }
 
 impl Call {
-    /// Writes the call's final frame (leaving the unanswered first).
+    /// Queues the call's final frame.
     async fn answer(&self, result: Result<Reply, CallError>) -> Result<(), Broken> {
-        self.unanswered.answered(self.id);
+        self.answered.store(true, Ordering::Release);
         self.writer.answer(self.id, result).await
     }
 
@@ -323,18 +407,22 @@ impl Call {
             })),
             stream: None,
         };
-        let running = admitted.run_encoded(Args::Encoded(args), io);
-        tokio::pin!(running);
-        let result = loop {
-            tokio::select! {
-                biased;
-                result = &mut running => break Some(result),
-                Some(event) = events.recv() => {
-                    if writer.event(id, event).await.is_err() {
-                        return;
+        // The node runs in this block: cancelled, it has stopped before
+        // the answer is queued.
+        let result = {
+            let running = admitted.run_encoded(Args::Encoded(args), io);
+            tokio::pin!(running);
+            loop {
+                tokio::select! {
+                    biased;
+                    result = &mut running => break Some(result),
+                    Some(event) = events.recv() => {
+                        if writer.event(id, event).await.is_err() {
+                            return;
+                        }
                     }
+                    _ = &mut cancel => break None,
                 }
-                _ = &mut cancel => break None,
             }
         };
         let Some(result) = result else {
@@ -356,7 +444,7 @@ impl Call {
             }
         }
         if self.answer(result).await.is_ok() {
-            // Let the connection send the answer first: making an instance
+            // Let the writer send the answer first: making an instance
             // does not yield, and the answer must not wait for it.
             tokio::task::yield_now().await;
             ahead.make_ready().await;
