@@ -23,16 +23,13 @@ use super::stream::{Exchange, Stop};
 use crate::host::{Args, CallIo, Identity, Origin, Reply, Wait};
 use crate::proto::session::{MAX_SESSION_CALLS, SessionFrame, answer_frame, ok_bin_head, ok_head};
 use crate::proto::{
-    CallError, CallEvent, ErrorKind, Follows, Inbound, NodeKind, RawValue, Request, Response, codes,
+    CallError, ErrorKind, Follows, Inbound, NodeKind, RawValue, Request, Response, codes,
 };
 use crate::rpc::transport::write_encoded;
 
-/// Progress and log events queued per call for a slow client; past this,
-/// new ones are dropped (as on a call's own stream).
-const EVENT_BUFFER: usize = 256;
-
-/// Frames queued for the session's writer task.
-const WRITE_QUEUE: usize = 64;
+/// Frames queued for the session's writer task. Past it, a call's
+/// progress and log events are dropped and its answer waits.
+const WRITE_QUEUE: usize = 256;
 
 /// Frames for the writer task: written whole, in order.
 struct Out {
@@ -58,18 +55,6 @@ struct Broken;
 impl Writer {
     async fn write(&self, out: Out) -> Result<(), Broken> {
         self.queue.send(out).await.map_err(|_| Broken)
-    }
-
-    /// Queues call `id`'s event.
-    async fn event(&self, id: u64, event: CallEvent) -> Result<(), Broken> {
-        let mut frames = Vec::new();
-        answer_frame(id, Response::Event(event), &mut frames);
-        self.write(Out {
-            frames,
-            tail: None,
-            answers: None,
-        })
-        .await
     }
 
     /// Queues call `id`'s final frame.
@@ -400,10 +385,19 @@ impl Call {
             return;
         }
         let ahead = admitted.ahead();
-        let (events_tx, mut events) = mpsc::channel::<CallEvent>(EVENT_BUFFER);
+        // Events go straight to the writer's queue as frames, dropped when
+        // it is full (progress and log are best-effort): they precede the
+        // final frame, which is queued after the node returns.
+        let queue = writer.queue.clone();
         let io = CallIo {
             events: Some(Arc::new(move |event| {
-                let _ = events_tx.try_send(event);
+                let mut frames = Vec::new();
+                answer_frame(id, Response::Event(event), &mut frames);
+                let _ = queue.try_send(Out {
+                    frames,
+                    tail: None,
+                    answers: None,
+                });
             })),
             stream: None,
         };
@@ -412,17 +406,10 @@ impl Call {
         let result = {
             let running = admitted.run_encoded(Args::Encoded(args), io);
             tokio::pin!(running);
-            loop {
-                tokio::select! {
-                    biased;
-                    result = &mut running => break Some(result),
-                    Some(event) = events.recv() => {
-                        if writer.event(id, event).await.is_err() {
-                            return;
-                        }
-                    }
-                    _ = &mut cancel => break None,
-                }
+            tokio::select! {
+                biased;
+                result = &mut running => Some(result),
+                _ = &mut cancel => None,
             }
         };
         let Some(result) = result else {
@@ -431,12 +418,6 @@ impl Call {
             let _ = self.answer(Err(e)).await;
             return;
         };
-        // Events sent before the result go out before it.
-        while let Ok(event) = events.try_recv() {
-            if writer.event(id, event).await.is_err() {
-                return;
-            }
-        }
         match &result {
             Ok(_) => tracing::debug!(node, elapsed = ?started.elapsed(), "call ok"),
             Err(e) => {
