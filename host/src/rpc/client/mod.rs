@@ -111,6 +111,13 @@ async fn start(
 /// Whether a session refused a call because the node is a stream or
 /// channel node, which runs on a stream of its own: `bad-request` with the
 /// node's kind as `details`.
+/// The error that sends a call to a stream of its own (see
+/// [`needs_own_stream`]), for a server that refused sessions.
+fn own_stream() -> CallError {
+    CallError::new(ErrorKind::BadRequest, "the server takes no sessions")
+        .with_details(Value::from("stream"))
+}
+
 fn needs_own_stream(e: &CallError) -> bool {
     e.kind == ErrorKind::BadRequest
         && matches!(
@@ -150,6 +157,8 @@ struct Inner {
     /// The next call id (unique across this client's sessions, so a call
     /// keeps its frame when it moves to a new session).
     next_id: AtomicU64,
+    /// The server refused a session (it predates them): a stream per call.
+    sessions_refused: std::sync::atomic::AtomicBool,
 }
 
 impl Client {
@@ -231,6 +240,7 @@ impl Client {
                 session: std::sync::Mutex::new(None),
                 opening: Mutex::new(()),
                 next_id: AtomicU64::new(1),
+                sessions_refused: std::sync::atomic::AtomicBool::new(false),
             }),
         };
         client.connection().await?;
@@ -361,10 +371,25 @@ impl Client {
         let call = async {
             let mut why = None;
             for _ in 0..2 {
-                match self.session().await?.send(id, frame.clone()).await {
-                    Ok(pending) => return pending.answer().await,
+                let session = self.session().await?;
+                match session.send(id, frame.clone()).await {
+                    Ok(pending) => {
+                        let answer = pending.answer().await;
+                        if answer.is_err() && session.was_refused() {
+                            // A server without sessions: streams from now on.
+                            self.inner.sessions_refused.store(true, Ordering::Relaxed);
+                            return Err(ClientError::Call(own_stream()));
+                        }
+                        return answer;
+                    }
                     // It ended before the call went out: on a new one.
-                    Err(NotSent::Ended(ended)) => why = ended,
+                    Err(NotSent::Ended(ended)) => {
+                        if session.was_refused() {
+                            self.inner.sessions_refused.store(true, Ordering::Relaxed);
+                            return Err(ClientError::Call(own_stream()));
+                        }
+                        why = ended;
+                    }
                 }
             }
             Err(why.unwrap_or_else(|| {
@@ -418,7 +443,7 @@ impl Client {
         args: Value,
         opts: CallOpts,
     ) -> Result<Value, ClientError> {
-        if self.inner.stream_per_call {
+        if self.inner.stream_per_call || self.inner.sessions_refused.load(Ordering::Relaxed) {
             return self.call_with(node, args, opts).await?.result().await;
         }
         let give_up = opts.give_up();

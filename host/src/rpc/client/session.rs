@@ -54,6 +54,8 @@ struct State {
     waiting: HashMap<u64, (Option<oneshot::Sender<Answer>>, OwnedSemaphorePermit)>,
     /// No more calls go out on it (its frames could not be written).
     closing: bool,
+    /// A frame for one of its calls has arrived.
+    heard: bool,
     /// Why the session ended, once it has.
     ended: Option<ClientError>,
 }
@@ -65,7 +67,11 @@ impl Calls {
 
     /// Hands call `id` its answer, if it still waits.
     fn deliver(&self, id: u64, answer: Answer) {
-        let waiting = self.lock().waiting.remove(&id);
+        let waiting = {
+            let mut state = self.lock();
+            state.heard = true;
+            state.waiting.remove(&id)
+        };
         if let Some((Some(tx), _place)) = waiting {
             let _ = tx.send(answer);
         }
@@ -120,6 +126,14 @@ impl Session {
             calls,
             places: Arc::new(Semaphore::new(MAX_SESSION_CALLS)),
         }))
+    }
+
+    /// Whether the server refused the session itself (`bad-request`
+    /// before any answer: a server that predates sessions).
+    pub(super) fn was_refused(&self) -> bool {
+        let state = self.calls.lock();
+        !state.heard
+            && matches!(&state.ended, Some(ClientError::Call(e)) if e.kind == crate::proto::ErrorKind::BadRequest)
     }
 
     /// Whether calls can still go out on it.

@@ -103,6 +103,7 @@ pub(super) async fn serve(
         buffered: ByteBudget::new(shared.budgets.buffered_per_connection),
         uploads: AtomicUsize::new(0),
         stop: stop.clone(),
+        session_calls: AtomicUsize::new(0),
     });
     let mut streams = JoinSet::new();
     loop {

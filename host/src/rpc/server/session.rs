@@ -15,11 +15,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use quinn::{SendStream, VarInt};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
 use super::Shared;
-use super::stream::{Exchange, Stop};
+use super::stream::{Conn, Exchange, Stop};
 use crate::host::{Args, CallIo, Identity, Origin, Reply, Wait};
 use crate::proto::session::{MAX_SESSION_CALLS, SessionFrame, answer_frame, ok_bin_head, ok_head};
 use crate::proto::{
@@ -163,32 +163,92 @@ async fn write_frames(
 /// cancel each (taken once used). A call leaves it when the writer task
 /// takes its final frame, right before writing it: a client that gets an
 /// answer and sends its next call at once finds the place free, and an
-/// answer waiting to be written still counts against the session's cap.
-#[derive(Default)]
-struct Unanswered(std::sync::Mutex<HashMap<u64, Option<oneshot::Sender<()>>>>);
+/// answer waiting to be written still counts against the session's cap and
+/// the connection's.
+struct Unanswered {
+    calls: std::sync::Mutex<HashMap<u64, Option<oneshot::Sender<()>>>>,
+    /// The connection's count of unanswered session calls, across its
+    /// sessions.
+    conn: Arc<Conn>,
+}
+
+/// Why a call was not taken.
+enum Refusal {
+    /// Its id is still running: the session is malformed.
+    Duplicate,
+    /// Answer it with this error.
+    Answer(CallError),
+}
 
 impl Unanswered {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Option<oneshot::Sender<()>>>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+        self.calls.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes call `id` if the session and the connection have room.
+    fn take(&self, id: u64, cancel: oneshot::Sender<()>) -> Result<(), Refusal> {
+        let mut calls = self.lock();
+        if calls.contains_key(&id) {
+            return Err(Refusal::Duplicate);
+        }
+        if calls.len() >= MAX_SESSION_CALLS {
+            return Err(Refusal::Answer(CallError::new(
+                ErrorKind::Overloaded,
+                format!(
+                    "this session already runs {MAX_SESSION_CALLS} calls; wait for answers or \
+                     open another session"
+                ),
+            )));
+        }
+        let counted =
+            self.conn
+                .session_calls
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                    (n < MAX_CONNECTION_CALLS).then_some(n + 1)
+                });
+        if counted.is_err() {
+            return Err(Refusal::Answer(CallError::new(
+                ErrorKind::Overloaded,
+                format!(
+                    "this connection already runs {MAX_CONNECTION_CALLS} calls in sessions; wait \
+                     for answers"
+                ),
+            )));
+        }
+        calls.insert(id, Some(cancel));
+        Ok(())
     }
 
     /// Call `id` is answered.
     fn answered(&self, id: u64) {
-        self.lock().remove(&id);
+        if self.lock().remove(&id).is_some() {
+            self.conn.session_calls.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 }
 
+impl Drop for Unanswered {
+    fn drop(&mut self) {
+        let left = self.lock().len();
+        self.conn.session_calls.fetch_sub(left, Ordering::AcqRel);
+    }
+}
+
+/// The most unanswered session calls one connection may have, across its
+/// sessions: what a stream per call allowed (QUIC's stream limit), so
+/// answers waiting for a slow reader cannot pile up beyond it.
+const MAX_CONNECTION_CALLS: usize = crate::rpc::transport::MAX_STREAMS as usize;
+
 /// Serves a session (after its `session` request) until the client ends
 /// it, it breaks, or the server shuts down.
-pub(super) async fn serve(
-    ex: Exchange,
-    shared: Arc<Shared>,
-    identity: Identity,
-    mut stop: watch::Receiver<bool>,
-) {
+pub(super) async fn serve(ex: Exchange, shared: Arc<Shared>, identity: Identity, conn: Arc<Conn>) {
+    let mut stop = conn.stop.clone();
     let Exchange { mut input, output } = ex;
     input.reader.expect(Follows::Session);
-    let unanswered = Arc::new(Unanswered::default());
+    let unanswered = Arc::new(Unanswered {
+        calls: std::sync::Mutex::default(),
+        conn,
+    });
     let (queue, queued) = mpsc::channel(WRITE_QUEUE);
     let (ending, ends) = oneshot::channel();
     let mut writing = AbortOnDrop(tokio::spawn(write_frames(
@@ -245,26 +305,25 @@ pub(super) async fn serve(
             inbound = input.next(), if reading => match inbound {
                 Ok(Inbound::Session(SessionFrame::Call { id, request, args })) => {
                     let (cancel_tx, cancel_rx) = oneshot::channel();
-                    let refused = {
-                        let mut waiting = unanswered.lock();
-                        if waiting.contains_key(&id) {
-                            Some(CallError::new(
-                                ErrorKind::BadRequest,
-                                format!("call id {id} is still running in this session; use a new id for each call"),
-                            ))
-                        } else if draining {
-                            Some(CallError::new(
-                                ErrorKind::Cancelled,
-                                "the server is shutting down and takes no new requests; retry once it is back",
-                            ))
-                        } else if waiting.len() >= MAX_SESSION_CALLS {
-                            Some(CallError::new(
-                                ErrorKind::Overloaded,
-                                format!("this session already runs {MAX_SESSION_CALLS} calls; wait for answers or open another session"),
-                            ))
-                        } else {
-                            waiting.insert(id, Some(cancel_tx));
-                            None
+                    let refused = if draining {
+                        Some(CallError::new(
+                            ErrorKind::Cancelled,
+                            "the server is shutting down and takes no new requests; retry once it is back",
+                        ))
+                    } else {
+                        match unanswered.take(id, cancel_tx) {
+                            Ok(()) => None,
+                            Err(Refusal::Answer(e)) => Some(e),
+                            Err(Refusal::Duplicate) => {
+                                input.stop(codes::MALFORMED);
+                                break Ending::Finish(Some(CallError::new(
+                                    ErrorKind::BadRequest,
+                                    format!(
+                                        "call id {id} was sent again while it still runs; a session \
+                                         needs a new id for each call"
+                                    ),
+                                )));
+                            }
                         }
                     };
                     if let Some(e) = refused {
@@ -310,12 +369,14 @@ pub(super) async fn serve(
     // frames already queued are written first.
     calls.abort_all();
     while calls.join_next().await.is_some() {}
-    if matches!(end, Ending::Finish(_)) {
-        input.stop(codes::DONE);
-    }
+    let finished = matches!(end, Ending::Finish(_));
     drop(writer);
     let _ = ending.send(end);
     let _ = (&mut writing.0).await;
+    // After the last frame (a stopped client write cannot race it).
+    if finished {
+        input.stop(codes::DONE);
+    }
 }
 
 /// Aborts a task when dropped (the session's writer, if the session's own

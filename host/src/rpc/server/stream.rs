@@ -33,6 +33,8 @@ pub(super) struct Conn {
     pub(super) place: std::sync::Mutex<Option<super::tokenless::Place>>,
     /// Becomes `true` when the server starts shutting down.
     pub(super) stop: tokio::sync::watch::Receiver<bool>,
+    /// Its session calls without a final frame yet, across its sessions.
+    pub(super) session_calls: std::sync::atomic::AtomicUsize,
 }
 
 /// One upload in progress on a connection; given back when dropped.
@@ -310,7 +312,7 @@ pub(super) async fn serve_stream(
         }
     };
     if request == Request::Session {
-        super::session::serve(ex, shared.clone(), identity, conn.stop.clone()).await;
+        super::session::serve(ex, shared.clone(), identity, conn.clone()).await;
         return;
     }
     let host = &shared.host;
