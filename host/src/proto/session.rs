@@ -90,9 +90,14 @@ pub fn cancel_frame(id: u64) -> Vec<u8> {
     )
 }
 
-/// Appends `response` to call `id` as a frame to `out`.
-pub fn answer_frame(id: u64, response: Response, out: &mut Vec<u8>) {
-    encode_frame(&with_id(id, response.into_value()), out);
+/// Appends `response` as a frame to `out`: for call `id` of a session, or
+/// without an id (a stream's frame, or an error about a session itself).
+pub fn answer_frame(id: Option<u64>, response: Response, out: &mut Vec<u8>) {
+    let value = response.into_value();
+    match id {
+        Some(id) => encode_frame(&with_id(id, value), out),
+        None => encode_frame(&value, out),
+    }
 }
 
 /// Reads a frame the server sent on a session: the call it belongs to and
@@ -124,7 +129,7 @@ pub fn parse_answer(frame: Value) -> Result<(Option<u64>, Response), ProtoError>
 /// Appends the length prefix and the start of an `ok` frame whose value
 /// takes `value_len` bytes (the caller writes them next), with `id` in a
 /// session: `{"type": "ok", "id"?: n, "value": …}`, the bytes
-/// [`answer_frame`] (or a stream's writer) would write for the value.
+/// [`answer_frame`] would write for the value.
 pub fn ok_head(id: Option<u64>, value_len: usize, out: &mut Vec<u8>) {
     let mut head = Vec::with_capacity(24);
     match id {
@@ -242,7 +247,7 @@ mod tests {
         let mut decoder = FrameDecoder::new(1 << 20);
         let mut out = Vec::new();
         answer_frame(
-            3,
+            Some(3),
             Response::Event(CallEvent::Progress {
                 fraction: 0.5,
                 message: "half".into(),
@@ -250,7 +255,7 @@ mod tests {
             &mut out,
         );
         answer_frame(
-            4,
+            Some(4),
             Response::Err(CallError::new(ErrorKind::Overloaded, "busy")),
             &mut out,
         );
@@ -271,7 +276,7 @@ mod tests {
         for id in [0, 200, 70_000, u64::MAX] {
             let value = Value::Array(vec![1.into(), "two".into()]);
             let mut whole = Vec::new();
-            answer_frame(id, Response::Ok(value.clone()), &mut whole);
+            answer_frame(Some(id), Response::Ok(value.clone()), &mut whole);
             let mut encoded = Vec::new();
             rmpv::encode::write_value(&mut encoded, &value).unwrap();
             let mut split = Vec::new();
@@ -282,7 +287,11 @@ mod tests {
             for len in [0, 255, 256, 65_536] {
                 let bytes = vec![9u8; len];
                 let mut whole = Vec::new();
-                answer_frame(id, Response::Ok(Value::Binary(bytes.clone())), &mut whole);
+                answer_frame(
+                    Some(id),
+                    Response::Ok(Value::Binary(bytes.clone())),
+                    &mut whole,
+                );
                 let mut split = Vec::new();
                 ok_bin_head(Some(id), len, &mut split);
                 split.extend_from_slice(&bytes);

@@ -21,7 +21,7 @@
 use bytes::Bytes;
 use rmpv::Value;
 
-use super::codec::{FrameDecoder, FrameError, encode_frame};
+use super::codec::{FrameDecoder, FrameError};
 use super::codes;
 use super::decode::{MAX_DEPTH, decode_value, skip_value};
 use super::error::{CallError, ErrorKind};
@@ -29,7 +29,7 @@ use super::event::CallEvent;
 use super::frame::{Follows, Request, Response, parse_input};
 use super::lazy::{RawValue, chunk_bytes, parse_request};
 use super::record::ProtoError;
-use super::session::{SessionFrame, ok_bin_head, ok_head, parse_session_frame};
+use super::session::{SessionFrame, answer_frame, ok_bin_head, ok_head, parse_session_frame};
 
 /// Why a stream cannot go on: the code to stop (or reset) it with and the
 /// error to tell the peer, when it can still be told.
@@ -248,16 +248,27 @@ impl RequestReader {
 #[error("a frame after the final frame of a stream")]
 pub struct AfterFinal;
 
-/// The server's writing side of one request stream.
+/// The server's writing side of one request stream, or of one call of a
+/// session (its frames then carry the call's id).
 #[derive(Debug, Default)]
 pub struct ResponseWriter {
     finished: bool,
+    /// The call's id, in a session.
+    id: Option<u64>,
 }
 
 impl ResponseWriter {
     /// A writer that has sent nothing yet.
     pub fn new() -> Self {
         ResponseWriter::default()
+    }
+
+    /// A writer for call `id` of a session: every frame carries the id.
+    pub fn in_session(id: u64) -> Self {
+        ResponseWriter {
+            finished: false,
+            id: Some(id),
+        }
     }
 
     /// Appends the frame of an event to `out`.
@@ -303,7 +314,7 @@ impl ResponseWriter {
     /// [`AfterFinal`] once the final frame was written.
     pub fn finish_bin(&mut self, len: usize, out: &mut Vec<u8>) -> Result<(), AfterFinal> {
         self.finish_final()?;
-        ok_bin_head(None, len, out);
+        ok_bin_head(self.id, len, out);
         Ok(())
     }
 
@@ -311,7 +322,7 @@ impl ResponseWriter {
     /// `value_len` bytes.
     fn finish_head(&mut self, value_len: usize, out: &mut Vec<u8>) -> Result<(), AfterFinal> {
         self.finish_final()?;
-        ok_head(None, value_len, out);
+        ok_head(self.id, value_len, out);
         Ok(())
     }
 
@@ -334,7 +345,7 @@ impl ResponseWriter {
             return Err(AfterFinal);
         }
         self.finished = response.is_final();
-        encode_frame(&response.into_value(), out);
+        answer_frame(self.id, response, out);
         Ok(())
     }
 

@@ -111,13 +111,6 @@ async fn start(
 /// Whether a session refused a call because the node is a stream or
 /// channel node, which runs on a stream of its own: `bad-request` with the
 /// node's kind as `details`.
-/// The error that sends a call to a stream of its own (see
-/// [`needs_own_stream`]), for a server that refused sessions.
-fn own_stream() -> CallError {
-    CallError::new(ErrorKind::BadRequest, "the server takes no sessions")
-        .with_details(Value::from("stream"))
-}
-
 fn needs_own_stream(e: &CallError) -> bool {
     e.kind == ErrorKind::BadRequest
         && matches!(
@@ -368,55 +361,57 @@ impl Client {
     ) -> Result<Value, ClientError> {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let frame = Bytes::from(crate::proto::session::call_frame(id, request));
+        // The answer, or none when the call is to go on a stream of its own.
         let call = async {
             let mut why = None;
             for _ in 0..2 {
-                let session = self.session().await?;
-                match session.send(id, frame.clone()).await {
-                    Ok(pending) => {
-                        let answer = pending.answer().await;
-                        if answer.is_err() && session.was_refused() {
-                            // A server without sessions: streams from now on.
-                            self.inner.sessions_refused.store(true, Ordering::Relaxed);
-                            return Err(ClientError::Call(own_stream()));
-                        }
-                        return answer;
-                    }
+                let session = match self.session().await {
+                    Ok(session) => session,
+                    Err(e) => return Some(Err(e)),
+                };
+                let answer = match session.send(id, frame.clone()).await {
+                    Ok(pending) => Some(pending.answer().await),
                     // It ended before the call went out: on a new one.
                     Err(NotSent::Ended(ended)) => {
-                        if session.was_refused() {
-                            self.inner.sessions_refused.store(true, Ordering::Relaxed);
-                            return Err(ClientError::Call(own_stream()));
-                        }
                         why = ended;
+                        None
                     }
+                };
+                if session.was_refused() {
+                    // A server without sessions: streams from now on.
+                    self.inner.sessions_refused.store(true, Ordering::Relaxed);
+                    return None;
+                }
+                if answer.is_some() {
+                    return answer;
                 }
             }
-            Err(why.unwrap_or_else(|| {
+            Some(Err(why.unwrap_or_else(|| {
                 ClientError::ConnectionLost("the session ended and a new one ended too".into())
-            }))
+            })))
         };
         // The deadline covers waiting for a session, for a place on it and
         // for the answer.
         let answer = match give_up {
             Some(at) => tokio::time::timeout_at(at, call).await.unwrap_or_else(|_| {
-                Err(ClientError::Call(CallError::new(
+                Some(Err(ClientError::Call(CallError::new(
                     ErrorKind::Timeout,
                     "no answer before the deadline",
-                )))
+                ))))
             }),
             None => call.await,
         };
-        match answer {
-            Err(ClientError::Call(e)) if needs_own_stream(&e) => {
-                // The session's call frame is a valid request on its own
-                // (the server ignores its `id` there).
+        match answer.filter(|a| !matches!(a, Err(ClientError::Call(e)) if needs_own_stream(e))) {
+            Some(answer) => answer,
+            // A stream or channel node, or a server without sessions: the
+            // session's call frame is a valid request on its own (the
+            // server ignores its `id` there).
+            None => {
                 let (send, recv) = self.open_frame(frame).await?;
                 CallStream::new(Some(send), recv, self.inner.max_frame, give_up)
                     .result()
                     .await
             }
-            other => other,
         }
     }
 

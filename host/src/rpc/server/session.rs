@@ -19,11 +19,12 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
 use super::Shared;
-use super::stream::{Conn, Exchange, Stop};
+use super::stream::{Conn, Exchange, Stop, final_frame};
 use crate::host::{Args, CallIo, Identity, Origin, Reply, Wait};
-use crate::proto::session::{MAX_SESSION_CALLS, SessionFrame, answer_frame, ok_bin_head, ok_head};
+use crate::proto::session::{MAX_SESSION_CALLS, SessionFrame, answer_frame};
 use crate::proto::{
-    CallError, ErrorKind, Follows, Inbound, NodeKind, RawValue, Request, Response, codes,
+    CallError, ErrorKind, Follows, Inbound, NodeKind, RawValue, Request, Response, ResponseWriter,
+    codes,
 };
 use crate::rpc::transport::write_encoded;
 
@@ -59,28 +60,11 @@ impl Writer {
 
     /// Queues call `id`'s final frame.
     async fn answer(&self, id: u64, result: Result<Reply, CallError>) -> Result<(), Broken> {
-        let mut frames = Vec::new();
-        let tail = match result {
-            Ok(Reply::Encoded(value)) => {
-                ok_head(Some(id), value.len(), &mut frames);
-                Some(value)
-            }
-            Ok(Reply::Bin(bin)) => {
-                ok_bin_head(Some(id), bin.len(), &mut frames);
-                Some(bin)
-            }
-            Ok(Reply::Value(value)) => {
-                answer_frame(id, Response::Ok(value), &mut frames);
-                None
-            }
-            Err(e) => {
-                answer_frame(id, Response::Err(e), &mut frames);
-                None
-            }
-        };
+        let (frames, tail) =
+            final_frame(&mut ResponseWriter::in_session(id), result).map_err(|_| Broken)?;
         self.write(Out {
             frames,
-            tail: tail.map(Bytes::from),
+            tail,
             answers: Some(id),
         })
         .await
@@ -140,7 +124,7 @@ async fn write_frames(
         Ok(Ending::Finish(error)) => {
             if let Some(error) = error {
                 let mut frames = Vec::new();
-                crate::proto::encode_frame(&Response::Err(error).into_value(), &mut frames);
+                answer_frame(None, Response::Err(error), &mut frames);
                 let write = write_encoded(&mut send, frames.into());
                 if !matches!(tokio::time::timeout(timeout, write).await, Ok(Ok(()))) {
                     let _ = send.reset(VarInt::from_u32(codes::TOO_SLOW));
@@ -331,7 +315,7 @@ pub(super) async fn serve(ex: Exchange, shared: Arc<Shared>, identity: Identity,
                         // frames are not read meanwhile. A broken writer
                         // is seen next turn.
                         let mut frames = Vec::new();
-                        answer_frame(id, Response::Err(e), &mut frames);
+                        answer_frame(Some(id), Response::Err(e), &mut frames);
                         let _ = writer.write(Out { frames, tail: None, answers: None }).await;
                         continue;
                     }
@@ -453,7 +437,7 @@ impl Call {
         let io = CallIo {
             events: Some(Arc::new(move |event| {
                 let mut frames = Vec::new();
-                answer_frame(id, Response::Event(event), &mut frames);
+                answer_frame(Some(id), Response::Event(event), &mut frames);
                 let _ = queue.try_send(Out {
                     frames,
                     tail: None,

@@ -13,8 +13,8 @@ use super::Shared;
 use super::budget::{ByteBudget, Exhausted, Held};
 use crate::host::{Ahead, Identity, Reply};
 use crate::proto::{
-    CallError, CallEvent, ErrorKind, Inbound, Request, RequestReader, ResponseWriter, StreamError,
-    caller_value, codes, encode_frame,
+    AfterFinal, CallError, CallEvent, ErrorKind, Inbound, Request, RequestReader, ResponseWriter,
+    StreamError, caller_value, codes, encode_frame,
 };
 use crate::rpc::transport::{self, read_some, write_encoded};
 
@@ -205,19 +205,7 @@ impl Output {
     /// stream reset with code 8: it cannot hold the answer (and the stream)
     /// for as long as it likes.
     pub(super) async fn finish(&mut self, result: Result<Reply, CallError>) -> Result<(), Gone> {
-        let mut out = Vec::new();
-        // An answer already encoded goes out as it is, after the frame's head.
-        let (head, tail) = match result {
-            Ok(Reply::Encoded(value)) => (
-                self.writer.finish_encoded(value.len(), &mut out),
-                Some(value),
-            ),
-            Ok(Reply::Bin(bin)) => (self.writer.finish_bin(bin.len(), &mut out), Some(bin)),
-            Ok(Reply::Value(value)) => (self.writer.finish(Ok(value), &mut out), None),
-            Err(e) => (self.writer.finish(Err(e), &mut out), None),
-        };
-        head.map_err(|_| Gone)?;
-        let bytes = tail.map(Bytes::from);
+        let (out, bytes) = final_frame(&mut self.writer, result).map_err(|_| Gone)?;
         let send = &mut self.send;
         let write = async move {
             write_encoded(send, out.into()).await?;
@@ -241,6 +229,35 @@ impl Output {
     pub(super) fn cancel(&mut self) {
         let _ = self.send.reset(VarInt::from_u32(codes::CANCELLED));
     }
+}
+
+/// The final frame of `result` through `writer` (a stream's, or a session
+/// call's): the frame's bytes, and an answer already encoded, to be sent
+/// after them as it is (not copied into the frame).
+pub(super) fn final_frame(
+    writer: &mut ResponseWriter,
+    result: Result<Reply, CallError>,
+) -> Result<(Vec<u8>, Option<Bytes>), AfterFinal> {
+    let mut out = Vec::new();
+    let tail = match result {
+        Ok(Reply::Encoded(value)) => {
+            writer.finish_encoded(value.len(), &mut out)?;
+            Some(value)
+        }
+        Ok(Reply::Bin(bin)) => {
+            writer.finish_bin(bin.len(), &mut out)?;
+            Some(bin)
+        }
+        Ok(Reply::Value(value)) => {
+            writer.finish(Ok(value), &mut out)?;
+            None
+        }
+        Err(e) => {
+            writer.finish(Err(e), &mut out)?;
+            None
+        }
+    };
+    Ok((out, tail.map(Bytes::from)))
 }
 
 /// Both halves of one request stream.
