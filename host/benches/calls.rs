@@ -11,7 +11,11 @@
 //!   `Plugin::call`, against the typed call with the same data: the cost of
 //!   converting big arguments and results; the list also as the RPC server
 //!   calls it (`Plugin::call_encoded`: MessagePack in and out), beside what
-//!   decoding and encoding it with `rmpv` alone costs.
+//!   decoding and encoding it with `rmpv` alone costs;
+//! - records, variants, options and strings (`echo-deep`, 512 entries) and
+//!   one `s64` as the RPC server calls them (MessagePack read straight into
+//!   `Val`s and written straight from them) against `Plugin::call` through
+//!   `rmpv::Value`s, with the encoding and decoding around it.
 //!
 //! Run with `cargo bench --bench calls`.
 
@@ -25,6 +29,22 @@ mod harness;
 
 use harness::bare_wasm::{Ctx, fresh_store};
 use harness::timing::{median, report};
+
+/// `args` as the RPC server hands them to the runtime: the bytes of a call
+/// frame's `args`, not decoded.
+fn wire_args(node: &str, args: &Value) -> warden_host::proto::RawValue {
+    let mut frame = Vec::new();
+    rmpv::encode::write_value(
+        &mut frame,
+        &Value::Map(vec![
+            ("type".into(), "call".into()),
+            ("node".into(), format!("types/{node}").into()),
+            ("args".into(), args.clone()),
+        ]),
+    )
+    .unwrap();
+    warden_host::proto::parse_request(frame.into()).unwrap().1
+}
 
 fn main() {
     let bytes = std::fs::read(harness::plugins::test_plugin("types")).unwrap();
@@ -156,17 +176,7 @@ fn main() {
     );
     // As a front end that speaks MessagePack calls it: the arguments as
     // they came off the wire, the answer written as MessagePack.
-    let mut frame = Vec::new();
-    rmpv::encode::write_value(
-        &mut frame,
-        &Value::Map(vec![
-            ("type".into(), "call".into()),
-            ("node".into(), "types/echo/echo-list".into()),
-            ("args".into(), list_args.clone()),
-        ]),
-    )
-    .unwrap();
-    let (_, raw_args) = warden_host::proto::parse_request(frame.into()).unwrap();
+    let raw_args = wire_args("echo/echo-list", &list_args);
     let warden_encoded = median(500, || {
         let r = tokio
             .block_on(plugin.call_encoded(
@@ -212,4 +222,58 @@ fn main() {
         typed_list_time,
         "baseline: typed call, live instance",
     );
+
+    // Any other shape over the wire: MessagePack straight to and from
+    // `Val`s, against the same call through `rmpv::Value`s (decoding the
+    // arguments first and encoding the answer after, as a front end must).
+    let deep: Vec<Value> = (0..512)
+        .map(|i: i64| {
+            let point = Value::Map(vec![("x".into(), i.into()), ("y".into(), (-i).into())]);
+            let shape = match i % 3 {
+                0 => Value::Map(vec![("circle".into(), Value::F64(i as f64 / 2.0))]),
+                1 => Value::Map(vec![("rect".into(), point.clone())]),
+                _ => Value::from("empty"),
+            };
+            Value::Array(vec![Value::Array(vec![point, shape])])
+        })
+        .collect();
+    for (node, args, what) in [
+        (
+            "echo/echo-deep",
+            Value::Array(vec![Value::Array(deep)]),
+            "512 x tuple<point, option<shape>>",
+        ),
+        ("echo/echo-s64", Value::Array(vec![7.into()]), "one s64"),
+    ] {
+        let raw = wire_args(node, &args);
+        let mut out = Vec::new();
+        let through_values = median(2_000, || {
+            let decoded = raw.decode(usize::MAX).unwrap();
+            let r = tokio
+                .block_on(plugin.call(node, decoded, Default::default()))
+                .unwrap();
+            out.clear();
+            rmpv::encode::write_value(&mut out, &r).unwrap();
+        });
+        let straight = median(2_000, || {
+            let r = tokio
+                .block_on(plugin.call_encoded(
+                    node,
+                    Args::Encoded(raw.clone()),
+                    Default::default(),
+                    None,
+                ))
+                .unwrap();
+            let Reply::Encoded(bytes) = r else {
+                panic!("{node} did not answer encoded")
+            };
+            assert_eq!(bytes.len(), out.len());
+        });
+        report(
+            &format!("{what}: MessagePack straight to Val and back"),
+            straight,
+            through_values,
+            "baseline: the same through rmpv::Value",
+        );
+    }
 }

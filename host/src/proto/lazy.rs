@@ -38,6 +38,25 @@ impl RawValue {
         }
     }
 
+    /// `value` encoded, as a front end that has a value rather than bytes
+    /// off the wire would hand it over.
+    ///
+    /// # Errors
+    ///
+    /// [`DecodeError`] for a value nested deeper than a request's
+    /// arguments may be ([`MAX_DEPTH`] with the request's map).
+    pub fn encode(value: &Value) -> Result<Self, DecodeError> {
+        let mut bytes = Vec::new();
+        // Writing into a Vec cannot fail.
+        let _ = rmpv::encode::write_value(&mut bytes, value);
+        // As deep as arguments inside a request may be.
+        let extent = skip_value(&bytes, 1, MAX_DEPTH)?;
+        Ok(RawValue {
+            bytes: bytes.into(),
+            extent,
+        })
+    }
+
     /// How big it is, encoded and decoded.
     pub fn extent(&self) -> Extent {
         self.extent

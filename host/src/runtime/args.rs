@@ -10,6 +10,7 @@ use super::convert::{self, ConvError};
 use super::msgpack;
 use super::numbers::Numbers;
 use super::reflect::NodeEntry;
+use super::val_wire;
 use crate::proto::{CallError, ErrorKind, RawValue};
 
 /// A call's arguments as a front end has them.
@@ -19,9 +20,9 @@ pub enum Args {
     Value(Value),
     /// The same as MessagePack, as it came off the wire, already checked
     /// against the caller's bound on its decoded size
-    /// ([`RawValue::extent`]). A numbers node reads its list straight from
-    /// these bytes and a bytes node takes its bytes as a slice of them;
-    /// other nodes get them decoded.
+    /// ([`RawValue::extent`]). They are read straight into the guest's
+    /// values (a bytes node takes its bytes as a slice of them), without
+    /// `Value`s in between.
     Encoded(RawValue),
 }
 
@@ -60,8 +61,10 @@ pub(super) enum Params {
 }
 
 impl Params {
-    /// The arguments of a call of `node`; a numbers node's list is read
-    /// straight from encoded arguments.
+    /// The arguments of a call of `node`; encoded arguments are read
+    /// straight into a numbers node's list, a slice of their bytes for a
+    /// bytes node, or `Val`s, and go through `Value`s only when they do not
+    /// fit (the general path then says why).
     pub(super) fn take(node: &NodeEntry, args: Args) -> Result<Params, CallError> {
         if let Args::Encoded(raw) = &args {
             let param = node.params.first().map_or("", |(name, _)| name.as_str());
@@ -74,6 +77,9 @@ impl Params {
                 && let Some(range) = msgpack::bin_in_args(raw.bytes(), param)
             {
                 return Ok(Params::Bytes(raw.bytes().slice(range)));
+            }
+            if let Some(vals) = val_wire::read_args(node, raw.bytes()) {
+                return Ok(Params::Vals(vals));
             }
         }
         Params::take_value(node, args.into_value()?)

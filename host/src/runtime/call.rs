@@ -7,11 +7,13 @@ use std::time::Instant;
 
 use rmpv::Value;
 use wasmtime::Store;
+use wasmtime::component::types::Type;
 use wasmtime::component::{Instance, Val};
 
 use super::args::{Args, Params, bind};
 use super::classify::classify;
 use super::convert;
+use super::val_wire;
 use super::plugin::Plugin;
 use super::reflect::{BytesResult, NodeEntry, Shape};
 use super::store::CallState;
@@ -55,8 +57,8 @@ pub enum Reply {
     /// The result value.
     Value(Value),
     /// The result as one MessagePack value, written straight from the
-    /// guest's result without a `Value` per element: a numbers node's list,
-    /// when asked for with [`Plugin::call_encoded`].
+    /// guest's result without `Value`s: a call node's result when asked
+    /// for with [`Plugin::call_encoded`].
     Encoded(Vec<u8>),
     /// Bytes to write as MessagePack `bin` without copying them into a
     /// frame first: a bytes node's result, when asked for with
@@ -123,10 +125,10 @@ impl Plugin {
 
     /// Calls node `name` like [`Plugin::call`] (or [`Plugin::call_stream`]
     /// when `io` is given), for a front end that speaks MessagePack: the
-    /// arguments may stay encoded as they arrived, a numbers node
-    /// (`(list<N>) -> list<N>`) answers its list encoded (no `Value` per
-    /// element) and a bytes node its bytes as [`Reply::Bin`]. Other answers
-    /// are values.
+    /// arguments may stay encoded as they arrived (read straight into the
+    /// guest's values), a call node answers encoded ([`Reply::Encoded`],
+    /// written straight from the guest's result) and a bytes node its bytes
+    /// as [`Reply::Bin`]. A stream or channel node's final value is a value.
     ///
     /// # Errors
     ///
@@ -224,6 +226,7 @@ impl Plugin {
         let stderr = flush_output(&store);
         let budget = self.inner.limits.max_result_bytes;
         match outcome {
+            Ok(Ran::Result(val)) if encoded => self.encode_result(node, val.as_ref()),
             Ok(Ran::Result(val)) => self.convert_result(node, val.as_ref()).map(Reply::Value),
             Ok(Ran::Bytes(result)) => self.bytes_result(node, result).map(|bytes| match encoded {
                 true => Reply::Bin(bytes),
@@ -359,6 +362,34 @@ impl Plugin {
                 bytes_text(self.inner.limits.max_result_bytes)
             ),
         )
+    }
+
+    /// A call node's result written as MessagePack, meaning what
+    /// `convert_result` makes of it (an error from a top-level
+    /// `result` is made there).
+    fn encode_result(&self, node: &NodeEntry, result: Option<&Val>) -> Result<Reply, CallError> {
+        let (Some(ty), Some(val)) = (&node.result, result) else {
+            return Ok(Reply::Value(Value::Nil));
+        };
+        let mut budget = self.inner.limits.max_result_bytes;
+        let mut out = Vec::new();
+        let written = match (ty, val) {
+            // A top-level result<T, E>: ok(T) is the value.
+            (Type::Result(result), Val::Result(Ok(payload))) if node.unwraps_result() => {
+                // What the `{"ok": ..}` around it would have cost.
+                budget = budget.checked_sub(8).ok_or_else(|| self.too_large(node))?;
+                match (result.ok(), payload) {
+                    (Some(t), Some(p)) => val_wire::write(&t, p, &mut budget, &mut out),
+                    _ => return Ok(Reply::Value(Value::Nil)),
+                }
+            }
+            (Type::Result(_), _) if node.unwraps_result() => {
+                return self.convert_result(node, result).map(Reply::Value);
+            }
+            _ => val_wire::write(ty, val, &mut budget, &mut out),
+        };
+        written.map_err(|_| self.too_large(node))?;
+        Ok(Reply::Encoded(out))
     }
 
     fn convert_result(&self, node: &NodeEntry, result: Option<&Val>) -> Result<Value, CallError> {

@@ -31,6 +31,7 @@ mod reflect;
 mod schema;
 mod store;
 mod streaming;
+mod val_wire;
 mod warm;
 mod wit_docs;
 mod wit_type;

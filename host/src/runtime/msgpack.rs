@@ -40,6 +40,40 @@ impl<'a> Reader<'a> {
         self.bytes.len() - self.pos
     }
 
+    /// The next byte (the next value's marker), without reading it.
+    pub(super) fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    /// Reads a nil if one is next.
+    pub(super) fn nil(&mut self) -> bool {
+        let next = self.peek() == Some(0xc0);
+        self.pos += usize::from(next);
+        next
+    }
+
+    /// A bool.
+    pub(super) fn bool(&mut self) -> Option<bool> {
+        match self.peek()? {
+            0xc2 => self.byte().map(|_| false),
+            0xc3 => self.byte().map(|_| true),
+            _ => None,
+        }
+    }
+
+    /// A `bin`'s bytes.
+    pub(super) fn bin(&mut self) -> Option<&'a [u8]> {
+        let len = match self.peek()? {
+            0xc4..=0xc6 => match self.byte()? {
+                0xc4 => usize::from(self.byte()?),
+                0xc5 => usize::from(u16::from_be_bytes(self.take()?)),
+                _ => usize::try_from(u32::from_be_bytes(self.take()?)).ok()?,
+            },
+            _ => return None,
+        };
+        self.slice(len)
+    }
+
     fn byte(&mut self) -> Option<u8> {
         let b = *self.bytes.get(self.pos)?;
         self.pos += 1;
@@ -80,14 +114,16 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// A string's bytes.
+    /// A string's bytes (leaving a value that is not a string unread).
     pub(super) fn str(&mut self) -> Option<&'a [u8]> {
+        if !is_str(self.peek()?) {
+            return None;
+        }
         let len = match self.byte()? {
             b @ 0xa0..=0xbf => usize::from(b & 0x1f),
             0xd9 => usize::from(self.byte()?),
             0xda => usize::from(u16::from_be_bytes(self.take()?)),
-            0xdb => usize::try_from(u32::from_be_bytes(self.take()?)).ok()?,
-            _ => return None,
+            _ => usize::try_from(u32::from_be_bytes(self.take()?)).ok()?,
         };
         self.slice(len)
     }
@@ -120,6 +156,16 @@ impl<'a> Reader<'a> {
         self.pos += used;
         Some(num)
     }
+}
+
+/// Whether a value with this marker is a string.
+pub(super) fn is_str(marker: u8) -> bool {
+    matches!(marker, 0xa0..=0xbf | 0xd9..=0xdb)
+}
+
+/// Whether a value with this marker is a `bin`.
+pub(super) fn is_bin(marker: u8) -> bool {
+    matches!(marker, 0xc4..=0xc6)
 }
 
 impl Num {
@@ -240,6 +286,49 @@ pub(super) fn put_array_len(out: &mut Vec<u8>, len: usize) {
     } else {
         // A result this long was refused by the budget long before 2^32.
         out.push(0xdd);
+        out.extend_from_slice(&(len as u32).to_be_bytes());
+    }
+}
+
+/// Appends a map header.
+pub(super) fn put_map_len(out: &mut Vec<u8>, len: usize) {
+    if len < 16 {
+        out.push(0x80 | len as u8);
+    } else if let Ok(len) = u16::try_from(len) {
+        out.push(0xde);
+        out.extend_from_slice(&len.to_be_bytes());
+    } else {
+        out.push(0xdf);
+        out.extend_from_slice(&(len as u32).to_be_bytes());
+    }
+}
+
+/// Appends a string (as `rmpv` writes it: the shortest header).
+pub(super) fn put_str(out: &mut Vec<u8>, s: &str) {
+    let len = s.len();
+    if len < 32 {
+        out.push(0xa0 | len as u8);
+    } else if let Ok(len) = u8::try_from(len) {
+        out.extend_from_slice(&[0xd9, len]);
+    } else if let Ok(len) = u16::try_from(len) {
+        out.push(0xda);
+        out.extend_from_slice(&len.to_be_bytes());
+    } else {
+        out.push(0xdb);
+        out.extend_from_slice(&(len as u32).to_be_bytes());
+    }
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// Appends a `bin` header for `len` bytes.
+pub(super) fn put_bin_len(out: &mut Vec<u8>, len: usize) {
+    if let Ok(len) = u8::try_from(len) {
+        out.extend_from_slice(&[0xc4, len]);
+    } else if let Ok(len) = u16::try_from(len) {
+        out.push(0xc5);
+        out.extend_from_slice(&len.to_be_bytes());
+    } else {
+        out.push(0xc6);
         out.extend_from_slice(&(len as u32).to_be_bytes());
     }
 }

@@ -1,0 +1,427 @@
+//! WIT values straight from and to MessagePack, for a front end that
+//! speaks it ([`Args::Encoded`](super::Args::Encoded) in,
+//! [`Reply::Encoded`](super::Reply::Encoded) out): a call's arguments read
+//! into `Val`s and its result written from its `Val`, with no
+//! `rmpv::Value` in between.
+//!
+//! The meaning is the value mapping's (`convert`). Reading takes only what
+//! the general path takes with the same meaning; anything else (every value
+//! it refuses, a repeated key, an extension type) returns `None` and goes
+//! the general way, so errors read the same. Writing produces, byte for
+//! byte, what the general path writes, within the same result budget.
+
+use wasmtime::component::Val;
+use wasmtime::component::types::Type;
+
+use super::convert::TooLarge;
+use super::msgpack::{self as wire, Reader, is_bin, is_str};
+use super::reflect::NodeEntry;
+
+/// The parameter values of a call of `node` from its encoded arguments
+/// (an array in order, a map by parameter name, or nil for none), or
+/// `None` for the general path.
+pub(super) fn read_args(node: &NodeEntry, bytes: &[u8]) -> Option<Vec<Val>> {
+    let mut r = Reader::new(bytes);
+    let params = &node.params;
+    let vals = match r.peek()? {
+        0xc0 if params.is_empty() => {
+            r.nil();
+            Vec::new()
+        }
+        0x90..=0x9f | 0xdc | 0xdd => {
+            if r.array_len()? != params.len() {
+                return None;
+            }
+            let mut vals = Vec::with_capacity(params.len());
+            for (_, ty) in params {
+                vals.push(read(&mut r, ty)?);
+            }
+            vals
+        }
+        0x80..=0x8f | 0xde | 0xdf => {
+            let len = r.map_len()?;
+            let mut slots = vec![None; params.len()];
+            for _ in 0..len {
+                let key = r.str()?;
+                let i = params.iter().position(|(n, _)| n.as_bytes() == key)?;
+                if slots[i].is_some() {
+                    return None;
+                }
+                slots[i] = Some(read(&mut r, &params[i].1)?);
+            }
+            let mut vals = Vec::with_capacity(params.len());
+            for ((_, ty), slot) in params.iter().zip(slots) {
+                vals.push(match slot {
+                    Some(val) => val,
+                    // An omitted optional parameter is `none`.
+                    None if matches!(ty, Type::Option(_)) => Val::Option(None),
+                    None => return None,
+                });
+            }
+            vals
+        }
+        _ => return None,
+    };
+    (r.remaining() == 0).then_some(vals)
+}
+
+/// One value of type `ty`.
+fn read(r: &mut Reader<'_>, ty: &Type) -> Option<Val> {
+    Some(match ty {
+        Type::Bool => Val::Bool(r.bool()?),
+        Type::S8 => Val::S8(r.num()?.int()?),
+        Type::U8 => Val::U8(r.num()?.int()?),
+        Type::S16 => Val::S16(r.num()?.int()?),
+        Type::U16 => Val::U16(r.num()?.int()?),
+        Type::S32 => Val::S32(r.num()?.int()?),
+        Type::U32 => Val::U32(r.num()?.int()?),
+        Type::S64 => Val::S64(r.num()?.int()?),
+        Type::U64 => Val::U64(r.num()?.int()?),
+        Type::Float32 => Val::Float32(float(r)? as f32),
+        Type::Float64 => Val::Float64(float(r)?),
+        Type::Char => {
+            let mut chars = text(r)?.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) => Val::Char(c),
+                _ => return None,
+            }
+        }
+        Type::String => Val::String(text(r)?.to_owned()),
+        Type::List(list) => {
+            let elem = list.ty();
+            if matches!(elem, Type::U8) && is_bin(r.peek()?) {
+                Val::List(r.bin()?.iter().map(|&b| Val::U8(b)).collect())
+            } else {
+                Val::List(elements(r, &elem, None)?)
+            }
+        }
+        Type::FixedLengthList(list) => {
+            let len = usize::try_from(list.len()).ok()?;
+            Val::FixedLengthList(elements(r, &list.ty(), Some(len))?)
+        }
+        Type::Map(map) => {
+            let len = r.map_len()?;
+            // Each entry takes two bytes at least: nothing is reserved for
+            // entries that are not there.
+            if len > r.remaining() / 2 {
+                return None;
+            }
+            let (kt, vt) = (map.key(), map.value());
+            let mut out = Vec::with_capacity(len);
+            for _ in 0..len {
+                let k = read(r, &kt)?;
+                out.push((k, read(r, &vt)?));
+            }
+            Val::Map(out)
+        }
+        Type::Tuple(tuple) => {
+            if r.array_len()? != tuple.types().len() {
+                return None;
+            }
+            let mut out = Vec::with_capacity(tuple.types().len());
+            for t in tuple.types() {
+                out.push(read(r, &t)?);
+            }
+            Val::Tuple(out)
+        }
+        Type::Record(record) => {
+            // Every field once: as many entries as fields, none repeated,
+            // none unknown.
+            if r.map_len()? != record.fields().len() {
+                return None;
+            }
+            let mut slots = vec![None; record.fields().len()];
+            for _ in 0..slots.len() {
+                let key = r.str()?;
+                let (i, field) = record
+                    .fields()
+                    .enumerate()
+                    .find(|(_, f)| f.name.as_bytes() == key)?;
+                if slots[i].is_some() {
+                    return None;
+                }
+                slots[i] = Some(read(r, &field.ty)?);
+            }
+            let mut out = Vec::with_capacity(slots.len());
+            for (field, slot) in record.fields().zip(slots) {
+                out.push((field.name.to_owned(), slot?));
+            }
+            Val::Record(out)
+        }
+        Type::Variant(variant) => {
+            let (case, has_payload) = case_of(r)?;
+            let c = variant.cases().find(|c| c.name == case)?;
+            let payload = payload(r, c.ty.as_ref(), has_payload)?;
+            Val::Variant(case.to_owned(), payload)
+        }
+        Type::Enum(e) => {
+            let name = text(r)?;
+            if !e.names().any(|n| n == name) {
+                return None;
+            }
+            Val::Enum(name.to_owned())
+        }
+        Type::Option(option) => {
+            if r.nil() {
+                return Some(Val::Option(None));
+            }
+            let inner = option.ty();
+            // `some(x)` of a nested option is the one-element array `[x]`.
+            if matches!(inner, Type::Option(_)) && r.array_len()? != 1 {
+                return None;
+            }
+            Val::Option(Some(Box::new(read(r, &inner)?)))
+        }
+        Type::Result(result) => {
+            let (case, has_payload) = case_of(r)?;
+            let slot = match case {
+                "ok" => result.ok(),
+                "err" => result.err(),
+                _ => return None,
+            };
+            let payload = payload(r, slot.as_ref(), has_payload)?;
+            Val::Result(if case == "ok" {
+                Ok(payload)
+            } else {
+                Err(payload)
+            })
+        }
+        Type::Flags(flags) => {
+            let len = r.array_len()?;
+            if len > r.remaining() {
+                return None;
+            }
+            let mut out: Vec<String> = Vec::with_capacity(len);
+            for _ in 0..len {
+                let name = text(r)?;
+                if !flags.names().any(|n| n == name) {
+                    return None;
+                }
+                if !out.iter().any(|n| n == name) {
+                    out.push(name.to_owned());
+                }
+            }
+            Val::Flags(out)
+        }
+        Type::Own(_) | Type::Borrow(_) | Type::Future(_) | Type::Stream(_) | Type::ErrorContext => {
+            return None;
+        }
+    })
+}
+
+/// An array's elements, `len` of them if given.
+fn elements(r: &mut Reader<'_>, elem: &Type, len: Option<usize>) -> Option<Vec<Val>> {
+    let n = r.array_len()?;
+    // Each element takes a byte at least.
+    if len.is_some_and(|len| len != n) || n > r.remaining() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        out.push(read(r, elem)?);
+    }
+    Some(out)
+}
+
+/// A string that is valid UTF-8.
+fn text<'a>(r: &mut Reader<'a>) -> Option<&'a str> {
+    std::str::from_utf8(r.str()?).ok()
+}
+
+/// A float: a number, or `"NaN"`, `"Infinity"` or `"-Infinity"`.
+fn float(r: &mut Reader<'_>) -> Option<f64> {
+    if !is_str(r.peek()?) {
+        return Some(r.num()?.float());
+    }
+    match text(r)? {
+        "NaN" => Some(f64::NAN),
+        "Infinity" => Some(f64::INFINITY),
+        "-Infinity" => Some(f64::NEG_INFINITY),
+        _ => None,
+    }
+}
+
+/// A case's name, `"case"` or the key of `{"case": payload}`, and whether
+/// a payload follows.
+fn case_of<'a>(r: &mut Reader<'a>) -> Option<(&'a str, bool)> {
+    if is_str(r.peek()?) {
+        return Some((text(r)?, false));
+    }
+    if r.map_len()? != 1 {
+        return None;
+    }
+    Some((text(r)?, true))
+}
+
+/// A case's payload of type `ty`: none is nil or absent; one must be there.
+fn payload(r: &mut Reader<'_>, ty: Option<&Type>, has_payload: bool) -> Option<Option<Box<Val>>> {
+    match (ty, has_payload) {
+        (None, false) => Some(None),
+        (None, true) => r.nil().then_some(None),
+        (Some(_), false) => None,
+        (Some(t), true) => Some(Some(Box::new(read(r, t)?))),
+    }
+}
+
+/// Appends `val` (of type `ty`) as MessagePack, spending from `budget`
+/// what `convert::from_val` spends for it.
+pub(super) fn write(
+    ty: &Type,
+    val: &Val,
+    budget: &mut usize,
+    out: &mut Vec<u8>,
+) -> Result<(), TooLarge> {
+    fn spend(budget: &mut usize, n: usize) -> Result<(), TooLarge> {
+        *budget = budget.checked_sub(n).ok_or(TooLarge)?;
+        Ok(())
+    }
+    // Scalars cost 9 bytes of the budget, headers 5; strings and binaries
+    // their length plus a header.
+    match (ty, val) {
+        (_, Val::Bool(b)) => {
+            spend(budget, 1)?;
+            out.push(if *b { 0xc3 } else { 0xc2 });
+        }
+        (_, Val::S8(v)) => int(budget, out, (*v).into())?,
+        (_, Val::S16(v)) => int(budget, out, (*v).into())?,
+        (_, Val::S32(v)) => int(budget, out, (*v).into())?,
+        (_, Val::S64(v)) => int(budget, out, *v)?,
+        (_, Val::U8(v)) => uint(budget, out, (*v).into())?,
+        (_, Val::U16(v)) => uint(budget, out, (*v).into())?,
+        (_, Val::U32(v)) => uint(budget, out, (*v).into())?,
+        (_, Val::U64(v)) => uint(budget, out, *v)?,
+        (_, Val::Float32(v)) => {
+            spend(budget, 9)?;
+            wire::put_f32(out, *v);
+        }
+        (_, Val::Float64(v)) => {
+            spend(budget, 9)?;
+            wire::put_f64(out, *v);
+        }
+        (_, Val::Char(c)) => {
+            spend(budget, 5)?;
+            wire::put_str(out, c.encode_utf8(&mut [0; 4]));
+        }
+        (_, Val::String(s)) => {
+            spend(budget, s.len() + 5)?;
+            wire::put_str(out, s);
+        }
+        (Type::List(list), Val::List(items)) => {
+            let elem = list.ty();
+            if matches!(elem, Type::U8) {
+                spend(budget, items.len() + 5)?;
+                wire::put_bin_len(out, items.len());
+                out.extend(items.iter().map(|v| match v {
+                    Val::U8(b) => *b,
+                    _ => 0,
+                }));
+            } else {
+                spend(budget, 5)?;
+                array(&elem, items, budget, out)?;
+            }
+        }
+        (Type::FixedLengthList(list), Val::FixedLengthList(items)) => {
+            spend(budget, 5)?;
+            array(&list.ty(), items, budget, out)?;
+        }
+        (Type::Map(map), Val::Map(entries)) => {
+            spend(budget, 5)?;
+            let (kt, vt) = (map.key(), map.value());
+            wire::put_map_len(out, entries.len());
+            for (k, v) in entries {
+                write(&kt, k, budget, out)?;
+                write(&vt, v, budget, out)?;
+            }
+        }
+        (Type::Tuple(tuple), Val::Tuple(items)) => {
+            spend(budget, 5)?;
+            wire::put_array_len(out, tuple.types().len().min(items.len()));
+            for (t, v) in tuple.types().zip(items) {
+                write(&t, v, budget, out)?;
+            }
+        }
+        (Type::Record(record), Val::Record(fields)) => {
+            spend(budget, 5)?;
+            wire::put_map_len(out, record.fields().len().min(fields.len()));
+            for (field, (name, v)) in record.fields().zip(fields) {
+                spend(budget, name.len() + 1)?;
+                wire::put_str(out, name);
+                write(&field.ty, v, budget, out)?;
+            }
+        }
+        (Type::Variant(variant), Val::Variant(case, payload)) => {
+            spend(budget, case.len() + 6)?;
+            let payload_ty = variant.cases().find(|c| c.name == case).and_then(|c| c.ty);
+            match (payload_ty, payload) {
+                (Some(t), Some(p)) => {
+                    wire::put_map_len(out, 1);
+                    wire::put_str(out, case);
+                    write(&t, p, budget, out)?;
+                }
+                _ => wire::put_str(out, case),
+            }
+        }
+        (_, Val::Enum(case)) => {
+            spend(budget, case.len() + 5)?;
+            wire::put_str(out, case);
+        }
+        (Type::Option(option), Val::Option(v)) => match v {
+            None => {
+                spend(budget, 1)?;
+                out.push(0xc0);
+            }
+            Some(v) => {
+                let inner = option.ty();
+                if matches!(inner, Type::Option(_)) {
+                    spend(budget, 1)?;
+                    wire::put_array_len(out, 1);
+                }
+                write(&inner, v, budget, out)?;
+            }
+        },
+        (Type::Result(result), Val::Result(r)) => {
+            spend(budget, 8)?;
+            let (case, slot, payload) = match r {
+                Ok(p) => ("ok", result.ok(), p),
+                Err(p) => ("err", result.err(), p),
+            };
+            wire::put_map_len(out, 1);
+            wire::put_str(out, case);
+            match (slot, payload) {
+                (Some(t), Some(p)) => write(&t, p, budget, out)?,
+                _ => out.push(0xc0),
+            }
+        }
+        (_, Val::Flags(names)) => {
+            spend(budget, 5)?;
+            wire::put_array_len(out, names.len());
+            for n in names {
+                spend(budget, n.len() + 5)?;
+                wire::put_str(out, n);
+            }
+        }
+        // What cannot come out of a node (see `convert::from_val`).
+        _ => out.push(0xc0),
+    }
+    Ok(())
+}
+
+fn int(budget: &mut usize, out: &mut Vec<u8>, v: i64) -> Result<(), TooLarge> {
+    *budget = budget.checked_sub(9).ok_or(TooLarge)?;
+    wire::put_int(out, v);
+    Ok(())
+}
+
+fn uint(budget: &mut usize, out: &mut Vec<u8>, v: u64) -> Result<(), TooLarge> {
+    *budget = budget.checked_sub(9).ok_or(TooLarge)?;
+    wire::put_uint(out, v);
+    Ok(())
+}
+
+fn array(elem: &Type, items: &[Val], budget: &mut usize, out: &mut Vec<u8>) -> Result<(), TooLarge> {
+    wire::put_array_len(out, items.len());
+    for v in items {
+        write(elem, v, budget, out)?;
+    }
+    Ok(())
+}
