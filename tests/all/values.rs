@@ -371,7 +371,9 @@ async fn arguments_come_as_a_map_or_an_array() {
         Value::from("1/b/Some(3)")
     );
     assert_eq!(
-        describe(mp(r#"{"b": "x", "a": 2, "c": null}"#)).await.unwrap(),
+        describe(mp(r#"{"b": "x", "a": 2, "c": null}"#))
+            .await
+            .unwrap(),
         Value::from("2/x/None")
     );
     // An omitted optional parameter is none.
@@ -386,7 +388,9 @@ async fn arguments_come_as_a_map_or_an_array() {
         "{}",
         err.message
     );
-    let err = describe(mp(r#"{"a": 2, "b": "y", "d": 1}"#)).await.unwrap_err();
+    let err = describe(mp(r#"{"a": 2, "b": "y", "d": 1}"#))
+        .await
+        .unwrap_err();
     assert!(err.message.contains("no parameter `d`"), "{}", err.message);
     let err = describe(mp(r#"[1, "b"]"#)).await.unwrap_err();
     assert!(
@@ -406,7 +410,10 @@ async fn arguments_come_as_a_map_or_an_array() {
         call(&p, "echo/nothing", Value::Nil).await.unwrap(),
         Value::Nil
     );
-    assert_eq!(call(&p, "echo/nothing", mp("[]")).await.unwrap(), Value::Nil);
+    assert_eq!(
+        call(&p, "echo/nothing", mp("[]")).await.unwrap(),
+        Value::Nil
+    );
     // A parameter named twice goes the general way (the first one counts).
     assert_eq!(
         call(

@@ -418,10 +418,241 @@ fn uint(budget: &mut usize, out: &mut Vec<u8>, v: u64) -> Result<(), TooLarge> {
     Ok(())
 }
 
-fn array(elem: &Type, items: &[Val], budget: &mut usize, out: &mut Vec<u8>) -> Result<(), TooLarge> {
+fn array(
+    elem: &Type,
+    items: &[Val],
+    budget: &mut usize,
+    out: &mut Vec<u8>,
+) -> Result<(), TooLarge> {
     wire::put_array_len(out, items.len());
     for v in items {
         write(elem, v, budget, out)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use rmpv::Value;
+    use wasmtime::component::types::ComponentItem;
+
+    use super::super::convert::{from_val, to_val};
+    use super::super::msgpack::tests::encoded;
+    use super::*;
+
+    /// The type of parameter `v` of each function `f<i>: func(v: T)` for
+    /// the WIT types `tys` (with `defs` declaring named ones), from a
+    /// component made from that WIT.
+    fn types(defs: &str, tys: &[&str]) -> Vec<Type> {
+        let funcs: String = tys
+            .iter()
+            .enumerate()
+            .map(|(i, ty)| format!("  f{i}: func(v: {ty});\n"))
+            .collect();
+        let wit = format!(
+            "package t:t;\ninterface i {{\n{defs}\n{funcs}}}\nworld w {{\n  export i;\n}}\n"
+        );
+        let mut resolve = wit_parser::Resolve::default();
+        let pkg = resolve.push_str("t.wit", &wit).unwrap();
+        let world = resolve.select_world(&[pkg], Some("w")).unwrap();
+        let mut module =
+            wit_component::dummy_module(&resolve, world, wit_parser::ManglingAndAbi::Standard32);
+        wit_component::embed_component_metadata(
+            &mut module,
+            &resolve,
+            world,
+            wit_component::StringEncoding::UTF8,
+        )
+        .unwrap();
+        let bytes = wit_component::ComponentEncoder::default()
+            .module(&module)
+            .unwrap()
+            .encode()
+            .unwrap();
+        let engine = wasmtime::Engine::default();
+        let component = wasmtime::component::Component::new(&engine, &bytes).unwrap();
+        let ty = component.component_type();
+        let (_, export) = ty.exports(&engine).next().unwrap();
+        let ComponentItem::ComponentInstance(iface) = export.ty else {
+            panic!("no interface");
+        };
+        (0..tys.len())
+            .map(|i| {
+                let export = iface.get_export(&engine, &format!("f{i}")).unwrap();
+                let ComponentItem::ComponentFunc(f) = export.ty else {
+                    panic!("no f{i}");
+                };
+                f.params().next().unwrap().1
+            })
+            .collect()
+    }
+
+    /// What reading `value` as `ty` gives, if it takes all of its bytes.
+    fn read_all(ty: &Type, value: &Value) -> Option<Val> {
+        let bytes = encoded(value);
+        let mut r = Reader::new(&bytes);
+        let val = read(&mut r, ty)?;
+        (r.remaining() == 0).then_some(val)
+    }
+
+    #[test]
+    fn values_read_and_write_as_the_general_path_makes_them() {
+        let defs = "record point { x: s32, y: s32 }\n\
+                    variant shape { circle(f64), rect(point), empty }\n\
+                    enum color { red, green }\n\
+                    flags perms { read, write }";
+        let tys = types(
+            defs,
+            &[
+                "bool",
+                "s8",
+                "u64",
+                "f32",
+                "f64",
+                "char",
+                "string",
+                "list<u8>",
+                "list<string>",
+                "tuple<string, u8>",
+                "point",
+                "shape",
+                "color",
+                "perms",
+                "option<option<s32>>",
+                "result<string, u32>",
+                "result",
+                "list<option<list<tuple<point, option<shape>>>>>",
+            ],
+        );
+        let point =
+            |x: i64, y: i64| Value::Map(vec![("x".into(), x.into()), ("y".into(), y.into())]);
+        // (type index, value, whether the general path takes it)
+        let cases: Vec<(usize, Value, bool)> = vec![
+            (0, true.into(), true),
+            (0, 1.into(), false),
+            (1, (-128).into(), true),
+            (1, 128.into(), false),
+            (1, Value::F64(1.0), false),
+            (2, u64::MAX.into(), true),
+            (2, (-1).into(), false),
+            (3, Value::F64(0.5), true),
+            (3, 3.into(), true),
+            (4, "-Infinity".into(), true),
+            (4, "1.5".into(), false),
+            (4, Value::F32(2.5), true),
+            (5, "é".into(), true),
+            (5, "ab".into(), false),
+            (6, "héllo".into(), true),
+            (6, "x".repeat(300).into(), true),
+            (6, Value::Binary(vec![1]), false),
+            (7, Value::Binary(vec![1, 2, 3]), true),
+            (7, Value::Array(vec![1.into(), 255.into()]), true),
+            (7, Value::Array(vec![256.into()]), false),
+            (7, "ab".into(), false),
+            (8, Value::Array(vec!["a".into(), "b".into()]), true),
+            (8, Value::Array(vec!["a".into(), 1.into()]), false),
+            (9, Value::Array(vec!["a".into(), 1.into()]), true),
+            (9, Value::Array(vec!["a".into()]), false),
+            (10, point(1, -2), true),
+            (
+                10,
+                Value::Map(vec![("y".into(), 2.into()), ("x".into(), 1.into())]),
+                true,
+            ),
+            (10, Value::Map(vec![("x".into(), 1.into())]), false),
+            (
+                10,
+                Value::Map(vec![
+                    ("x".into(), 1.into()),
+                    ("y".into(), 2.into()),
+                    ("z".into(), 3.into()),
+                ]),
+                false,
+            ),
+            (11, "empty".into(), true),
+            (11, Value::Map(vec![("empty".into(), Value::Nil)]), true),
+            (
+                11,
+                Value::Map(vec![("circle".into(), Value::F64(1.5))]),
+                true,
+            ),
+            (11, Value::Map(vec![("rect".into(), point(3, 4))]), true),
+            (11, "circle".into(), false),
+            (11, "square".into(), false),
+            (11, Value::Map(vec![("empty".into(), 1.into())]), false),
+            (12, "green".into(), true),
+            (12, "blue".into(), false),
+            (
+                13,
+                Value::Array(vec!["write".into(), "read".into(), "write".into()]),
+                true,
+            ),
+            (13, Value::Array(vec!["exec".into()]), false),
+            (14, Value::Nil, true),
+            (14, Value::Array(vec![Value::Nil]), true),
+            (14, Value::Array(vec![5.into()]), true),
+            (14, 5.into(), false),
+            (15, Value::Map(vec![("ok".into(), "fine".into())]), true),
+            (15, Value::Map(vec![("err".into(), 7.into())]), true),
+            (15, Value::Map(vec![("maybe".into(), 7.into())]), false),
+            (16, Value::Map(vec![("ok".into(), Value::Nil)]), true),
+            (16, "ok".into(), true),
+            (16, Value::Map(vec![("err".into(), 1.into())]), false),
+            (
+                17,
+                Value::Array(vec![
+                    Value::Nil,
+                    Value::Array(vec![Value::Array(vec![point(1, 2), Value::Nil])]),
+                    Value::Array(vec![Value::Array(vec![
+                        point(3, 4),
+                        Value::Map(vec![("rect".into(), point(5, 6))]),
+                    ])]),
+                ]),
+                true,
+            ),
+        ];
+        for (i, value, takes) in cases {
+            let ty = &tys[i];
+            let general = to_val(ty, &value).ok();
+            assert_eq!(
+                general.is_some(),
+                takes,
+                "general path, {value} as type {i}"
+            );
+            let straight = read_all(ty, &value);
+            assert_eq!(straight, general, "read {value} as type {i}");
+            // Written back: the bytes the general path writes, and the
+            // same budget spent.
+            if let Some(val) = straight {
+                let mut budget = usize::MAX;
+                let want = encoded(&from_val(ty, &val, &mut budget).unwrap());
+                let (mut spent, mut out) = (usize::MAX, Vec::new());
+                write(ty, &val, &mut spent, &mut out).unwrap();
+                assert_eq!(out, want, "write {value} as type {i}");
+                assert_eq!(spent, budget, "budget for {value} as type {i}");
+                let mut tight = usize::MAX - budget - 1;
+                assert_eq!(
+                    write(ty, &val, &mut tight, &mut Vec::new()),
+                    Err(TooLarge),
+                    "{value} as type {i} over its budget"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn counts_past_the_bytes_are_refused_before_allocating() {
+        let tys = types("", &["list<u32>", "list<list<u8>>", "list<string>"]);
+        // Headers claiming 2^32 - 1 elements in a few bytes.
+        for (ty, bytes) in [
+            (&tys[0], vec![0xdd, 0xff, 0xff, 0xff, 0xff, 1]),
+            (&tys[1], vec![0x91, 0xdd, 0xff, 0xff, 0xff, 0xff, 0xc4, 0]),
+            (&tys[2], vec![0xdd, 0xff, 0xff, 0xff, 0xff]),
+        ] {
+            assert_eq!(read(&mut Reader::new(&bytes), ty), None);
+        }
+        // Truncated.
+        let full = encoded(&Value::Array(vec![1.into(), 2.into()]));
+        assert_eq!(read(&mut Reader::new(&full[..2]), &tys[0]), None);
+    }
 }
