@@ -1,5 +1,9 @@
 //! The `warden` command. All logic lives in [`warden_host::cli`].
 
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     // Like other command-line tools, end quietly when the reader of our
     // output goes away (`warden nodes | head`) instead of panicking on the
