@@ -179,8 +179,8 @@ impl Admitted {
     }
 
     /// Runs the call like [`Admitted::run`], for a front end that speaks
-    /// MessagePack: `args` may stay as they arrived, and a numbers or bytes
-    /// node answers ready to write (see [`Plugin::call_encoded`]).
+    /// MessagePack: `args` may stay as they arrived, and a call node
+    /// answers ready to write (see [`Plugin::call_encoded`]).
     ///
     /// # Errors
     ///

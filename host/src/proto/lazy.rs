@@ -43,13 +43,17 @@ impl RawValue {
     ///
     /// # Errors
     ///
-    /// [`DecodeError`] for a value nested deeper than a request's
-    /// arguments may be ([`MAX_DEPTH`] with the request's map).
+    /// [`DecodeError::TooDeep`] for a value nested deeper than a request's
+    /// arguments may be ([`MAX_DEPTH`] with the request's map), and
+    /// [`DecodeError::NotUtf8`] for a string that is not UTF-8 (which
+    /// MessagePack would carry as `bin`, changing its meaning): what a
+    /// request with that value would be refused for.
     pub fn encode(value: &Value) -> Result<Self, DecodeError> {
+        // As deep as arguments inside a request may be.
+        encodable(value, 1)?;
         let mut bytes = Vec::new();
         // Writing into a Vec cannot fail.
         let _ = rmpv::encode::write_value(&mut bytes, value);
-        // As deep as arguments inside a request may be.
         let extent = skip_value(&bytes, 1, MAX_DEPTH)?;
         Ok(RawValue {
             bytes: bytes.into(),
@@ -95,6 +99,29 @@ impl RawValue {
         self.check(max_decoded)?;
         // Inside the request's map: one level is used.
         decode_value(&self.bytes, MAX_DEPTH - 1).map_err(RawError::Malformed)
+    }
+}
+
+/// Whether `value`, at `depth` containers deep, can be encoded as it is
+/// and read back within [`MAX_DEPTH`], checked without recursing past it.
+fn encodable(value: &Value, depth: usize) -> Result<(), DecodeError> {
+    let deeper = || match depth + 1 > MAX_DEPTH {
+        true => Err(DecodeError::TooDeep { max: MAX_DEPTH }),
+        false => Ok(depth + 1),
+    };
+    match value {
+        Value::String(s) if !s.is_str() => Err(DecodeError::NotUtf8),
+        Value::Array(items) => {
+            let depth = deeper()?;
+            items.iter().try_for_each(|v| encodable(v, depth))
+        }
+        Value::Map(entries) => {
+            let depth = deeper()?;
+            entries
+                .iter()
+                .try_for_each(|(k, v)| encodable(k, depth).and_then(|()| encodable(v, depth)))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -325,5 +352,26 @@ mod tests {
         assert_eq!(chunk_bytes(chunk).unwrap(), Bytes::from(vec![7; 300]));
         assert!(chunk_bytes(body(&Value::from("text"))).is_err());
         assert!(chunk_bytes(Bytes::from_static(&[0xc4, 5, 1])).is_err());
+    }
+
+    #[test]
+    fn values_encode_as_requests_would_carry_them() {
+        let value = Value::Array(vec![1.into(), "a".into()]);
+        let raw = RawValue::encode(&value).unwrap();
+        assert_eq!(raw.decode(usize::MAX), Ok(value));
+        assert_eq!(raw.extent().values, 3);
+        // As deep as arguments inside a request may nest, and no deeper.
+        let nested =
+            |depth: usize| (0..depth).fold(Value::Nil, |inner, _| Value::Array(vec![inner]));
+        let deepest = RawValue::encode(&nested(MAX_DEPTH - 1)).unwrap();
+        assert_eq!(deepest.decode(usize::MAX), Ok(nested(MAX_DEPTH - 1)));
+        assert_eq!(
+            RawValue::encode(&nested(MAX_DEPTH)),
+            Err(DecodeError::TooDeep { max: MAX_DEPTH })
+        );
+        // A string that is not UTF-8 would travel as `bin`.
+        let bad = rmpv::decode::read_value(&mut &[0xa1, 0xff][..]).unwrap();
+        let in_map = Value::Map(vec![("k".into(), bad)]);
+        assert_eq!(RawValue::encode(&in_map), Err(DecodeError::NotUtf8));
     }
 }

@@ -78,7 +78,11 @@ impl Params {
             {
                 return Ok(Params::Bytes(raw.bytes().slice(range)));
             }
-            if let Some(vals) = val_wire::read_args(node, raw.bytes()) {
+            // A numbers node's list the fast reader did not take (floats
+            // written as "NaN", say) may still fit its typed path.
+            if node.numbers.is_none()
+                && let Some(vals) = val_wire::read_args(node, raw.bytes())
+            {
                 return Ok(Params::Vals(vals));
             }
         }

@@ -189,8 +189,8 @@ impl Plugin {
     }
 
     /// One call: `io` for a stream or channel node's items and input, and
-    /// with `encoded` the answer of a numbers or bytes node ready to write
-    /// (what [`Plugin::call_encoded`] gives); without it, always a value.
+    /// with `encoded` a call node's answer ready to write (what
+    /// [`Plugin::call_encoded`] gives); without it, always a value.
     pub(crate) async fn call_with(
         &self,
         name: &str,

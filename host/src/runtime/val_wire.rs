@@ -655,4 +655,103 @@ mod tests {
         let full = encoded(&Value::Array(vec![1.into(), 2.into()]));
         assert_eq!(read(&mut Reader::new(&full[..2]), &tys[0]), None);
     }
+
+    /// Random values of every MessagePack shape, with the names the types
+    /// below use, maps without repeated keys, and no NaN (which equals
+    /// nothing).
+    fn value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let names = prop::sample::select(vec![
+            "x", "y", "red", "green", "circle", "rect", "empty", "ok", "err", "read", "write",
+            "Infinity", "é", "ab",
+        ]);
+        let leaf = prop_oneof![
+            Just(Value::Nil),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            (-300i64..300).prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            (-1e6f64..1e6).prop_map(Value::F64),
+            (-1e3f32..1e3).prop_map(Value::F32),
+            names.clone().prop_map(Value::from),
+            prop::collection::vec(any::<u8>(), 0..4).prop_map(Value::Binary),
+        ];
+        leaf.prop_recursive(4, 24, 4, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::vec((names.clone(), inner), 0..4).prop_map(|entries| {
+                    let mut seen = Vec::new();
+                    Value::Map(
+                        entries
+                            .into_iter()
+                            .filter(|(k, _)| {
+                                let new = !seen.contains(k);
+                                seen.push(*k);
+                                new
+                            })
+                            .map(|(k, v)| (Value::from(k), v))
+                            .collect(),
+                    )
+                }),
+            ]
+        })
+    }
+
+    #[test]
+    fn random_values_read_and_write_as_the_general_path_makes_them() {
+        use proptest::test_runner::{Config, TestRunner};
+        let defs = "record point { x: s32, y: s32 }\n\
+                    variant shape { circle(f64), rect(point), empty }\n\
+                    enum color { red, green }\n\
+                    flags perms { read, write }";
+        let tys = types(
+            defs,
+            &[
+                "bool",
+                "s8",
+                "u16",
+                "s64",
+                "u64",
+                "f32",
+                "f64",
+                "char",
+                "string",
+                "list<u8>",
+                "list<s32>",
+                "tuple<string, u8>",
+                "point",
+                "shape",
+                "color",
+                "perms",
+                "option<s32>",
+                "option<option<point>>",
+                "result<string, u32>",
+                "result",
+                "list<option<list<tuple<point, option<shape>>>>>",
+            ],
+        );
+        let mut runner = TestRunner::new(Config {
+            cases: 3000,
+            failure_persistence: None,
+            ..Config::default()
+        });
+        runner
+            .run(&value(), |value| {
+                for (i, ty) in tys.iter().enumerate() {
+                    let general = to_val(ty, &value).ok();
+                    let straight = read_all(ty, &value);
+                    proptest::prop_assert_eq!(&straight, &general, "{} as type {}", value, i);
+                    if let Some(val) = general {
+                        let mut budget = usize::MAX;
+                        let want = encoded(&from_val(ty, &val, &mut budget).unwrap());
+                        let (mut spent, mut out) = (usize::MAX, Vec::new());
+                        write(ty, &val, &mut spent, &mut out).unwrap();
+                        proptest::prop_assert_eq!(out, want, "write {} as type {}", value, i);
+                        proptest::prop_assert_eq!(spent, budget);
+                    }
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
 }
