@@ -32,6 +32,12 @@ use crate::rpc::transport::write_encoded;
 /// progress and log events are dropped and its answer waits.
 const WRITE_QUEUE: usize = 256;
 
+/// Queued frames the writer task takes at once.
+const WRITE_BATCH: usize = 64;
+
+/// Bytes of frames written at once, at most (and one frame more).
+const WRITE_BYTES: usize = 64 << 10;
+
 /// Frames for the writer task: written whole, in order.
 struct Out {
     frames: Vec<u8>,
@@ -71,6 +77,24 @@ impl Writer {
     }
 }
 
+/// Writes `chunks` (emptying it) within `timeout`; past it the stream is
+/// reset with code 8. False when the session is broken.
+async fn write_within(send: &mut SendStream, chunks: &mut Vec<Bytes>, timeout: Duration) -> bool {
+    if chunks.is_empty() {
+        return true;
+    }
+    let written = tokio::time::timeout(timeout, send.write_all_chunks(chunks)).await;
+    chunks.clear();
+    match written {
+        Ok(Ok(())) => true,
+        Ok(Err(_)) => false,
+        Err(_) => {
+            let _ = send.reset(VarInt::from_u32(codes::TOO_SLOW));
+            false
+        }
+    }
+}
+
 /// How the writer task ended its stream.
 enum Ending {
     /// Finish it after an error about the session itself (a frame without
@@ -94,30 +118,38 @@ async fn write_frames(
 ) {
     let stopped = send.stopped();
     tokio::pin!(stopped);
+    let mut outs = Vec::with_capacity(WRITE_BATCH);
+    let mut chunks = Vec::with_capacity(2 * WRITE_BATCH);
     loop {
-        let out = tokio::select! {
+        // What has queued up goes out in as few writes as it fits in: each
+        // write takes the connection's lock and wakes its driver.
+        let got = tokio::select! {
             biased;
-            out = queue.recv() => out,
+            got = queue.recv_many(&mut outs, WRITE_BATCH) => got,
             _ = &mut stopped => return,
         };
-        let Some(out) = out else { break };
-        if let Some(id) = out.answers {
-            unanswered.answered(id);
+        if got == 0 {
+            break;
         }
-        let write = async {
-            write_encoded(&mut send, out.frames.into()).await?;
-            match out.tail {
-                Some(tail) => write_encoded(&mut send, tail).await,
-                None => Ok(()),
+        let mut size = 0;
+        for out in outs.drain(..) {
+            if let Some(id) = out.answers {
+                unanswered.answered(id);
             }
-        };
-        match tokio::time::timeout(timeout, write).await {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) => return,
-            Err(_) => {
-                let _ = send.reset(VarInt::from_u32(codes::TOO_SLOW));
-                return;
+            size += out.frames.len() + out.tail.as_ref().map_or(0, Bytes::len);
+            chunks.push(Bytes::from(out.frames));
+            chunks.extend(out.tail);
+            // Each write is bounded by the frame timeout, so it holds
+            // little more than one frame.
+            if size >= WRITE_BYTES {
+                if !write_within(&mut send, &mut chunks, timeout).await {
+                    return;
+                }
+                size = 0;
             }
+        }
+        if !write_within(&mut send, &mut chunks, timeout).await {
+            return;
         }
     }
     match ending.await {
