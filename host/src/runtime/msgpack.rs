@@ -224,15 +224,8 @@ pub(super) fn list_in_args<'a>(bytes: &'a [u8], param: &str) -> Option<(Reader<'
 /// `{param: bin}`) lies in `bytes`, when that is all they hold.
 pub(super) fn bin_in_args(bytes: &[u8], param: &str) -> Option<std::ops::Range<usize>> {
     let mut r = only_arg(bytes, param)?;
-    let len = match r.byte()? {
-        0xc4 => usize::from(r.byte()?),
-        0xc5 => usize::from(u16::from_be_bytes(r.take()?)),
-        0xc6 => usize::try_from(u32::from_be_bytes(r.take()?)).ok()?,
-        _ => return None,
-    };
-    let start = r.pos;
-    r.slice(len)?;
-    (r.remaining() == 0).then_some(start..r.pos)
+    let len = r.bin()?.len();
+    (r.remaining() == 0).then_some(r.pos - len..r.pos)
 }
 
 /// Appends an unsigned integer in its shortest form (as `rmpv` writes it).
