@@ -265,6 +265,22 @@ async fn the_client_sends_plain_calls_through_a_session_and_keeps_their_meaning(
         "the dropped call was cancelled on the server"
     );
 
+    // A call too big for a frame is refused alone: the calls running
+    // beside it in the session go on.
+    let running = tokio::spawn({
+        let client = client.clone();
+        async move { client.call("math/slow-sum", mp("[4, 100]")).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let big = Value::Array(vec![Value::Binary(vec![1; 17 << 20]), 1.into()]);
+    let err = client.call("math/add", big).await;
+    assert!(
+        matches!(&err, Err(ClientError::Call(e)) if e.kind == ErrorKind::BadRequest
+            && e.message.contains("exceeds the maximum frame size")),
+        "{err:?}"
+    );
+    assert_eq!(running.await.unwrap().unwrap(), Value::from(10));
+
     // A client asked for a stream per call gets the same answers.
     let per_call = Client::connect_with(
         &served.addr,

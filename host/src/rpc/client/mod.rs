@@ -361,8 +361,15 @@ impl Client {
     ) -> Result<Value, ClientError> {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let frame = Bytes::from(crate::proto::session::call_frame(id, request));
+        // A frame past the maximum frame size would end the session and
+        // every call on it (PROTOCOL.md "Sessions"): on a stream of its
+        // own, the server refuses it alone, saying why.
+        let too_big = frame.len().saturating_sub(4) > self.inner.max_frame;
         // The answer, or none when the call is to go on a stream of its own.
         let call = async {
+            if too_big {
+                return None;
+            }
             let mut why = None;
             for _ in 0..2 {
                 let session = match self.session().await {
