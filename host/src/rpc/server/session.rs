@@ -26,7 +26,6 @@ use crate::proto::{
     CallError, ErrorKind, Follows, Inbound, NodeKind, RawValue, Request, Response, ResponseWriter,
     codes,
 };
-use crate::rpc::transport::write_encoded;
 
 /// Frames queued for the session's writer task. Past it, a call's
 /// progress and log events are dropped and its answer waits.
@@ -157,9 +156,7 @@ async fn write_frames(
             if let Some(error) = error {
                 let mut frames = Vec::new();
                 answer_frame(None, Response::Err(error), &mut frames);
-                let write = write_encoded(&mut send, frames.into());
-                if !matches!(tokio::time::timeout(timeout, write).await, Ok(Ok(()))) {
-                    let _ = send.reset(VarInt::from_u32(codes::TOO_SLOW));
+                if !write_within(&mut send, &mut vec![frames.into()], timeout).await {
                     return;
                 }
             }
